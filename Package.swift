@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+// Ferry: live migration of Linux system containers with their mount state.
+import PackageDescription
+
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // Only what Glibc's module map lacks; every symbol is prefixed `fy_`.
+        .target(name: "CLinux"),
+        // The one error type every Ferry library throws.
+        .target(
+            name: "FerryErrors",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // Typed syscall wrappers, namespaces, the mount API, processes, kernel probes.
+        .target(
+            name: "FerrySystem",
+            dependencies: [
+                "CLinux", "FerryErrors",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Pure values: mountinfo parsing and mount trees. No root needed to test.
+        .target(name: "FerryMounts", dependencies: ["FerryErrors"]),
+        // The CRIU engine: locating it, probing it, driving it.
+        .target(
+            name: "FerryCRIU",
+            dependencies: ["FerryErrors", "FerrySystem"]
+        ),
+        // Container config, the state root, storage and lifecycle.
+        .target(
+            name: "FerryContainers",
+            dependencies: [
+                "FerryErrors", "FerrySystem", "FerryMounts",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // One file per command.
+        .target(
+            name: "FerryCLI",
+            dependencies: [
+                "FerryErrors", "FerrySystem", "FerryMounts", "FerryCRIU", "FerryContainers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "ferry", dependencies: ["FerryCLI"]),
+
+        .testTarget(name: "FerryMountsTests", dependencies: ["FerryMounts"]),
+        .testTarget(name: "FerrySystemTests", dependencies: ["FerrySystem"]),
+        .testTarget(name: "FerryContainersTests", dependencies: ["FerryContainers"]),
+        // Privileged scenarios: real namespaces, mounts and CRIU, driven through `ferry`.
+        .testTarget(
+            name: "FerryIntegrationTests",
+            dependencies: ["FerrySystem", "FerryMounts", "FerryContainers"]
+        ),
+    ]
+)

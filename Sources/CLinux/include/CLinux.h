@@ -1,0 +1,91 @@
+// Thin wrappers for Linux system calls that Glibc's Swift module map does not expose.
+// Each returns what the raw syscall returns (-1 and errno on failure); Swift code wraps
+// them in FerrySystem with typed flags and errors. Every symbol is prefixed `fy_`.
+#ifndef FERRY_CLINUX_H
+#define FERRY_CLINUX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// --- process creation ---------------------------------------------------------------
+
+/// fork(2) with namespace flags: the raw clone(2) syscall with a NULL stack, so the child
+/// continues like a forked one. Only async-signal-safe work may follow in the child.
+pid_t fy_clone_fork(uint64_t flags);
+
+int fy_unshare(int flags);
+int fy_setns(int fd, int nstype);
+int fy_pidfd_open(pid_t pid, unsigned int flags);
+int fy_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
+int fy_close_range(unsigned int first, unsigned int last, unsigned int flags);
+int fy_set_child_subreaper(void);
+int fy_set_pdeathsig(int sig);
+
+// --- GNU extensions (Swift imports Glibc without _GNU_SOURCE) ---------------------------
+
+int fy_pipe2_cloexec(int fds[2]);
+int fy_execvpe(const char *file, char *const argv[], char *const envp[]);
+struct __posix_spawn_file_actions;
+/// posix_spawn_file_actions_addclosefrom_np on an opaque posix_spawn_file_actions_t.
+int fy_spawn_actions_closefrom(void *actions, int from);
+extern const short FY_POSIX_SPAWN_SETSID;
+extern const int FY_SIGRTMIN;
+extern const int FY_O_PATH;
+/// userfaultfd(2) in user-mode-only, the flavour any caller may open.
+int fy_userfaultfd_probe(void);
+int fy_sethostname(const char *name, size_t length);
+
+// --- mounts --------------------------------------------------------------------------
+
+int fy_pivot_root(const char *new_root, const char *put_old);
+int fy_open_tree(int dirfd, const char *path, unsigned int flags);
+int fy_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                  unsigned int flags);
+int fy_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
+                     uint64_t attr_clr, uint64_t propagation);
+int fy_fsopen(const char *fsname, unsigned int flags);
+int fy_fsconfig(int fd, unsigned int cmd, const char *key, const void *value, int aux);
+int fy_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
+int fy_mount(const char *source, const char *target, const char *fstype,
+             unsigned long flags, const char *data);
+int fy_umount2(const char *target, int flags);
+
+/// openat2(2) with the `how` fields spelled out.
+int fy_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+// --- constants (named here so Swift need not import the conflicting kernel headers) -----
+
+extern const uint64_t FY_CLONE_NEWNS, FY_CLONE_NEWPID, FY_CLONE_NEWUTS, FY_CLONE_NEWIPC,
+    FY_CLONE_NEWNET, FY_CLONE_NEWCGROUP, FY_CLONE_NEWUSER, FY_CLONE_NEWTIME;
+
+extern const unsigned int FY_OPEN_TREE_CLONE, FY_OPEN_TREE_CLOEXEC, FY_AT_RECURSIVE,
+    FY_AT_EMPTY_PATH, FY_AT_SYMLINK_NOFOLLOW;
+extern const unsigned int FY_MOVE_MOUNT_F_EMPTY_PATH, FY_MOVE_MOUNT_T_EMPTY_PATH,
+    FY_MOVE_MOUNT_SET_GROUP;
+extern const uint64_t FY_MOUNT_ATTR_RDONLY, FY_MOUNT_ATTR_NOSUID, FY_MOUNT_ATTR_NODEV,
+    FY_MOUNT_ATTR_NOEXEC;
+extern const unsigned int FY_FSOPEN_CLOEXEC, FY_FSMOUNT_CLOEXEC;
+extern const unsigned int FY_FSCONFIG_SET_FLAG, FY_FSCONFIG_SET_STRING, FY_FSCONFIG_CMD_CREATE;
+extern const uint64_t FY_RESOLVE_NO_XDEV, FY_RESOLVE_NO_MAGICLINKS, FY_RESOLVE_NO_SYMLINKS,
+    FY_RESOLVE_BENEATH, FY_RESOLVE_IN_ROOT;
+extern const unsigned long FY_MS_BIND, FY_MS_REC, FY_MS_PRIVATE, FY_MS_SLAVE, FY_MS_SHARED,
+    FY_MS_RDONLY, FY_MS_NOSUID, FY_MS_NODEV, FY_MS_NOEXEC, FY_MS_REMOUNT;
+extern const int FY_MNT_DETACH;
+
+// --- loop devices --------------------------------------------------------------------
+
+/// Asks /dev/loop-control for a free loop device number.
+int fy_loop_get_free(int control_fd);
+/// Attaches `backing_fd` to the loop device `loop_fd` in one LOOP_CONFIGURE call, with
+/// autoclear so the device detaches itself once the last user (the mount) is gone.
+int fy_loop_configure(int loop_fd, int backing_fd, int read_only);
+int fy_loop_clear(int loop_fd);
+/// Reads the backing file name the kernel records for a loop device (up to 64 bytes).
+int fy_loop_backing_file(int loop_fd, char *buffer, size_t size);
+
+// --- networking ----------------------------------------------------------------------
+
+/// Sets IFF_UP on the named interface in the caller's network namespace.
+int fy_interface_up(const char *name);
+
+#endif

@@ -1,0 +1,73 @@
+import ArgumentParser
+import FerryContainers
+import FerryErrors
+
+/// `ferry create NAME --rootfs DIR|TARBALL …`
+struct CreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Create a container from a rootfs directory or tarball.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+    @Option(help: "Root filesystem: a directory or a tarball.") var rootfs: String
+    @Option(help: "Private area: shared (a directory) or insulated (its own filesystem).") var storage: String = "shared"
+    @Option(help: "Insulated storage on this block device.") var device: String?
+    @Flag(help: "Erase a filesystem already on --device.") var format = false
+    @Option(help: "Insulated storage in an ext4 image of this size (e.g. 512M, 2G).") var image: String?
+    @Option(name: .customLong("bind"), help: "HOSTPATH:PATH[:ro] — a host file or directory inside the container.")
+    var binds: [String] = []
+    @Flag(help: "Root is an overlay over the rootfs as a read-only template.") var overlay = false
+    @Option(help: "Hostname (default: the name).") var hostname: String?
+    @Option(help: "Script run before the private area is mounted.") var premountHook: String?
+    @Option(help: "Script run after the private area is unmounted.") var postumountHook: String?
+    @Argument(parsing: .postTerminator, help: "The init command (default /sbin/init).") var command: [String] = []
+
+    func run() throws {
+        let request = CreateRequest(
+            name: try containerName(name), rootfs: rootfs, storage: try storageRequest(),
+            overlay: overlay, binds: try binds.map { try BindMount(parsing: $0) },
+            command: command.isEmpty ? nil : command, hostname: hostname,
+            hooks: .init(premount: premountHook, postumount: postumountHook))
+        let config = try global.manager().create(request)
+        printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : ""))")
+    }
+
+    private func storageRequest() throws(FerryError) -> CreateRequest.StorageRequest {
+        switch storage {
+        case "shared":
+            if device != nil || image != nil {
+                throw FerryError(.invalidArgument, "--device and --image need --storage insulated")
+            }
+            return .shared
+        case "insulated":
+            switch (device, image) {
+            case (let device?, nil): return .insulatedDevice(path: device, format: format)
+            case (nil, let image?): return .insulatedImage(sizeBytes: try SizeParser.bytes(image))
+            case (nil, nil): throw FerryError(.invalidArgument, "--storage insulated needs --device DEV or --image SIZE")
+            case (.some, .some): throw FerryError(.invalidArgument, "give either --device or --image, not both")
+            }
+        default:
+            throw FerryError(.invalidArgument, "unknown storage '\(storage)'; use shared or insulated")
+        }
+    }
+}
+
+/// Sizes as admins write them: 512M, 2G, 1048576.
+enum SizeParser {
+    static func bytes(_ text: String) throws(FerryError) -> UInt64 {
+        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(text.uppercased())
+        var multiplier: UInt64 = 1
+        if digits.hasSuffix("IB") { digits = digits.dropLast(2) } else if digits.hasSuffix("B") { digits = digits.dropLast() }
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits = digits.dropLast()
+        }
+        guard let value = UInt64(digits), value > 0 else {
+            throw FerryError(.invalidArgument, "size '\(text)' is not a number with an optional K, M, G or T")
+        }
+        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { throw FerryError(.invalidArgument, "size '\(text)' is too large") }
+        return product
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import FerryErrors
+
+/// `ferry`: run system containers and move them between hosts with their mount state.
+public struct FerryCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "ferry",
+        abstract: "Run Linux system containers and live-migrate them with their mount state.",
+        subcommands: [
+            CheckCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, ExecCommand.self,
+            ListCommand.self, StatusCommand.self, DestroyCommand.self, DemoCommand.self, MonitorCommand.self,
+        ])
+
+    public init() {}
+
+    /// Runs the command line, printing Ferry errors in one or two lines.
+    public static func runMain() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            exit(withError: nil)
+        } catch let error as FerryError {
+            let verbose = CommandLine.arguments.contains("--verbose") || CommandLine.arguments.contains("-v")
+            FileOutput.standardError.write("ferry: \(verbose ? error.detailedDescription : error.message)\n")
+            exit(withError: ExitCode(error.code == .invalidArgument ? 2 : 1))
+        } catch let exit as ExitCode {
+            Self.exit(withError: exit)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

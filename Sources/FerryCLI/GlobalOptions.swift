@@ -1,0 +1,88 @@
+import ArgumentParser
+import FerryCRIU
+import FerryContainers
+import FerryErrors
+import Foundation
+import Logging
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Ferry state root (default $FERRY_ROOT or /var/lib/ferry).")
+    var root: String?
+
+    @Option(name: .long, help: "CRIU executable (default $FERRY_CRIU or the one scripts/setup installed).")
+    var criu: String?
+
+    @Flag(name: [.short, .long], help: "Log details and print the cause chain of errors.")
+    var verbose = false
+
+    var stateRoot: StateRoot { StateRoot(path: root) }
+    var engine: CRIUEngine { CRIUEngine(path: criu) }
+
+    func logger(_ label: String) -> Logger {
+        LoggingSetup.bootstrapOnce(verbose: verbose)
+        return Logger(label: label)
+    }
+
+    func manager() -> ContainerManager {
+        ContainerManager(root: stateRoot, logger: logger("ferry.containers"), executable: Self.executable)
+    }
+
+    /// This very binary, to re-run as the container monitor.
+    static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+enum LoggingSetup {
+    nonisolated(unsafe) private static var done = false
+
+    /// The executable bootstraps logging once; libraries only take a Logger.
+    static func bootstrapOnce(verbose: Bool) {
+        guard !done else { return }
+        done = true
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .warning
+            return handler
+        }
+    }
+}
+
+/// Unbuffered writes to stdout/stderr, so output interleaves correctly with children's.
+struct FileOutput {
+    let fd: Int32
+    static let standardOutput = FileOutput(fd: 1)
+    static let standardError = FileOutput(fd: 2)
+
+    func write(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+}
+
+func printLine(_ text: String = "") {
+    FileOutput.standardOutput.write(text + "\n")
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    printLine(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+extension ContainerName: ExpressibleByArgument {
+    public init?(argument: String) {
+        try? self.init(argument)
+    }
+}
+
+/// Parses a container name with Ferry's own error message (ArgumentParser's is generic).
+func containerName(_ text: String) throws -> ContainerName {
+    try ContainerName(text)
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import FerryContainers
+import FerryErrors
+
+/// `ferry start NAME`
+struct StartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a container.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        let pid = try global.manager().start(try containerName(name))
+        printLine("started \(name) (init pid \(pid))")
+    }
+}
+
+/// `ferry stop NAME [--timeout S]`
+struct StopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stop a container: its init's shutdown signal, then SIGKILL.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+    @Option(help: "Seconds to wait for a clean shutdown before SIGKILL (0 kills at once).") var timeout: Double = 10
+
+    func run() throws {
+        try global.manager().stop(try containerName(name), timeout: timeout)
+        printLine("stopped \(name)")
+    }
+}
+
+/// `ferry destroy NAME`
+struct DestroyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy", abstract: "Remove a stopped container and its private area.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        try global.manager().destroy(try containerName(name))
+        printLine("destroyed \(name)")
+    }
+}
+
+/// `ferry exec NAME -- CMD…`
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec", abstract: "Run a command inside a running container.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Working directory inside the container.") var cwd = "/"
+    @Option(name: .customLong("env"), help: "NAME=VALUE for the command's environment.") var environment: [String] = []
+    @Argument(help: "Container name.") var name: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
+
+    func run() throws {
+        let runtime = try global.manager().runtime(try containerName(name))
+        var arguments = command
+        if arguments.first == "--" { arguments.removeFirst() }
+        var exec = ContainerExec(runtime: runtime, arguments: arguments)
+        exec.workingDirectory = cwd
+        exec.environment = environment
+        let status = try exec.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// `ferry list [--json]`
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List containers on this host.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let summaries = global.manager().list()
+        if json { return try printJSON(summaries) }
+        printLine("NAME".padding(20) + "STATUS".padding(10) + "PID".padding(9) + "STORAGE")
+        for summary in summaries {
+            printLine(
+                summary.name.padding(20) + summary.status.rawValue.padding(10)
+                    + (summary.pid.map(String.init) ?? "-").padding(9) + summary.storage
+                    + (summary.overlay ? ", overlay" : ""))
+        }
+    }
+}
+
+/// `ferry status NAME [--json]`
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show one container.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let summary = try global.manager().summary(try containerName(name))
+        if json { return try printJSON(summary) }
+        printLine("name:    \(summary.name)")
+        printLine("status:  \(summary.status.rawValue)\(summary.pid.map { " (init pid \($0))" } ?? "")")
+        printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")
+        printLine("rootfs:  \(summary.rootfs)")
+        printLine("init:    \(summary.command.joined(separator: " "))")
+        for bind in summary.binds {
+            printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")
+        }
+    }
+}
+
+/// `ferry __monitor NAME`: internal; the process that owns a running container.
+struct MonitorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "__monitor", abstract: "Internal: supervise a container (started by 'ferry start').",
+        shouldDisplay: false)
+    @OptionGroup var global: GlobalOptions
+    @Argument var name: String
+
+    func run() throws {
+        let report = OwnedReport.take()
+        let monitor = ContainerMonitor(root: global.stateRoot, name: try containerName(name), logger: global.logger("ferry.monitor"))
+        let code = monitor.run(report: report)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,99 @@
+import FerryErrors
+
+/// Everything Ferry knows about a container at rest: what `ferry create` decided.
+///
+/// Stored as `config.json` in the container's directory; migration sends it along.
+public struct ContainerConfig: Sendable, Codable, Equatable {
+    /// Bumped when the layout changes incompatibly; older Ferry refuses newer configs.
+    public static let currentFormat = 1
+
+    public var format: Int = ContainerConfig.currentFormat
+    public var name: ContainerName
+    public var hostname: String
+    public var storage: Storage
+    /// nil: the private area holds the whole rootfs. Set: the root is an overlay whose
+    /// lower layer is this read-only template directory.
+    public var overlayTemplate: String?
+    public var binds: [BindMount]
+    /// The init's argv; nil runs the rootfs's /sbin/init.
+    public var command: [String]?
+    public var hooks: Hooks
+
+    public init(
+        name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
+        binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks()
+    ) {
+        self.name = name
+        self.hostname = hostname ?? name.value
+        self.storage = storage
+        self.overlayTemplate = overlayTemplate
+        self.binds = binds
+        self.command = command
+        self.hooks = hooks
+    }
+
+    public var initArguments: [String] { command ?? ["/sbin/init"] }
+
+    /// Where the private area lives.
+    public enum Storage: Sendable, Codable, Equatable {
+        /// A directory under the state root, on the host's filesystem.
+        case shared
+        /// Its own filesystem: an image file Ferry made (path relative to the container
+        /// directory) attached to a loop device, or a block device given by the admin.
+        case insulatedImage(file: String, sizeBytes: UInt64)
+        case insulatedDevice(path: String)
+
+        public var isInsulated: Bool { self != .shared }
+
+        public var summary: String {
+            switch self {
+            case .shared: return "shared"
+            case .insulatedImage(_, let size): return "insulated (ext4 image, \(size / (1 << 20)) MiB)"
+            case .insulatedDevice(let path): return "insulated (device \(path))"
+            }
+        }
+    }
+
+    /// Admin scripts run around the private area's mount, as vzctl's premount/postumount.
+    public struct Hooks: Sendable, Codable, Equatable {
+        public var premount: String?
+        public var postumount: String?
+        public init(premount: String? = nil, postumount: String? = nil) {
+            self.premount = premount
+            self.postumount = postumount
+        }
+    }
+}
+
+/// A host file or directory made visible inside the container (`--bind HOST:PATH[:ro]`).
+public struct BindMount: Sendable, Codable, Equatable {
+    public var source: String
+    public var destination: String
+    public var readOnly: Bool
+
+    public init(source: String, destination: String, readOnly: Bool = false) {
+        self.source = source
+        self.destination = destination
+        self.readOnly = readOnly
+    }
+
+    /// Parses `HOSTPATH:PATH[:ro|:rw]`.
+    public init(parsing text: String) throws(FerryError) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw FerryError(.invalidArgument, "bind '\(text)' is not HOSTPATH:PATH[:ro]")
+        }
+        var readOnly = false
+        if parts.count == 3 {
+            switch parts[2] {
+            case "ro": readOnly = true
+            case "rw": readOnly = false
+            default: throw FerryError(.invalidArgument, "bind '\(text)': unknown option '\(parts[2])'; use ro or rw")
+            }
+        }
+        guard parts[0].hasPrefix("/") else {
+            throw FerryError(.invalidArgument, "bind '\(text)': host path '\(parts[0])' must be absolute")
+        }
+        self.init(source: parts[0], destination: parts[1], readOnly: readOnly)
+    }
+}

@@ -1,0 +1,162 @@
+import CLinux
+import FerryErrors
+import FerrySystem
+import Glibc
+
+/// Runs a command inside a running container (`ferry exec`).
+///
+/// A forked helper joins the init's namespaces through its pidfd, then forks the command so
+/// it is born inside the pid namespace. The command leads its own session there and joins
+/// the container's cgroup; its stdio are pipes relayed by this process. Nothing of the
+/// host — no descriptor, session or process group — stays with it, so a command left
+/// running in the background never blocks a later checkpoint.
+public struct ContainerExec {
+    public let runtime: ContainerRuntime
+    public let arguments: [String]
+    public var workingDirectory = "/"
+    public var environment: [String] = []
+
+    public init(runtime: ContainerRuntime, arguments: [String]) {
+        self.runtime = runtime
+        self.arguments = arguments
+    }
+
+    /// Runs the command, relaying stdin/stdout/stderr, and returns its exit status.
+    public func run(stdin: Int32 = 0, stdout: Int32 = 1, stderr: Int32 = 2) throws(FerryError) -> Int32 {
+        guard !arguments.isEmpty else {
+            throw FerryError(.invalidArgument, "no command given; write 'ferry exec NAME -- COMMAND…'")
+        }
+        guard let state = runtime.runtimeState, runtime.status == .running else {
+            throw FerryError(.invalidState, "container \(runtime.config.name) is not running; 'ferry start' it first")
+        }
+        let initProcess = try ProcessHandle(pid: state.initPid)
+        let cgroupProcs = try OwnedFileDescriptor.open("\(state.cgroup)/cgroup.procs", O_WRONLY)
+        let input = try makePipe()
+        let output = try makePipe()
+        let errors = try makePipe()
+        let failure = try makePipe()
+
+        let helper = fy_clone_fork(0)
+        if helper == 0 {
+            failure.read.close()
+            let code = runHelper(
+                initProcess: initProcess, cgroupProcs: cgroupProcs,
+                stdio: (input.read.rawValue, output.write.rawValue, errors.write.rawValue), failure: failure.write)
+            _exit(code)
+        }
+        guard helper > 0 else { throw FerryError.system("clone", .init(rawValue: errno)) }
+        input.read.close()
+        output.write.close()
+        errors.write.close()
+        failure.write.close()
+        let helperHandle = try ProcessHandle(pid: helper)
+        let relay = StreamRelay(
+            input: (from: stdin, to: input.write), outputs: [(output.read, stdout), (errors.read, stderr)],
+            until: helperHandle)
+        relay.run()
+        let status = try Spawn.wait(helper)
+        let message = String(decoding: (try? failure.read.readAll()) ?? [], as: UTF8.self)
+        if !message.isEmpty {
+            throw FerryError(.commandFailed, "cannot run '\(arguments[0])' in container \(runtime.config.name): \(message)")
+        }
+        return status
+    }
+
+    /// In the forked helper: join the namespaces, fork the command, wait for it.
+    private func runHelper(
+        initProcess: ProcessHandle, cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32),
+        failure: OwnedFileDescriptor
+    ) -> Int32 {
+        do throws(FerryError) {
+            let namespaces: NamespaceSet = [.ipc, .uts, .network, .pid, .mount]
+            try Namespaces.enter(namespaces, of: initProcess.fd.rawValue)
+            let child = fy_clone_fork(0)
+            if child == 0 {
+                do throws(FerryError) {
+                    try exec(cgroupProcs: cgroupProcs, stdio: stdio)
+                } catch {
+                    try? failure.write(error.message)
+                }
+                _exit(127)
+            }
+            guard child > 0 else { throw FerryError.system("fork", .init(rawValue: errno)) }
+            return try Spawn.wait(child)
+        } catch {
+            try? failure.write(error.message)
+            return 127
+        }
+    }
+
+    /// In the command's process, inside the container's pid namespace.
+    private func exec(cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32)) throws(FerryError) -> Never {
+        guard setsid() >= 0 else { throw FerryError.system("setsid", .init(rawValue: errno)) }
+        try cgroupProcs.write("0\n")
+        cgroupProcs.close()
+        let streams = [stdio.0, stdio.1, stdio.2]
+        for (target, source) in streams.enumerated() {
+            try syscall("dup2") { dup2(source, Int32(target)) }
+        }
+        try syscall("close_range") { fy_close_range(3, UInt32.max, 4 /* CLOSE_RANGE_CLOEXEC */) }
+        try syscall("chdir", path: workingDirectory) { chdir(workingDirectory) }
+        let environment = ContainerInitSetup.environment + ["HOSTNAME=\(runtime.config.hostname)"] + self.environment
+        withCStrings(arguments) { argv in
+            withCStrings(environment) { envp in
+                _ = fy_execvpe(arguments[0], argv, envp)
+            }
+        }
+        throw FerryError.system("execve", .init(rawValue: errno), path: arguments[0], "\(arguments[0]): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Copies data between descriptors with poll(2) until a process exits, then drains what is
+/// already buffered. It does not wait for end of file: a background process inside the
+/// container may keep the pipes open for as long as it lives.
+struct StreamRelay {
+    let input: (from: Int32, to: OwnedFileDescriptor)
+    let outputs: [(OwnedFileDescriptor, Int32)]
+    let until: ProcessHandle
+
+    func run() {
+        var inputOpen = true
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        for (fd, _) in outputs { _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK) }
+        var exited = false
+        while !exited {
+            var polls = outputs.map { pollfd(fd: $0.0.rawValue, events: Int16(POLLIN), revents: 0) }
+            polls.append(pollfd(fd: until.fd.rawValue, events: Int16(POLLIN), revents: 0))
+            polls.append(pollfd(fd: inputOpen ? input.from : -1, events: Int16(POLLIN), revents: 0))
+            if poll(&polls, nfds_t(polls.count), -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for (index, (fd, destination)) in outputs.enumerated() where polls[index].revents != 0 {
+                copy(from: fd.rawValue, to: destination, buffer: &buffer)
+            }
+            exited = polls[outputs.count].revents != 0
+            if inputOpen, polls[outputs.count + 1].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(input.from, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    _ = buffer.withUnsafeBytes { Glibc.write(input.to.rawValue, $0.baseAddress, count) }
+                } else {
+                    inputOpen = false
+                    input.to.close()
+                }
+            }
+        }
+        for (fd, destination) in outputs { copy(from: fd.rawValue, to: destination, buffer: &buffer) }
+    }
+
+    /// Copies what is readable now (the source is non-blocking).
+    private func copy(from source: Int32, to destination: Int32, buffer: inout [UInt8]) {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
+            guard count > 0 else { return }
+            var offset = 0
+            while offset < count {
+                let written = buffer.withUnsafeBytes { Glibc.write(destination, $0.baseAddress! + offset, count - offset) }
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+}

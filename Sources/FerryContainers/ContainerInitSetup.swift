@@ -1,0 +1,120 @@
+import CLinux
+import FerryErrors
+import FerrySystem
+import Glibc
+
+/// What runs inside a freshly cloned container process, before it becomes the init.
+///
+/// The process is pid 1 of a new pid namespace and alone in new mount, uts, ipc and net
+/// namespaces. It builds the container's view of the world and execs the init. Everything
+/// here is chosen so that CRIU can dump the result later (see shared/CRIU-FACTS.md): the
+/// init leads its own session, the root is a recursive self-bind, /dev is a tmpfs with
+/// real device nodes (a bind of the host's /dev/null would be a mount CRIU cannot place),
+/// and no host descriptor survives the exec.
+struct ContainerInitSetup {
+    let config: ContainerConfig
+    let rootfs: String
+
+    /// Device nodes every distro expects, made with mknod so they belong to the container.
+    static let deviceNodes: [(name: String, major: UInt32, minor: UInt32, mode: mode_t)] = [
+        ("null", 1, 3, 0o666), ("zero", 1, 5, 0o666), ("full", 1, 7, 0o666),
+        ("random", 1, 8, 0o666), ("urandom", 1, 9, 0o666), ("tty", 5, 0, 0o666),
+    ]
+
+    static let deviceLinks: [(name: String, target: String)] = [
+        ("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+    ]
+
+    static let environment = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/root", "TERM=linux", "container=ferry",
+    ]
+
+    /// Runs every step; on success it never returns (the init is exec'd).
+    func run() throws(FerryError) -> Never {
+        guard setsid() >= 0 else { throw FerryError.system("setsid", .init(rawValue: errno)) }
+        // Nothing we mount from here on may propagate back to the host.
+        try Mounts.mount(source: nil, target: "/", type: nil, flags: [.recursive, .private])
+        try Mounts.mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
+        let tree = try ContainedPath(root: rootfs)
+        try mountPseudoFilesystems(in: tree)
+        try mountBinds(in: tree)
+        try syscall("sethostname") { fy_sethostname(config.hostname, config.hostname.utf8.count) }
+        try syscall("bring up lo") { fy_interface_up("lo") }
+        try Mounts.pivotRoot(to: rootfs)
+        try redirectStandardStreams()
+        // Every remaining descriptor (the error pipe included) closes at exec.
+        try syscall("close_range") { fy_close_range(3, UInt32.max, 4 /* CLOSE_RANGE_CLOEXEC */) }
+        let arguments = config.initArguments
+        withCStrings(arguments) { argv in
+            withCStrings(Self.environment + ["HOSTNAME=\(config.hostname)"]) { envp in
+                _ = fy_execvpe(arguments[0], argv, envp)
+            }
+        }
+        throw FerryError.system("execve", .init(rawValue: errno), path: arguments[0],
+            "cannot start init '\(arguments[0])' in container \(config.name): \(String(cString: strerror(errno)))")
+    }
+
+    private func mountPseudoFilesystems(in tree: ContainedPath) throws(FerryError) {
+        let hardened: MountAttributes = [.noSetuid, .noDevices, .noExec]
+        try attach(DetachedMount.filesystem("proc", source: "proc", attributes: hardened), at: "/proc", in: tree)
+        try attach(DetachedMount.filesystem("sysfs", source: "sysfs", attributes: hardened.union(.readOnly)), at: "/sys", in: tree)
+        try attach(
+            DetachedMount.filesystem("tmpfs", source: "tmpfs", options: [("mode", "755"), ("size", "65536k")], attributes: [.noSetuid]),
+            at: "/dev", in: tree)
+        let dev = try tree.openCreating("/dev", as: .directory)
+        // O_PATH descriptors cannot be used for mknodat; reopen /dev for real.
+        let devDirectory = try OwnedFileDescriptor.open(dev.procPath, O_RDONLY | O_DIRECTORY)
+        for node in Self.deviceNodes {
+            let device = DeviceNumber(major: node.major, minor: node.minor).rawValue
+            try syscall("mknodat", path: "/dev/\(node.name)") {
+                mknodat(devDirectory.rawValue, node.name, S_IFCHR | node.mode, device)
+            }
+            try syscall("fchmodat", path: "/dev/\(node.name)") { fchmodat(devDirectory.rawValue, node.name, node.mode, 0) }
+        }
+        for link in Self.deviceLinks {
+            try syscall("symlinkat", path: "/dev/\(link.name)") { symlinkat(link.target, devDirectory.rawValue, link.name) }
+        }
+        try attach(
+            DetachedMount.filesystem("devpts", source: "devpts", options: [("newinstance", nil), ("ptmxmode", "0666"), ("mode", "0620")],
+                attributes: [.noSetuid, .noExec]),
+            at: "/dev/pts", in: tree)
+        try attach(
+            DetachedMount.filesystem("tmpfs", source: "shm", options: [("mode", "1777")], attributes: hardened),
+            at: "/dev/shm", in: tree)
+        try attach(
+            DetachedMount.filesystem("tmpfs", source: "tmpfs", options: [("mode", "755")], attributes: [.noSetuid, .noDevices]),
+            at: "/run", in: tree)
+    }
+
+    private func mountBinds(in tree: ContainedPath) throws(FerryError) {
+        for bind in config.binds {
+            var info = Glibc.stat()
+            guard stat(bind.source, &info) == 0 else {
+                throw FerryError(.notFound, "bind source \(bind.source) of container \(config.name) does not exist on this host")
+            }
+            let kind: ContainedPath.Kind = (info.st_mode & S_IFMT) == S_IFDIR ? .directory : .file
+            let mount = try DetachedMount.bind(bind.source, recursive: true)
+            if bind.readOnly { try mount.set(.readOnly) }
+            try attach(mount, at: bind.destination, kind: kind, in: tree)
+        }
+    }
+
+    private func attach(
+        _ mount: DetachedMount, at path: String, kind: ContainedPath.Kind = .directory, in tree: ContainedPath
+    ) throws(FerryError) {
+        let target = try tree.openCreating(path, as: kind)
+        try mount.attach(to: target, describing: "\(rootfs)\(path)")
+    }
+
+    /// stdin/stdout/stderr become the container's own /dev/null: an inherited host
+    /// descriptor would tie the container to a mount CRIU cannot find.
+    private func redirectStandardStreams() throws(FerryError) {
+        let null = try syscall("open", path: "/dev/null") { open("/dev/null", O_RDWR) }
+        for target: Int32 in 0...2 where null != target {
+            try syscall("dup2") { dup2(null, target) }
+        }
+        if null > 2 { close(null) }
+    }
+}

@@ -1,0 +1,120 @@
+import CLinux
+import FerryErrors
+import FerrySystem
+import Foundation
+import Glibc
+import Logging
+
+/// The small process that owns a running container, as conmon does for Podman.
+///
+/// `ferry start` spawns it detached (`ferry __monitor`). It mounts the private area,
+/// clones the container's init into new namespaces, reports the init's pid over fd 3, and
+/// then waits: it is the init's parent, so it reaps it (this machine's pid 1 reaps
+/// nobody) and tears the host side down — overlay, private area, cgroup — however the
+/// container ends. It is a child subreaper, so a container restored later under it is
+/// reaped the same way.
+///
+/// It must be single-threaded when it clones: the child runs Swift code before exec.
+public struct ContainerMonitor {
+    public let root: StateRoot
+    public let name: ContainerName
+    public let logger: Logger
+
+    public init(root: StateRoot, name: ContainerName, logger: Logger) {
+        self.root = root
+        self.name = name
+        self.logger = logger
+    }
+
+    /// Starts the container and supervises it; returns the monitor's exit code.
+    public func run(report: OwnedFileDescriptor) -> Int32 {
+        let initPid: pid_t
+        let runtime: ContainerRuntime
+        do throws(FerryError) {
+            runtime = try ContainerRuntime(root: root, name: name, logger: logger)
+            guard ProcFS.threadCount() == 1 else {
+                throw FerryError(.invalidState, "the container monitor must be single-threaded to clone the init")
+            }
+            _ = fy_set_child_subreaper()
+            initPid = try launch(runtime)
+            try? report.write("ok \(initPid)\n")
+            report.close()
+        } catch {
+            logger.error("start failed", metadata: ["container": "\(name)", "error": "\(error.message)"])
+            try? report.write("error \(error.message)\n")
+            return 1
+        }
+        let status = waitForInit(initPid)
+        logger.info("container init exited", metadata: ["container": "\(name)", "status": "\(status)"])
+        do throws(FerryError) {
+            try runtime.teardown()
+        } catch {
+            logger.error("teardown failed", metadata: ["container": "\(name)", "error": "\(error.message)"])
+            return 1
+        }
+        return 0
+    }
+
+    private func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
+        try runtime.privateArea.mount()
+        do throws(FerryError) {
+            let cgroup = runtime.cgroup
+            try cgroup.create()
+            let failure = try makePipe()
+            let go = try makePipe()
+            let pid = fy_clone_fork(NamespaceSet.container.rawValue)
+            if pid == 0 {
+                failure.read.close()
+                go.write.close()
+                var byte: UInt8 = 0
+                _ = Glibc.read(go.read.rawValue, &byte, 1)
+                do throws(FerryError) {
+                    try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs).run()
+                } catch {
+                    try? failure.write.write(error.message)
+                }
+                _exit(127)
+            }
+            guard pid > 0 else { throw FerryError.system("clone", .init(rawValue: errno)) }
+            failure.write.close()
+            go.read.close()
+            do throws(FerryError) {
+                try cgroup.add(pid)
+            } catch {
+                _ = kill(pid, SIGKILL)
+                _ = try? Spawn.wait(pid)
+                throw error
+            }
+            try go.write.write("g")
+            go.write.close()
+            // The pipe closes at exec: an empty read means the init is running.
+            let message = String(decoding: (try? failure.read.readAll()) ?? [], as: UTF8.self)
+            if !message.isEmpty {
+                _ = try? Spawn.wait(pid)
+                throw FerryError(.commandFailed, message)
+            }
+            guard let startTime = ProcFS.startTime(of: pid), let monitorStart = ProcFS.startTime(of: getpid()) else {
+                throw FerryError(.invalidState, "container \(name) init (pid \(pid)) exited right after start")
+            }
+            let state = RuntimeState(
+                initPid: pid, initStartTime: startTime, monitorPid: getpid(), monitorStartTime: monitorStart,
+                rootfs: runtime.rootfs, cgroup: cgroup.path, startedAt: Date())
+            try JSONFile.write(state, to: runtime.layout.runtimeState)
+            logger.info("container started", metadata: ["container": "\(name)", "pid": "\(pid)"])
+            return pid
+        } catch {
+            try? runtime.teardown()
+            throw error
+        }
+    }
+
+    /// Reaps every child (orphans come to a subreaper too) until the init is gone.
+    private func waitForInit(_ pid: pid_t) -> Int32 {
+        while true {
+            var status: Int32 = 0
+            let reaped = waitpid(-1, &status, 0)
+            if reaped == pid { return Spawn.decode(status) }
+            if reaped < 0 && errno == ECHILD { return -1 }
+        }
+    }
+}

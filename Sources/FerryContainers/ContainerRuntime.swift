@@ -1,0 +1,68 @@
+import FerryErrors
+import FerrySystem
+import Foundation
+import Glibc
+import Logging
+
+/// One container's config, paths and host-side resources, loaded for an operation.
+public struct ContainerRuntime {
+    public let root: StateRoot
+    public let config: ContainerConfig
+    public let layout: ContainerLayout
+    public let logger: Logger
+
+    public init(root: StateRoot, name: ContainerName, logger: Logger) throws(FerryError) {
+        self.root = root
+        self.layout = root.layout(of: name)
+        self.logger = logger
+        guard access(layout.config, F_OK) == 0 else {
+            throw FerryError(.notFound, "container \(name) does not exist under \(root.path); see 'ferry list'")
+        }
+        let config = try JSONFile.read(ContainerConfig.self, from: layout.config, what: "config of container \(name)")
+        guard config.format <= ContainerConfig.currentFormat else {
+            throw FerryError(
+                .corrupt,
+                "config of container \(name) has format \(config.format), newer than this Ferry understands (\(ContainerConfig.currentFormat)); upgrade Ferry")
+        }
+        guard config.name == name else {
+            throw FerryError(.corrupt, "config in \(layout.config) names container \(config.name), not \(name)")
+        }
+        self.config = config
+    }
+
+    public var rootfs: String { layout.rootfs(for: config) }
+
+    public var privateArea: PrivateArea {
+        PrivateArea(config: config, layout: layout, root: root, logger: logger)
+    }
+
+    public var cgroup: CgroupFreezer {
+        // The hierarchy exists on every host Ferry runs on (`ferry check` says so); fall
+        // back to a path that simply will not exist if it does not.
+        (try? CgroupFreezer.forContainer(config.name.value, group: root.tag))
+            ?? CgroupFreezer(path: "/nonexistent", version: .v2)
+    }
+
+    /// run.json, if the container was started and not yet torn down.
+    public var runtimeState: RuntimeState? {
+        guard access(layout.runtimeState, F_OK) == 0 else { return nil }
+        return try? JSONFile.read(RuntimeState.self, from: layout.runtimeState, what: "runtime state")
+    }
+
+    public var status: ContainerStatus {
+        guard let state = runtimeState else { return .stopped }
+        return state.initAlive ? .running : .crashed
+    }
+
+    /// Undoes everything `start` did on the host. Safe to call twice.
+    public func teardown() throws(FerryError) {
+        try privateArea.unmount()
+        if cgroup.exists {
+            if !cgroup.pids.isEmpty {
+                throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")
+            }
+            try cgroup.remove()
+        }
+        if access(layout.runtimeState, F_OK) == 0 { unlink(layout.runtimeState) }
+    }
+}

@@ -1,0 +1,155 @@
+import FerryErrors
+import FerryMounts
+import FerrySystem
+import Glibc
+import Logging
+
+/// Mounting and unmounting a container's private area (and its overlay root), with the
+/// admin's premount/postumount hooks around it, as vzctl does.
+///
+/// Shared storage is a plain directory and needs no mount; insulated storage is an ext4
+/// filesystem on a device or a loop-attached image, mounted only while it is in use.
+public struct PrivateArea {
+    public let config: ContainerConfig
+    public let layout: ContainerLayout
+    public let root: StateRoot
+    public let logger: Logger
+
+    public init(config: ContainerConfig, layout: ContainerLayout, root: StateRoot, logger: Logger) {
+        self.config = config
+        self.layout = layout
+        self.root = root
+        self.logger = logger
+    }
+
+    /// The device or image that backs an insulated area.
+    var backing: String? {
+        switch config.storage {
+        case .shared: return nil
+        case .insulatedImage(let file, _): return layout.imagePath(file)
+        case .insulatedDevice(let path): return path
+        }
+    }
+
+    /// premount hook, then mount the private area, then the overlay root.
+    /// Undoes what it did if a later step fails.
+    public func mount() throws(FerryError) {
+        try runHook(config.hooks.premount, "premount")
+        do throws(FerryError) {
+            try mountPrivate()
+            do throws(FerryError) {
+                try mountOverlay()
+            } catch {
+                try? unmountPrivate()
+                throw error
+            }
+        } catch {
+            try? runHook(config.hooks.postumount, "postumount")
+            throw error
+        }
+    }
+
+    /// Unmounts the overlay root and the private area, then runs the postumount hook.
+    public func unmount() throws(FerryError) {
+        try unmountOverlay()
+        try unmountPrivate()
+        try runHook(config.hooks.postumount, "postumount")
+    }
+
+    func mountPrivate() throws(FerryError) {
+        guard let backing else { return }
+        if try MountTable.isMountPoint(layout.privateArea) { return }
+        try makeDirectory(layout.privateArea)
+        switch config.storage {
+        case .insulatedImage:
+            let (device, fd) = try LoopDevice.attach(backing)
+            defer { _ = fd }
+            try Mounts.mount(source: device, target: layout.privateArea, type: "ext4", flags: [])
+            logger.debug("mounted private area", metadata: ["device": "\(device)", "image": "\(backing)"])
+        case .insulatedDevice(let path):
+            try Self.refuseIfMounted(device: path)
+            try Mounts.mount(source: path, target: layout.privateArea, type: "ext4", flags: [])
+        case .shared:
+            return
+        }
+    }
+
+    func unmountPrivate() throws(FerryError) {
+        guard backing != nil, try MountTable.isMountPoint(layout.privateArea) else { return }
+        try Mounts.unmount(layout.privateArea)
+    }
+
+    func mountOverlay() throws(FerryError) {
+        guard let template = config.overlayTemplate else { return }
+        if try MountTable.isMountPoint(layout.overlayMountPoint) { return }
+        guard access(template, F_OK) == 0 else {
+            throw FerryError(.notFound, "overlay template \(template) of container \(config.name) is missing")
+        }
+        for directory in [layout.overlayMountPoint, layout.overlayUpper, layout.overlayWork] {
+            try makeDirectory(directory)
+        }
+        let overlay = try DetachedMount.filesystem(
+            "overlay", source: "overlay",
+            options: [("lowerdir", template), ("upperdir", layout.overlayUpper), ("workdir", layout.overlayWork)])
+        try overlay.attach(at: layout.overlayMountPoint)
+    }
+
+    func unmountOverlay() throws(FerryError) {
+        guard config.overlayTemplate != nil, try MountTable.isMountPoint(layout.overlayMountPoint) else { return }
+        try Mounts.unmount(layout.overlayMountPoint)
+    }
+
+    func runHook(_ path: String?, _ name: String) throws(FerryError) {
+        guard let path else { return }
+        let environment = Spawn.defaultEnvironment + [
+            "FERRY_HOOK=\(name)", "FERRY_NAME=\(config.name)", "FERRY_PRIVATE=\(layout.privateArea)",
+            "FERRY_ROOTFS=\(layout.rootfs(for: config))", "FERRY_STATE_ROOT=\(root.path)",
+        ]
+        let output = try Spawn.run([path], environment: environment)
+        guard output.status == 0 else {
+            throw FerryError(
+                .commandFailed, "\(name) hook \(path) of container \(config.name) failed with status \(output.status)",
+                cause: .output(command: path, status: output.status, text: output.stderr + output.stdout))
+        }
+        logger.debug("hook ran", metadata: ["hook": "\(name)", "path": "\(path)"])
+    }
+
+    /// Refuses a block device that is mounted anywhere on this host: two mounts of one ext4
+    /// from two places would corrupt it.
+    public static func refuseIfMounted(device: String) throws(FerryError) {
+        var info = Glibc.stat()
+        guard stat(device, &info) == 0 else {
+            throw FerryError(.notFound, "device \(device) does not exist")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFBLK else {
+            throw FerryError(.invalidArgument, "\(device) is not a block device; give a device such as /dev/sdb1 or use --image SIZE")
+        }
+        let number = DeviceNumber(info.st_rdev).description
+        if let mount = try MountTable.current().first(where: { $0.device == number }) {
+            throw FerryError(
+                .busy,
+                "device \(device) is already mounted at \(mount.mountPoint); unmount it first or choose another device")
+        }
+    }
+}
+
+/// The host's mount table, read fresh each time (it changes under us).
+public enum MountTable {
+    public static func current(pid: String = "self") throws(FerryError) -> [MountInfo] {
+        try MountInfoParser.parse(try readText("/proc/\(pid)/mountinfo"))
+    }
+
+    public static func isMountPoint(_ path: String) throws(FerryError) -> Bool {
+        try current().contains { $0.mountPoint == path }
+    }
+}
+
+func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(FerryError) {
+    var current = ""
+    for part in path.split(separator: "/") {
+        current += "/\(part)"
+        if mkdir(current, mode) != 0 && errno != EEXIST {
+            throw FerryError.system("mkdir", .init(rawValue: errno), path: current)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import FerryErrors
+import FerrySystem
+import Foundation
+
+/// A host's Ferry state: `containers/NAME/…`, `templates/…`, `locks/…`.
+///
+/// Every path Ferry touches on a host hangs off one root (default /var/lib/ferry), so
+/// several simulated hosts can share a machine by using different roots.
+public struct StateRoot: Sendable {
+    public let path: String
+
+    public static let defaultPath = "/var/lib/ferry"
+
+    public init(path: String? = nil) {
+        if let path {
+            self.path = path
+        } else if let fromEnvironment = ProcessInfo.processInfo.environment["FERRY_ROOT"], !fromEnvironment.isEmpty {
+            self.path = fromEnvironment
+        } else {
+            self.path = Self.defaultPath
+        }
+    }
+
+    public var containersDirectory: String { "\(path)/containers" }
+    public var templatesDirectory: String { "\(path)/templates" }
+    public var locksDirectory: String { "\(path)/locks" }
+
+    public func layout(of name: ContainerName) -> ContainerLayout {
+        ContainerLayout(directory: "\(containersDirectory)/\(name.value)")
+    }
+
+    /// Creates the root's directories if they are missing.
+    public func prepare() throws(FerryError) {
+        for directory in [path, containersDirectory, templatesDirectory, locksDirectory] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw FerryError(.systemCallFailed, "cannot create state directory \(directory)", cause: .error(error))
+            }
+        }
+    }
+
+    /// The names of all containers on this host, sorted.
+    public func containerNames() -> [ContainerName] {
+        let entries = (try? directoryEntries(containersDirectory)) ?? []
+        return entries.compactMap { try? ContainerName($0) }.sorted { $0.value < $1.value }
+    }
+
+    /// A short tag for this root, so cgroups of different simulated hosts do not collide.
+    public var tag: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return "r" + String(hash, radix: 16)
+    }
+}
+
+/// The files of one container under the state root.
+public struct ContainerLayout: Sendable {
+    public let directory: String
+
+    public var config: String { "\(directory)/config.json" }
+    /// The private area: a directory (shared storage) or a mount point (insulated).
+    public var privateArea: String { "\(directory)/private" }
+    /// The whole rootfs, when the container has no overlay.
+    public var privateRootfs: String { "\(privateArea)/rootfs" }
+    public var overlayUpper: String { "\(privateArea)/upper" }
+    public var overlayWork: String { "\(privateArea)/work" }
+    /// Where an overlay root is mounted.
+    public var overlayMountPoint: String { "\(directory)/rootfs" }
+    public var runtimeState: String { "\(directory)/run.json" }
+    public var monitorLog: String { "\(directory)/monitor.log" }
+
+    public func imagePath(_ file: String) -> String { "\(directory)/\(file)" }
+
+    /// The container's root as the host sees it while it runs.
+    public func rootfs(for config: ContainerConfig) -> String {
+        config.overlayTemplate == nil ? privateRootfs : overlayMountPoint
+    }
+}

@@ -1,0 +1,76 @@
+import FerryErrors
+import Glibc
+
+/// The freezer cgroup each container lives in, so all its processes can be frozen at once
+/// (CRIU's `freeze_cgroup`) and found again (every pid in cgroup.procs is the container's).
+///
+/// Works with the v1 freezer hierarchy (this machine's hybrid layout) or a pure cgroup v2
+/// mount (cgroup.freeze); `hierarchy()` tells which one is there.
+public struct CgroupFreezer: Sendable {
+    public enum Version: Sendable { case v1, v2 }
+
+    public let path: String
+    public let version: Version
+
+    public init(path: String, version: Version) {
+        self.path = path
+        self.version = version
+    }
+
+    /// The mount point of a freezer-capable hierarchy, or nil.
+    public static func hierarchy() -> (path: String, version: Version)? {
+        if access("/sys/fs/cgroup/freezer/freezer.state", F_OK) == 0 || access("/sys/fs/cgroup/freezer/tasks", F_OK) == 0 {
+            return ("/sys/fs/cgroup/freezer", .v1)
+        }
+        if access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 {
+            return ("/sys/fs/cgroup", .v2)
+        }
+        if access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0 {
+            return ("/sys/fs/cgroup/unified", .v2)
+        }
+        return nil
+    }
+
+    /// The cgroup for container `name` under `group` (one group per Ferry state root, so
+    /// simulated hosts on one machine do not collide).
+    public static func forContainer(_ name: String, group: String) throws(FerryError) -> CgroupFreezer {
+        guard let (root, version) = hierarchy() else {
+            throw FerryError(.kernelUnsupported, "no freezer cgroup hierarchy is mounted under /sys/fs/cgroup")
+        }
+        return CgroupFreezer(path: "\(root)/ferry/\(group)/\(name)", version: version)
+    }
+
+    public func create() throws(FerryError) {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/\(part)"
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw FerryError.system("mkdir", .init(rawValue: errno), path: current)
+            }
+        }
+    }
+
+    public func add(_ pid: pid_t) throws(FerryError) {
+        try writeText("\(path)/cgroup.procs", "\(pid)\n")
+    }
+
+    public var pids: [pid_t] {
+        ((try? readText("\(path)/cgroup.procs")) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    public var exists: Bool { access(path, F_OK) == 0 }
+
+    /// Removes the (empty) cgroup; a cgroup that still has processes stays and is reported.
+    public func remove() throws(FerryError) {
+        guard exists else { return }
+        // The kernel drops just-reaped tasks from a cgroup a moment later: retry briefly.
+        let deadline = Monotonic.now + 2
+        while rmdir(path) != 0 {
+            let error = errno
+            guard error == EBUSY, Monotonic.now < deadline else {
+                throw FerryError.system("rmdir", .init(rawValue: error), path: path)
+            }
+            usleep(20_000)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import CLinux
+import FerryErrors
+import Glibc
+
+/// Loop devices for insulated private areas kept in an image file.
+public enum LoopDevice {
+    /// Attaches `image` to a free loop device and returns its path (/dev/loopN).
+    ///
+    /// The device is configured with autoclear: once the filesystem on it is unmounted and
+    /// the last descriptor closed, the kernel detaches it, so a crash between mount and
+    /// unmount cannot leave a stale loop device behind. The corresponding ioctls are
+    /// `LOOP_CTL_GET_FREE` and `LOOP_CONFIGURE`.
+    public static func attach(_ image: String, readOnly: Bool = false) throws(FerryError) -> (path: String, fd: OwnedFileDescriptor) {
+        let control = try OwnedFileDescriptor.open("/dev/loop-control", O_RDWR)
+        let backing = try OwnedFileDescriptor.open(image, readOnly ? O_RDONLY : O_RDWR)
+        // Another process may grab the same free number; retry on EBUSY.
+        for _ in 0..<16 {
+            let number = try syscall("ioctl(LOOP_CTL_GET_FREE)") { fy_loop_get_free(control.rawValue) }
+            let path = "/dev/loop\(number)"
+            let device = try OwnedFileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
+            switch valueOrErrno({ fy_loop_configure(device.rawValue, backing.rawValue, readOnly ? 1 : 0) }) {
+            case .success: return (path, device)
+            case .failure(.resourceBusy): continue
+            case .failure(let errno): throw FerryError.system("ioctl(LOOP_CONFIGURE)", errno, path: path)
+            }
+        }
+        throw FerryError(.busy, "no free loop device could be configured for \(image)")
+    }
+
+    /// Loop devices whose backing file is `image` (a kernel-recorded name, maybe truncated).
+    public static func devices(backing image: String) -> [String] {
+        let names = ((try? directoryEntries("/sys/block")) ?? []).filter { $0.hasPrefix("loop") }
+        return names.compactMap { name in
+            guard let file = try? readText("/sys/block/\(name)/loop/backing_file") else { return nil }
+            return file.trimmingNewline == image ? "/dev/\(name)" : nil
+        }
+    }
+
+    /// Detaches a loop device. The corresponding ioctl is `LOOP_CLR_FD`.
+    public static func detach(_ path: String) throws(FerryError) {
+        let device = try OwnedFileDescriptor.open(path, O_RDONLY)
+        switch valueOrErrno({ fy_loop_clear(device.rawValue) }) {
+        case .success, .failure(.noSuchAddressOrDevice): return
+        case .failure(let errno): throw FerryError.system("ioctl(LOOP_CLR_FD)", errno, path: path)
+        }
+    }
+}
+
+extension String {
+    /// The string without trailing newlines, for values read from /proc and /sys.
+    public var trimmingNewline: String {
+        var copy = self
+        while copy.last == "\n" { copy.removeLast() }
+        return copy
+    }
+}

@@ -1,0 +1,49 @@
+import CLinux
+import FerryErrors
+import Glibc
+
+/// The namespaces a container gets, as clone/unshare/setns flags.
+public struct NamespaceSet: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public static let mount = NamespaceSet(rawValue: FY_CLONE_NEWNS)
+    public static let pid = NamespaceSet(rawValue: FY_CLONE_NEWPID)
+    public static let uts = NamespaceSet(rawValue: FY_CLONE_NEWUTS)
+    public static let ipc = NamespaceSet(rawValue: FY_CLONE_NEWIPC)
+    public static let network = NamespaceSet(rawValue: FY_CLONE_NEWNET)
+    public static let cgroup = NamespaceSet(rawValue: FY_CLONE_NEWCGROUP)
+
+    /// What a Ferry system container runs in.
+    public static let container: NamespaceSet = [.mount, .pid, .uts, .ipc, .network]
+
+    /// The names under /proc/PID/ns/ for each member, in the order setns must join them
+    /// (the pid namespace last: it only takes effect for children anyway).
+    public var procNames: [(NamespaceSet, String)] {
+        let all: [(NamespaceSet, String)] = [
+            (.ipc, "ipc"), (.uts, "uts"), (.network, "net"), (.cgroup, "cgroup"),
+            (.pid, "pid"), (.mount, "mnt"),
+        ]
+        return all.filter { contains($0.0) }
+    }
+}
+
+public enum Namespaces {
+    /// Joins the namespaces of the process behind `pidfd` in one setns(2) call.
+    ///
+    /// The mount namespace can only be joined by a single-threaded process; Ferry calls this
+    /// in a freshly forked child. The corresponding C function is `setns`.
+    public static func enter(_ set: NamespaceSet, of pidfd: Int32) throws(FerryError) {
+        try syscall("setns") { fy_setns(pidfd, Int32(truncatingIfNeeded: set.rawValue)) }
+    }
+
+    /// The corresponding C function is `unshare`.
+    public static func unshare(_ set: NamespaceSet) throws(FerryError) {
+        try syscall("unshare") { fy_unshare(Int32(truncatingIfNeeded: set.rawValue)) }
+    }
+
+    /// The inode number that identifies a namespace, from /proc/PID/ns/NAME.
+    public static func identity(pid: Int32, _ name: String) -> UInt64? {
+        fileStatus("/proc/\(pid)/ns/\(name)").map { UInt64($0.st_ino) }
+    }
+}

@@ -1,0 +1,85 @@
+import CLinux
+import FerryErrors
+import Glibc
+import SystemPackage
+
+/// A file descriptor that closes itself when its last reference goes away.
+///
+/// Ferry passes descriptors between mount-API calls (open_tree → move_mount, openat2 → mount
+/// target); owning them in one type means an early `throw` never leaks one into a container.
+public final class OwnedFileDescriptor: @unchecked Sendable {
+    public private(set) var rawValue: Int32
+
+    public init(taking rawValue: Int32) {
+        precondition(rawValue >= 0, "OwnedFileDescriptor needs a valid descriptor")
+        self.rawValue = rawValue
+    }
+
+    deinit {
+        if rawValue >= 0 { _ = Glibc.close(rawValue) }
+    }
+
+    /// Closes the descriptor now (for pipe ends whose peer must see end of file).
+    public func close() {
+        if rawValue >= 0 { _ = Glibc.close(rawValue) }
+        rawValue = -1
+    }
+
+    /// Gives the descriptor up without closing it (for example to dup2 it into place).
+    public func release() -> Int32 {
+        let value = rawValue
+        rawValue = -1
+        return value
+    }
+
+    /// Opens a path with O_CLOEXEC always added.
+    public static func open(
+        _ path: String, _ flags: Int32, mode: mode_t = 0o644
+    ) throws(FerryError) -> OwnedFileDescriptor {
+        let fd = try syscall("open", path: path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        return OwnedFileDescriptor(taking: fd)
+    }
+
+    /// `/proc/self/fd/N`: a path that names exactly this open file, for calls that take paths.
+    public var procPath: String { "/proc/self/fd/\(rawValue)" }
+
+    public func stat() throws(FerryError) -> Glibc.stat {
+        var result = Glibc.stat()
+        try syscall("fstat") { Glibc.fstat(rawValue, &result) }
+        return result
+    }
+
+    public func write(_ string: String) throws(FerryError) {
+        let bytes = Array(string.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let result = valueOrErrno {
+                bytes.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress?.advanced(by: offset), $0.count - offset) }
+            }
+            switch result {
+            case .success(let written): offset += written
+            case .failure(let errno): throw FerryError.system("write", errno)
+            }
+        }
+    }
+
+    /// Reads until end of file.
+    public func readAll() throws(FerryError) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = try syscall("read") {
+                chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) }
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+        }
+    }
+}
+
+/// Creates a pipe whose ends close on exec.
+public func makePipe() throws(FerryError) -> (read: OwnedFileDescriptor, write: OwnedFileDescriptor) {
+    var fds: [Int32] = [-1, -1]
+    try syscall("pipe2") { fy_pipe2_cloexec(&fds) }
+    return (OwnedFileDescriptor(taking: fds[0]), OwnedFileDescriptor(taking: fds[1]))
+}

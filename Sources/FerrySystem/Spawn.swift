@@ -1,0 +1,166 @@
+import CLinux
+import FerryErrors
+import Glibc
+
+/// Runs helper programs (mkfs, tar, cp, hooks, criu check) without a shell.
+///
+/// posix_spawn with every descriptor above 2 closed: a helper must never inherit a
+/// container's descriptor or a lock. No threads are started, so this is safe to call from
+/// Ferry's single-threaded container monitor too.
+public enum Spawn {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Starts `argv` and returns its pid. stdio are the given descriptors, or /dev/null.
+    public static func start(
+        _ argv: [String], environment: [String]? = nil,
+        stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil,
+        extraDescriptors: [Int32] = [], newSession: Bool = false
+    ) throws(FerryError) -> pid_t {
+        guard let program = argv.first else {
+            throw FerryError(.invalidArgument, "no program to run")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (target, source) in [(Int32(0), stdin), (1, stdout), (2, stderr)] {
+            if let source {
+                posix_spawn_file_actions_adddup2(&actions, source, target)
+            } else {
+                posix_spawn_file_actions_addopen(
+                    &actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            }
+        }
+        // Extra descriptors land at 3, 4, … in the child; everything above them is closed.
+        for (offset, source) in extraDescriptors.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, source, 3 + Int32(offset))
+        }
+        _ = fy_spawn_actions_closefrom(&actions, 3 + Int32(extraDescriptors.count))
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newSession { flags |= Int32(FY_POSIX_SPAWN_SETSID) }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+
+        let env = environment ?? defaultEnvironment
+        var pid: pid_t = 0
+        let result = withCStrings(argv) { argvPointers in
+            withCStrings(env) { envPointers in
+                if program.contains("/") {
+                    return posix_spawn(&pid, program, &actions, &attributes, argvPointers, envPointers)
+                }
+                return posix_spawnp(&pid, program, &actions, &attributes, argvPointers, envPointers)
+            }
+        }
+        guard result == 0 else {
+            throw FerryError(
+                .commandFailed, "cannot run \(program): \(String(cString: strerror(result)))",
+                cause: .errno(.init(rawValue: result), call: "posix_spawn", path: program))
+        }
+        return pid
+    }
+
+    /// Runs `argv` to completion and captures its output.
+    public static func run(
+        _ argv: [String], environment: [String]? = nil, input: String? = nil
+    ) throws(FerryError) -> Output {
+        let out = try makePipe()
+        let err = try makePipe()
+        let stdinPipe = try input.map { (_) throws(FerryError) in try makePipe() }
+        let pid = try start(
+            argv, environment: environment, stdin: stdinPipe?.read.rawValue,
+            stdout: out.write.rawValue, stderr: err.write.rawValue)
+        out.write.close()
+        err.write.close()
+        if let stdinPipe, let input {
+            stdinPipe.read.close()
+            try? stdinPipe.write.write(input)
+            stdinPipe.write.close()
+        }
+        let (stdoutBytes, stderrBytes) = try drain(out.read, err.read)
+        let status = try wait(pid)
+        return Output(
+            status: status, stdout: String(decoding: stdoutBytes, as: UTF8.self),
+            stderr: String(decoding: stderrBytes, as: UTF8.self))
+    }
+
+    /// Runs `argv` and throws, quoting its output, unless it exits 0.
+    @discardableResult
+    public static func check(
+        _ argv: [String], environment: [String]? = nil, input: String? = nil,
+        _ what: @autoclosure () -> String
+    ) throws(FerryError) -> Output {
+        let output = try run(argv, environment: environment, input: input)
+        guard output.status == 0 else {
+            throw FerryError(
+                .commandFailed, "\(what()): \(argv.first ?? "") exited with status \(output.status)",
+                cause: .output(
+                    command: argv.joined(separator: " "), status: output.status,
+                    text: output.stderr.isEmpty ? output.stdout : output.stderr))
+        }
+        return output
+    }
+
+    /// Waits for a child and returns its exit status (128+N when killed by signal N).
+    public static func wait(_ pid: pid_t) throws(FerryError) -> Int32 {
+        var status: Int32 = 0
+        try syscall("waitpid") { waitpid(pid, &status, 0) }
+        return decode(status)
+    }
+
+    /// Turns a wait status into a shell-style exit code.
+    public static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        if signal == 0 { return (status >> 8) & 0xff }
+        return 128 + signal
+    }
+
+    /// The environment helpers get: a fixed PATH, nothing inherited that could surprise.
+    public static let defaultEnvironment = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
+    ]
+
+    private static func drain(
+        _ first: OwnedFileDescriptor, _ second: OwnedFileDescriptor
+    ) throws(FerryError) -> ([UInt8], [UInt8]) {
+        var results: [[UInt8]] = [[], []]
+        var open = [true, true]
+        let fds = [first.rawValue, second.rawValue]
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while open.contains(true) {
+            var polls = fds.enumerated().map { index, fd in
+                pollfd(fd: open[index] ? fd : -1, events: Int16(POLLIN), revents: 0)
+            }
+            try syscall("poll") { poll(&polls, nfds_t(polls.count), -1) }
+            for index in 0..<2 where open[index] && polls[index].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { bytes in
+                    Glibc.read(fds[index], bytes.baseAddress, bytes.count)
+                }
+                if count > 0 {
+                    results[index].append(contentsOf: buffer[0..<count])
+                } else if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
+                    open[index] = false
+                }
+            }
+        }
+        return (results[0], results[1])
+    }
+}
+
+/// Calls `body` with a NULL-terminated C array of the strings.
+public func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { pointers.forEach { free($0) } }
+    return body(pointers)
+}
