@@ -58,10 +58,11 @@ let package = Package(
         .testTarget(name: "FerryMountsTests", dependencies: ["FerryMounts"]),
         .testTarget(name: "FerrySystemTests", dependencies: ["FerrySystem"]),
         .testTarget(name: "FerryContainersTests", dependencies: ["FerryContainers"]),
+        .testTarget(name: "FerryCRIUTests", dependencies: ["FerryCRIU"]),
         // Privileged scenarios: real namespaces, mounts and CRIU, driven through `ferry`.
         .testTarget(
             name: "FerryIntegrationTests",
-            dependencies: ["FerrySystem", "FerryMounts", "FerryContainers"]
+            dependencies: ["ferry", "FerrySystem", "FerryMounts", "FerryContainers"]
         ),
     ]
 )

@@ -42,32 +42,12 @@ struct CreateCommand: ParsableCommand {
         case "insulated":
             switch (device, image) {
             case (let device?, nil): return .insulatedDevice(path: device, format: format)
-            case (nil, let image?): return .insulatedImage(sizeBytes: try SizeParser.bytes(image))
+            case (nil, let image?): return .insulatedImage(sizeBytes: try ByteSize.bytes(image))
             case (nil, nil): throw FerryError(.invalidArgument, "--storage insulated needs --device DEV or --image SIZE")
             case (.some, .some): throw FerryError(.invalidArgument, "give either --device or --image, not both")
             }
         default:
             throw FerryError(.invalidArgument, "unknown storage '\(storage)'; use shared or insulated")
         }
-    }
-}
-
-/// Sizes as admins write them: 512M, 2G, 1048576.
-enum SizeParser {
-    static func bytes(_ text: String) throws(FerryError) -> UInt64 {
-        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var digits = Substring(text.uppercased())
-        var multiplier: UInt64 = 1
-        if digits.hasSuffix("IB") { digits = digits.dropLast(2) } else if digits.hasSuffix("B") { digits = digits.dropLast() }
-        if let last = digits.last, let unit = units[last] {
-            multiplier = unit
-            digits = digits.dropLast()
-        }
-        guard let value = UInt64(digits), value > 0 else {
-            throw FerryError(.invalidArgument, "size '\(text)' is not a number with an optional K, M, G or T")
-        }
-        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
-        guard !overflow else { throw FerryError(.invalidArgument, "size '\(text)' is too large") }
-        return product
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+/// Runs the real `ferry` binary built next to this test bundle, against one state root.
+struct Ferry {
+    let root: String
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var succeeded: Bool { status == 0 }
+    }
+
+    /// The ferry executable SwiftPM built alongside the tests.
+    static let executable: String = {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for directory in [bundle, bundle.deletingLastPathComponent(), Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
+            let candidate = directory.appendingPathComponent("ferry").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return Repository.root + "/.build/debug/ferry"
+    }()
+
+    @discardableResult
+    func run(_ arguments: [String], input: String? = nil, timeout: TimeInterval = 120) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["FERRY_ROOT"] = root
+        process.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        let inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+        try process.run()
+        if let input {
+            inPipe.fileHandleForWriting.write(Data(input.utf8))
+            try inPipe.fileHandleForWriting.close()
+        }
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    /// Runs and records a test issue (with ferry's own words) unless it succeeds.
+    @discardableResult
+    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> Result {
+        let result = try run(arguments)
+        #expect(result.succeeded, "ferry \(arguments.joined(separator: " ")) failed: \(result.stderr)", sourceLocation: sourceLocation)
+        if !result.succeeded { throw TestFailure("ferry \(arguments.first ?? "") failed: \(result.stderr)") }
+        return result
+    }
+
+    /// Runs a command in the container and returns its stdout.
+    func exec(_ name: String, _ script: String) throws -> String {
+        try ok(["exec", name, "--", "/bin/sh", "-c", script]).stdout
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+enum Repository {
+    /// The checkout this test file lives in.
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        return FileManager.default.currentDirectoryPath
+    }()
+}

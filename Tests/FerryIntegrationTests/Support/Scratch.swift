@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+/// A private state root (a simulated host) for one test, with everything under it removed
+/// again when the test ends, passed or failed.
+final class Scratch {
+    let directory: String
+    let ferry: Ferry
+
+    init(_ label: String) throws {
+        try Requirements.check()
+        directory = "/tmp/ferry-tests/\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        ferry = Ferry(root: directory + "/state")
+    }
+
+    var stateRoot: String { directory + "/state" }
+
+    /// Stops and destroys every container left in the root, then removes the directory
+    /// without crossing into any mount that might still be there.
+    func cleanUp() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stateRoot + "/containers")) ?? []
+        for name in names where !name.hasPrefix(".") {
+            _ = try? ferry.run(["stop", name, "--timeout", "0"])
+            _ = try? ferry.run(["destroy", name])
+        }
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n").reversed() {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[4].hasPrefix(directory) { umount2(String(fields[4]), Int32(MNT_DETACH)) }
+        }
+        _ = try? Shell.run(["rm", "-rf", "--one-file-system", directory])
+    }
+
+    func path(_ relative: String) -> String { directory + "/" + relative }
+}
+
+/// What the privileged tests need. Missing pieces fail the test with the reason: CI runs
+/// as root on a machine that scripts/setup prepared, so nothing may be silently skipped.
+enum Requirements {
+    static func check() throws {
+        guard getuid() == 0 else {
+            throw TestFailure("integration tests need root (namespaces, mounts, loop devices); run the README test command as root")
+        }
+        for tool in ["mkfs.ext4", "busybox", "sha256sum", "tar"] where Shell.which(tool) == nil {
+            throw TestFailure("\(tool) is missing; run scripts/setup first")
+        }
+    }
+}
+
+enum Shell {
+    static func which(_ tool: String) -> String? {
+        for directory in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+            if FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") { return "\(directory)/\(tool)" }
+        }
+        return nil
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        }
+        return text
+    }
+}
+
+/// Busybox root filesystems built by scripts/make-rootfs (about a second each).
+enum Rootfs {
+    static func busybox(in scratch: Scratch, named name: String = "rootfs") throws -> String {
+        let path = scratch.path(name)
+        try Shell.run([Repository.root + "/scripts/make-rootfs", "busybox", path])
+        return path
+    }
+}
+
+/// A snapshot of the host that a finished test must leave as it found it.
+struct HostSnapshot: Equatable {
+    var mountinfo: String
+
+    static func take() throws -> HostSnapshot {
+        HostSnapshot(mountinfo: try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))
+    }
+}
+
+/// Live (non-zombie) processes and their pid namespaces.
+enum HostProcesses {
+    struct Entry: Hashable {
+        var pid: Int32
+        var command: String
+    }
+
+    static func live() -> Set<Entry> {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
+        var result = Set<Entry>()
+        for pid in pids {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let state = stat[stat.index(close, offsetBy: 2)]
+            if state == "Z" { continue }
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+            result.insert(Entry(pid: pid, command: command.trimmingCharacters(in: .newlines)))
+        }
+        return result
+    }
+
+    /// Pids whose pid namespace is the given one (by inode of /proc/PID/ns/pid).
+    static func inPidNamespace(_ inode: String) -> [Int32] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
+        return pids.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/pid")) == inode }
+    }
+}
+
+/// Waits until `condition` holds, up to `seconds`.
+func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return try condition()
+}
+
+/// sha256 over a whole directory tree (paths, modes and contents), for "unchanged" checks.
+func treeChecksum(_ path: String) throws -> String {
+    try Shell.run(["sh", "-c", "cd '\(path)' && find . -printf '%p %m %s %l\\n' | LC_ALL=C sort | sha256sum; cd '\(path)' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum"])
+}
