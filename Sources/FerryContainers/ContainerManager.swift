@@ -20,7 +20,7 @@ public struct ContainerManager {
 
     public func create(_ request: CreateRequest) throws(FerryError) -> ContainerConfig {
         try root.prepare()
-        let lock = try OperationLock(root: root, name: request.name, operation: "create")
+        let lock = try OperationLock(creatingIn: root)
         defer { withExtendedLifetime(lock) {} }
         return try ContainerCreation(root: root, request: request, logger: logger).run()
     }
@@ -31,7 +31,7 @@ public struct ContainerManager {
 
     /// Starts the container under a detached monitor and returns the init's host pid.
     public func start(_ name: ContainerName, timeout: Double = 60) throws(FerryError) -> pid_t {
-        let lock = try OperationLock(root: root, name: name, operation: "start")
+        let lock = try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
         switch runtime.status {
@@ -66,7 +66,7 @@ public struct ContainerManager {
 
     /// Stops the container: the init's own shutdown signal, then SIGKILL after `timeout`.
     public func stop(_ name: ContainerName, timeout: Double = 10) throws(FerryError) {
-        let lock = try OperationLock(root: root, name: name, operation: "stop")
+        let lock = try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
         guard let state = runtime.runtimeState, runtime.status == .running else {
@@ -99,7 +99,7 @@ public struct ContainerManager {
     }
 
     public func destroy(_ name: ContainerName) throws(FerryError) {
-        let lock = try OperationLock(root: root, name: name, operation: "destroy")
+        let lock = try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
         switch runtime.status {
@@ -115,7 +115,6 @@ public struct ContainerManager {
             throw FerryError(.busy, "\(mount.mountPoint) is still mounted; unmount it before destroying \(name)")
         }
         try removeTree(directory)
-        unlink("\(root.locksDirectory)/\(name.value)")
         logger.info("container destroyed", metadata: ["container": "\(name)"])
     }
 

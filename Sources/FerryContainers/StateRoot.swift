@@ -2,7 +2,7 @@ import FerryErrors
 import FerrySystem
 import Foundation
 
-/// A host's Ferry state: `containers/NAME/…`, `templates/…`, `locks/…`.
+/// A host's Ferry state: `containers/NAME/…` and `templates/…`.
 ///
 /// Every path Ferry touches on a host hangs off one root (default /var/lib/ferry), so
 /// several simulated hosts can share a machine by using different roots.
@@ -23,7 +23,6 @@ public struct StateRoot: Sendable {
 
     public var containersDirectory: String { "\(path)/containers" }
     public var templatesDirectory: String { "\(path)/templates" }
-    public var locksDirectory: String { "\(path)/locks" }
 
     public func layout(of name: ContainerName) -> ContainerLayout {
         ContainerLayout(directory: "\(containersDirectory)/\(name.value)")
@@ -31,7 +30,7 @@ public struct StateRoot: Sendable {
 
     /// Creates the root's directories if they are missing.
     public func prepare() throws(FerryError) {
-        for directory in [path, containersDirectory, templatesDirectory, locksDirectory] {
+        for directory in [path, containersDirectory, templatesDirectory] {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {

@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+
+extension Integration {
+    @Suite struct HostCheck {
+        @Test func reportsCriu4AndCriuCheckOK() throws {
+            let scratch = try Scratch("check")
+            defer { scratch.cleanUp() }
+            let result = try scratch.ferry.run(["check", "--json"])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)\(result.stderr)")
+            let version = try #require(report["criuVersion"] as? String, "no CRIU version: \(result.stdout)")
+            #expect(version.hasPrefix("4."), "CRIU \(version)")
+            let verdicts = try #require(report["verdicts"] as? [[String: Any]])
+            let criuCheck = try #require(verdicts.first { $0["capability"] as? String == "criu check" })
+            #expect(criuCheck["ok"] as? Bool == true, "\(criuCheck)")
+            #expect(report["ok"] as? Bool == true)
+            #expect(result.succeeded)
+            // This kernel has no soft-dirty tracking; the probe must see that (CRIU-FACTS).
+            let softDirty = try #require(verdicts.first { $0["capability"] as? String == "soft-dirty tracking" })
+            #expect(softDirty["ok"] as? Bool == false)
+
+            let text = try scratch.ferry.run(["check"]).stdout
+            #expect(text.contains("Ferry can run on this host."))
+        }
+
+        @Test func missingCriuFailsTheCheck() throws {
+            let scratch = try Scratch("check-missing")
+            defer { scratch.cleanUp() }
+            let result = try scratch.ferry.run(["check", "--criu", scratch.path("no-criu")])
+            #expect(!result.succeeded)
+            #expect(result.stdout.contains("FAIL") && result.stdout.contains(scratch.path("no-criu")))
+        }
+    }
+}
