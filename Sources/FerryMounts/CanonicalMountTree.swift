@@ -1,0 +1,147 @@
+/// A mount tree with everything that legitimately changes across a restore taken out:
+/// mount ids, device numbers, peer-group numbers and host paths.
+///
+/// Two captures are equivalent when their canonical forms are equal: same namespaces (by
+/// the in-container pids in them), same mounts by mount point and stacking, same roots,
+/// types, options, the same partition into peer groups, the same master relations and
+/// the same partition into shared superblocks.
+public struct CanonicalMountTree: Sendable, Codable, Equatable {
+    public var namespaces: [Namespace]
+
+    public struct Namespace: Sendable, Codable, Equatable {
+        public var pids: [Int32]
+        public var mounts: [Mount]
+    }
+
+    public struct Mount: Sendable, Codable, Equatable {
+        public var key: String
+        public var parentKey: String?
+        public var root: String
+        public var fsType: String
+        public var source: String
+        public var mountOptions: [String]
+        public var superOptions: [String]
+        /// Canonical peer group (first seen = 1), nil when not shared.
+        public var peerGroup: Int?
+        /// Canonical peer group of the master; 0 for a master outside the container.
+        public var masterGroup: Int?
+        public var unbindable: Bool
+        /// Canonical superblock number (first seen = 1).
+        public var superblock: Int
+    }
+
+    /// Placeholders for host-specific values.
+    public static let hostRootMarker = "<container-root>"
+    public static let externalMarker = "<external>"
+
+    /// Superblock options that carry host paths (overlay layers) or per-boot values.
+    static let hostSpecificOptions: Set<String> = ["lowerdir", "upperdir", "workdir", "uuid", "redirect_dir", "index"]
+
+    public init(_ capture: MountTreeCapture) {
+        var peerGroups: [Int: Int] = [:]
+        var superblocks: [String: Int] = [:]
+        let ordered = capture.namespaces.map { ($0, MountAnalysis($0.mounts)) }
+            .sorted { ($0.0.containerPids.min() ?? .max) < ($1.0.containerPids.min() ?? .max) }
+        // Number peer groups and superblocks in a deterministic order: namespace, then key.
+        var keyed: [(Int, String, MountInfo, MountAnalysis)] = []
+        for (index, (_, analysis)) in ordered.enumerated() {
+            for mount in analysis.mounts {
+                keyed.append((index, analysis.key(of: mount), mount, analysis))
+            }
+        }
+        keyed.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (_, _, mount, _) in keyed {
+            if let group = mount.propagation.sharedGroup, peerGroups[group] == nil {
+                peerGroups[group] = peerGroups.count + 1
+            }
+            if superblocks[mount.device] == nil { superblocks[mount.device] = superblocks.count + 1 }
+        }
+        namespaces = ordered.enumerated().map { index, entry in
+            let (namespace, analysis) = entry
+            let mounts = keyed.filter { $0.0 == index }.map { _, key, mount, _ in
+                Self.canonical(mount, key: key, analysis: analysis, peerGroups: peerGroups, superblocks: superblocks)
+            }
+            return Namespace(pids: namespace.containerPids.sorted(), mounts: mounts)
+        }
+    }
+
+    private static func canonical(
+        _ mount: MountInfo, key: String, analysis: MountAnalysis, peerGroups: [Int: Int], superblocks: [String: Int]
+    ) -> Mount {
+        let context = analysis.context(for: mount)
+        let kind = FilesystemHandlers.handler(for: mount, context).kind
+        var root = mount.root
+        var source = mount.source
+        if context.isContainerRoot {
+            root = hostRootMarker
+            source = hostRootMarker
+        } else if context.insideRootFilesystem, let rootMount = analysis.root {
+            // A bind from inside the container: keep its path relative to the root.
+            let base = rootMount.root == "/" ? "" : rootMount.root
+            root = hostRootMarker + String(mount.root.dropFirst(base.count))
+            source = hostRootMarker
+        } else if kind == .externalBind {
+            root = externalMarker
+            source = externalMarker
+        }
+        let superOptions = mount.superOptions.map { option -> String in
+            let name = option.split(separator: "=", maxSplits: 1).first.map(String.init) ?? option
+            return hostSpecificOptions.contains(name) ? "\(name)=\(externalMarker)" : option
+        }
+        return Mount(
+            key: key, parentKey: analysis.parent(of: mount).map { analysis.key(of: $0) },
+            root: root, fsType: mount.fsType, source: source,
+            mountOptions: mount.mountOptions, superOptions: superOptions,
+            peerGroup: mount.propagation.sharedGroup.flatMap { peerGroups[$0] },
+            masterGroup: mount.propagation.masterGroup.map { peerGroups[$0] ?? 0 },
+            unbindable: mount.propagation.unbindable,
+            superblock: superblocks[mount.device] ?? 0)
+    }
+}
+
+/// The differences between two canonical trees, one readable line each.
+public enum MountTreeDiff {
+    public static func lines(expected: CanonicalMountTree, actual: CanonicalMountTree) -> [String] {
+        var lines: [String] = []
+        if expected.namespaces.count != actual.namespaces.count {
+            lines.append("mount namespaces: expected \(expected.namespaces.count), found \(actual.namespaces.count)")
+        }
+        for (index, (before, after)) in zip(expected.namespaces, actual.namespaces).enumerated() {
+            let label = "namespace \(index + 1) (pids \(before.pids.map(String.init).joined(separator: ",")))"
+            if before.pids != after.pids {
+                lines.append("\(label): processes differ: expected \(before.pids), found \(after.pids)")
+            }
+            let afterByKey = Dictionary(after.mounts.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            let beforeKeys = Set(before.mounts.map(\.key))
+            for mount in before.mounts {
+                guard let other = afterByKey[mount.key] else {
+                    lines.append("\(label): missing mount \(mount.key) (\(mount.fsType))")
+                    continue
+                }
+                lines.append(contentsOf: fieldDifferences(mount, other).map { "\(label): \(mount.key): \($0)" })
+            }
+            for mount in after.mounts where !beforeKeys.contains(mount.key) {
+                lines.append("\(label): unexpected mount \(mount.key) (\(mount.fsType))")
+            }
+        }
+        return lines
+    }
+
+    private static func fieldDifferences(_ a: CanonicalMountTree.Mount, _ b: CanonicalMountTree.Mount) -> [String] {
+        var result: [String] = []
+        func compare<T: Equatable>(_ name: String, _ x: T, _ y: T) {
+            if x != y { result.append("\(name) expected \(x), found \(y)") }
+        }
+        compare("parent", a.parentKey ?? "-", b.parentKey ?? "-")
+        compare("root", a.root, b.root)
+        compare("fstype", a.fsType, b.fsType)
+        compare("source", a.source, b.source)
+        compare("mount options", a.mountOptions.joined(separator: ","), b.mountOptions.joined(separator: ","))
+        compare("superblock options", a.superOptions.joined(separator: ","), b.superOptions.joined(separator: ","))
+        compare("peer group", a.peerGroup.map { "shared:\($0)" } ?? "private", b.peerGroup.map { "shared:\($0)" } ?? "private")
+        compare("master", a.masterGroup.map { "master:\($0)" } ?? "none", b.masterGroup.map { "master:\($0)" } ?? "none")
+        compare("unbindable", a.unbindable, b.unbindable)
+        compare("superblock", a.superblock, b.superblock)
+        return result
+    }
+}
