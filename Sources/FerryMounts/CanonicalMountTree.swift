@@ -26,7 +26,7 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
         /// Canonical peer group of the master; 0 for a master outside the container.
         public var masterGroup: Int?
         public var unbindable: Bool
-        /// Canonical superblock number (first seen = 1).
+        /// Canonical superblock number (first seen = 1); 0 for external binds.
         public var superblock: Int
     }
 
@@ -50,11 +50,13 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
             }
         }
         keyed.sort { ($0.0, $0.1) < ($1.0, $1.1) }
-        for (_, _, mount, _) in keyed {
+        for (_, _, mount, analysis) in keyed {
             if let group = mount.propagation.sharedGroup, peerGroups[group] == nil {
                 peerGroups[group] = peerGroups.count + 1
             }
-            if superblocks[mount.device] == nil { superblocks[mount.device] = superblocks.count + 1 }
+            if superblocks[mount.device] == nil, !Self.isExternal(mount, in: analysis) {
+                superblocks[mount.device] = superblocks.count + 1
+            }
         }
         namespaces = ordered.enumerated().map { index, entry in
             let (namespace, analysis) = entry
@@ -95,7 +97,13 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
             peerGroup: mount.propagation.sharedGroup.flatMap { peerGroups[$0] },
             masterGroup: mount.propagation.masterGroup.map { peerGroups[$0] ?? 0 },
             unbindable: mount.propagation.unbindable,
-            superblock: superblocks[mount.device] ?? 0)
+            superblock: kind == .externalBind ? 0 : superblocks[mount.device] ?? 0)
+    }
+
+    /// Whether a host file system shows through here: which superblock it shares with the
+    /// container depends on the host, so it is left out of the superblock partition.
+    private static func isExternal(_ mount: MountInfo, in analysis: MountAnalysis) -> Bool {
+        FilesystemHandlers.handler(for: mount, analysis.context(for: mount)).kind == .externalBind
     }
 }
 
