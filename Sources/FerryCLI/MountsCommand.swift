@@ -1,0 +1,32 @@
+import ArgumentParser
+import FerryContainers
+import FerryErrors
+
+/// `ferry mounts NAME`: the container's mount trees with a verdict per mount — the
+/// pre-flight check a checkpoint runs, shown before anything is frozen.
+struct MountsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let runtime = try global.manager().runtime(try containerName(name))
+        let capture = try MountCapturer(runtime: runtime).capture()
+        let report = MountReport(capture)
+        if json { return try printJSON(report) }
+        var namespace = 0
+        for entry in report.entries {
+            if entry.namespace != namespace {
+                namespace = entry.namespace
+                let pids = capture.namespaces[namespace - 1].containerPids.map(String.init).joined(separator: ",")
+                printLine("mount namespace \(namespace) (pids \(pids))")
+            }
+            printLine("  \(entry.mountPoint.padding(28))\(entry.fsType.padding(10))\(entry.propagation.padding(18))\(entry.verdict)")
+        }
+        let blocked = report.blocked
+        printLine(blocked.isEmpty ? "verdict: migratable" : "verdict: blocked by \(blocked.count) mount(s): \(blocked.map(\.mountPoint).joined(separator: ", "))")
+        if !blocked.isEmpty { throw ExitCode(1) }
+    }
+}

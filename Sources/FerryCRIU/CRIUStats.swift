@@ -1,0 +1,121 @@
+import FerryErrors
+
+/// What CRIU measured, from its `stats-dump` and `stats-restore` images.
+///
+/// The images hold one protobuf `stats_entry` after CRIU's magic numbers. The message is
+/// tiny and all-varint, so it is decoded here by hand rather than through generated code.
+/// Times are in microseconds, as CRIU records them.
+public struct CRIUStats: Sendable, Codable, Equatable {
+    public var freezingTime: UInt64?
+    public var frozenTime: UInt64?
+    public var memdumpTime: UInt64?
+    public var memwriteTime: UInt64?
+    public var pagesScanned: UInt64?
+    public var pagesWritten: UInt64?
+    public var pagesLazy: UInt64?
+    public var forkingTime: UInt64?
+    public var restoreTime: UInt64?
+    public var pagesRestored: UInt64?
+
+    public init() {}
+
+    /// Field numbers of dump_stats_entry and restore_stats_entry (CRIU's stats.proto).
+    enum DumpField: UInt64 {
+        case freezingTime = 1, frozenTime = 2, memdumpTime = 3, memwriteTime = 4, pagesScanned = 5
+        case pagesWritten = 7, pagesLazy = 9
+    }
+
+    enum RestoreField: UInt64 {
+        case forkingTime = 3, restoreTime = 4, pagesRestored = 5
+    }
+
+    /// Parses a whole stats image file, merging into `self`.
+    public mutating func merge(image bytes: [UInt8]) throws(FerryError) {
+        guard let entry = Self.entry(in: bytes) else {
+            throw FerryError(.corrupt, "CRIU stats image is not in the expected format (\(bytes.count) bytes)")
+        }
+        var reader = ProtobufReader(entry)
+        while let (field, value) = try reader.next() {
+            guard case .bytes(let nested) = value else { continue }
+            var inner = ProtobufReader(nested)
+            while let (number, item) = try inner.next() {
+                guard case .varint(let number64) = item else { continue }
+                if field == 1, let name = DumpField(rawValue: number) {
+                    switch name {
+                    case .freezingTime: freezingTime = number64
+                    case .frozenTime: frozenTime = number64
+                    case .memdumpTime: memdumpTime = number64
+                    case .memwriteTime: memwriteTime = number64
+                    case .pagesScanned: pagesScanned = number64
+                    case .pagesWritten: pagesWritten = number64
+                    case .pagesLazy: pagesLazy = number64
+                    }
+                } else if field == 2, let name = RestoreField(rawValue: number) {
+                    switch name {
+                    case .forkingTime: forkingTime = number64
+                    case .restoreTime: restoreTime = number64
+                    case .pagesRestored: pagesRestored = number64
+                    }
+                }
+            }
+        }
+    }
+
+    /// The size-prefixed entry after one or two 32-bit magic numbers: the offset whose
+    /// length prefix exactly covers the rest of the file is the right one.
+    static func entry(in bytes: [UInt8]) -> [UInt8]? {
+        for offset in [8, 4, 0] where bytes.count >= offset + 4 {
+            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+            if offset + 4 + length == bytes.count { return Array(bytes[(offset + 4)...]) }
+        }
+        return nil
+    }
+}
+
+/// A minimal protobuf wire-format reader: varints and length-delimited fields.
+struct ProtobufReader {
+    enum Value { case varint(UInt64), bytes([UInt8]) }
+
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func next() throws(FerryError) -> (UInt64, Value)? {
+        guard position < bytes.count else { return nil }
+        let key = try varint()
+        let field = key >> 3
+        switch key & 7 {
+        case 0:
+            return (field, .varint(try varint()))
+        case 2:
+            let length = Int(try varint())
+            guard length >= 0, position + length <= bytes.count else { throw corrupt }
+            defer { position += length }
+            return (field, .bytes(Array(bytes[position..<(position + length)])))
+        case 1:
+            position += 8
+            return try next()
+        case 5:
+            position += 4
+            return try next()
+        default:
+            throw corrupt
+        }
+    }
+
+    private var corrupt: FerryError { FerryError(.corrupt, "malformed protobuf data in a CRIU image") }
+
+    private mutating func varint() throws(FerryError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while position < bytes.count, shift < 64 {
+            let byte = bytes[position]
+            position += 1
+            result |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+        throw corrupt
+    }
+}
