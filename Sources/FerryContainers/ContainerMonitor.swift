@@ -27,7 +27,7 @@ public struct ContainerMonitor {
     }
 
     /// Starts the container and supervises it; returns the monitor's exit code.
-    public func run(report: OwnedFileDescriptor) -> Int32 {
+    public func run(report: OwnedFileDescriptor, launcher: any ContainerLauncher = FreshStart()) -> Int32 {
         let initPid: pid_t
         let runtime: ContainerRuntime
         do throws(FerryError) {
@@ -36,7 +36,7 @@ public struct ContainerMonitor {
                 throw FerryError(.invalidState, "the container monitor must be single-threaded to clone the init")
             }
             _ = fy_set_child_subreaper()
-            initPid = try launch(runtime)
+            initPid = try start(runtime, launcher: launcher)
             try? report.write("ok \(initPid)\n")
             report.close()
         } catch {
@@ -55,50 +55,17 @@ public struct ContainerMonitor {
         return 0
     }
 
-    private func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
+    private func start(_ runtime: ContainerRuntime, launcher: any ContainerLauncher) throws(FerryError) -> pid_t {
         try runtime.privateArea.mount()
         do throws(FerryError) {
-            let cgroup = runtime.cgroup
-            try cgroup.create()
-            let failure = try makePipe()
-            let go = try makePipe()
-            let pid = fy_clone_fork(NamespaceSet.container.rawValue)
-            if pid == 0 {
-                failure.read.close()
-                go.write.close()
-                var byte: UInt8 = 0
-                _ = Glibc.read(go.read.rawValue, &byte, 1)
-                do throws(FerryError) {
-                    try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs).run()
-                } catch {
-                    try? failure.write.write(error.message)
-                }
-                _exit(127)
-            }
-            guard pid > 0 else { throw FerryError.system("clone", .init(rawValue: errno)) }
-            failure.write.close()
-            go.read.close()
-            do throws(FerryError) {
-                try cgroup.add(pid)
-            } catch {
-                _ = kill(pid, SIGKILL)
-                _ = try? Spawn.wait(pid)
-                throw error
-            }
-            try go.write.write("g")
-            go.write.close()
-            // The pipe closes at exec: an empty read means the init is running.
-            let message = String(decoding: (try? failure.read.readAll()) ?? [], as: UTF8.self)
-            if !message.isEmpty {
-                _ = try? Spawn.wait(pid)
-                throw FerryError(.commandFailed, message)
-            }
+            try runtime.cgroup.create()
+            let pid = try launcher.launch(runtime)
             guard let startTime = ProcFS.startTime(of: pid), let monitorStart = ProcFS.startTime(of: getpid()) else {
                 throw FerryError(.invalidState, "container \(name) init (pid \(pid)) exited right after start")
             }
             let state = RuntimeState(
                 initPid: pid, initStartTime: startTime, monitorPid: getpid(), monitorStartTime: monitorStart,
-                rootfs: runtime.rootfs, cgroup: cgroup.path, startedAt: Date())
+                rootfs: runtime.rootfs, cgroup: runtime.cgroup.path, startedAt: Date())
             try JSONFile.write(state, to: runtime.layout.runtimeState)
             logger.info("container started", metadata: ["container": "\(name)", "pid": "\(pid)"])
             return pid
@@ -116,5 +83,55 @@ public struct ContainerMonitor {
             if reaped == pid { return Spawn.decode(status) }
             if reaped < 0 && errno == ECHILD { return -1 }
         }
+    }
+}
+
+/// How a container's init comes to be: cloned fresh, or restored from a checkpoint. The
+/// monitor calls it with the private area mounted and the cgroup created.
+public protocol ContainerLauncher {
+    /// Returns the init's host pid; the init must be the caller's child.
+    func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t
+}
+
+/// The fresh start: clone the init into new namespaces (see ContainerInitSetup).
+public struct FreshStart: ContainerLauncher {
+    public init() {}
+
+    public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
+        let cgroup = runtime.cgroup
+        let failure = try makePipe()
+        let go = try makePipe()
+        let pid = fy_clone_fork(NamespaceSet.container.rawValue)
+        if pid == 0 {
+            failure.read.close()
+            go.write.close()
+            var byte: UInt8 = 0
+            _ = Glibc.read(go.read.rawValue, &byte, 1)
+            do throws(FerryError) {
+                try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs).run()
+            } catch {
+                try? failure.write.write(error.message)
+            }
+            _exit(127)
+        }
+        guard pid > 0 else { throw FerryError.system("clone", .init(rawValue: errno)) }
+        failure.write.close()
+        go.read.close()
+        do throws(FerryError) {
+            try cgroup.add(pid)
+        } catch {
+            _ = kill(pid, SIGKILL)
+            _ = try? Spawn.wait(pid)
+            throw error
+        }
+        try go.write.write("g")
+        go.write.close()
+        // The pipe closes at exec: an empty read means the init is running.
+        let message = String(decoding: (try? failure.read.readAll()) ?? [], as: UTF8.self)
+        if !message.isEmpty {
+            _ = try? Spawn.wait(pid)
+            throw FerryError(.commandFailed, message)
+        }
+        return pid
     }
 }
