@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Only what Glibc's module map lacks; every symbol is prefixed `fy_`.
@@ -31,10 +32,22 @@ let package = Package(
         ),
         // Pure values: mountinfo parsing and mount trees. No root needed to test.
         .target(name: "FerryMounts", dependencies: ["FerryErrors"]),
-        // The CRIU engine: locating it, probing it, driving it.
+        // The CRIU engine: locating it, probing it, driving it over RPC (`criu swrk`).
+        // Generated/ holds the committed output of scripts/generate-protos.
         .target(
             name: "FerryCRIU",
-            dependencies: ["FerryErrors", "FerrySystem"]
+            dependencies: [
+                "FerryErrors", "FerrySystem",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Checkpoint and restore of a container with its whole mount tree.
+        .target(
+            name: "FerryCheckpoint",
+            dependencies: [
+                "FerryErrors", "FerrySystem", "FerryMounts", "FerryCRIU", "FerryContainers",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Container config, the state root, storage and lifecycle.
         .target(
@@ -48,7 +61,7 @@ let package = Package(
         .target(
             name: "FerryCLI",
             dependencies: [
-                "FerryErrors", "FerrySystem", "FerryMounts", "FerryCRIU", "FerryContainers",
+                "FerryErrors", "FerrySystem", "FerryMounts", "FerryCRIU", "FerryContainers", "FerryCheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryCheckpoint
 import FerryContainers
 import FerryErrors
 
@@ -109,12 +110,14 @@ struct MonitorCommand: ParsableCommand {
         commandName: "__monitor", abstract: "Internal: supervise a container (started by 'ferry start').",
         shouldDisplay: false)
     @OptionGroup var global: GlobalOptions
+    @Option(help: "Restore from this image directory instead of starting fresh.") var restoreFrom: String?
     @Argument var name: String
 
     func run() throws {
         let report = OwnedReport.take()
         let monitor = ContainerMonitor(root: global.stateRoot, name: try containerName(name), logger: global.logger("ferry.monitor"))
-        let code = monitor.run(report: report)
+        let launcher: any ContainerLauncher = restoreFrom.map { RestoreLauncher(imagesPath: $0, engine: global.engine) } ?? FreshStart()
+        let code = monitor.run(report: report, launcher: launcher)
         if code != 0 { throw ExitCode(code) }
     }
 }

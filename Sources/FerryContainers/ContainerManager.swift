@@ -25,6 +25,11 @@ public struct ContainerManager {
         return try ContainerCreation(root: root, request: request, logger: logger).run()
     }
 
+    /// Replaces a container's config (restore with moved host paths records them here).
+    public func saveConfig(_ config: ContainerConfig) throws(FerryError) {
+        try JSONFile.write(config, to: root.layout(of: config.name).config)
+    }
+
     public func runtime(_ name: ContainerName) throws(FerryError) -> ContainerRuntime {
         try ContainerRuntime(root: root, name: name, logger: logger)
     }
@@ -33,6 +38,12 @@ public struct ContainerManager {
     public func start(_ name: ContainerName, timeout: Double = 60) throws(FerryError) -> pid_t {
         let lock = try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
+        return try launchMonitor(name, arguments: [], timeout: timeout)
+    }
+
+    /// Spawns `ferry __monitor` (with extra arguments, e.g. a checkpoint to restore from)
+    /// and waits for its report. The caller holds the container's lock.
+    public func launchMonitor(_ name: ContainerName, arguments: [String], timeout: Double = 60) throws(FerryError) -> pid_t {
         let runtime = try runtime(name)
         switch runtime.status {
         case .running:
@@ -45,7 +56,7 @@ public struct ContainerManager {
         let report = try makePipe()
         let log = try OwnedFileDescriptor.open(runtime.layout.monitorLog, O_WRONLY | O_CREAT | O_APPEND)
         let monitor = try Spawn.start(
-            [executable, "__monitor", "--root", root.path, name.value],
+            [executable, "__monitor", "--root", root.path] + arguments + [name.value],
             environment: Spawn.defaultEnvironment + criuEnvironment,
             stdout: log.rawValue, stderr: log.rawValue, extraDescriptors: [report.write.rawValue], newSession: true)
         report.write.close()
@@ -65,8 +76,9 @@ public struct ContainerManager {
     }
 
     /// Stops the container: the init's own shutdown signal, then SIGKILL after `timeout`.
-    public func stop(_ name: ContainerName, timeout: Double = 10) throws(FerryError) {
-        let lock = try OperationLock(root: root, name: name)
+    /// `locked`: the caller already holds the container's lock.
+    public func stop(_ name: ContainerName, timeout: Double = 10, locked: Bool = false) throws(FerryError) {
+        let lock = locked ? nil : try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
         guard let state = runtime.runtimeState, runtime.status == .running else {

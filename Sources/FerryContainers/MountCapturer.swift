@@ -34,6 +34,8 @@ public struct MountCapturer {
             let mounts = try MountTable.current(pid: "\(group.hostPid)")
             namespaces.append(MountNamespaceCapture(inode: inode, containerPids: group.containerPids.sorted(), mounts: mounts))
         }
+        // Lowest pid first: the init's namespace leads, and the order is stable across a restore.
+        namespaces.sort { ($0.containerPids.first ?? .max) < ($1.containerPids.first ?? .max) }
         return MountTreeCapture(hostRoot: runtime.rootfs, namespaces: namespaces)
     }
 

@@ -40,8 +40,9 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
     public init(_ capture: MountTreeCapture) {
         var peerGroups: [Int: Int] = [:]
         var superblocks: [String: Int] = [:]
+        // Namespaces keep the capture's order (the capturer sorts them by their lowest pid,
+        // and a comparison aligns the other capture to it first).
         let ordered = capture.namespaces.map { ($0, MountAnalysis($0.mounts)) }
-            .sorted { ($0.0.containerPids.min() ?? .max) < ($1.0.containerPids.min() ?? .max) }
         // Number peer groups and superblocks in a deterministic order: namespace, then key.
         var keyed: [(Int, String, MountInfo, MountAnalysis)] = []
         for (index, (_, analysis)) in ordered.enumerated() {
@@ -107,16 +108,39 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
     }
 }
 
-/// The differences between two canonical trees, one readable line each.
+/// The differences between two captures of one container, one readable line each.
 public enum MountTreeDiff {
-    public static func lines(expected: CanonicalMountTree, actual: CanonicalMountTree) -> [String] {
+    /// Compares captures: the second one's namespaces are first aligned to the first's by
+    /// the processes they share (short-lived processes come and go; the namespace stays).
+    public static func lines(expected: MountTreeCapture, actual: MountTreeCapture) -> [String] {
+        var remaining = actual.namespaces
+        var aligned: [MountNamespaceCapture] = []
+        var lines: [String] = []
+        for namespace in expected.namespaces {
+            let wanted = Set(namespace.containerPids)
+            let best = remaining.indices.max { wanted.intersection(remaining[$0].containerPids).count < wanted.intersection(remaining[$1].containerPids).count }
+            guard let best, !wanted.isDisjoint(with: remaining[best].containerPids) else {
+                lines.append("mount namespace of pids \(namespace.containerPids) is missing after restore")
+                continue
+            }
+            aligned.append(remaining.remove(at: best))
+        }
+        for namespace in remaining {
+            lines.append("unexpected mount namespace with pids \(namespace.containerPids)")
+        }
+        guard lines.isEmpty else { return lines }
+        let alignedCapture = MountTreeCapture(hostRoot: actual.hostRoot, namespaces: aligned)
+        return Self.lines(expected: CanonicalMountTree(expected), actual: CanonicalMountTree(alignedCapture), comparePids: false)
+    }
+
+    public static func lines(expected: CanonicalMountTree, actual: CanonicalMountTree, comparePids: Bool = true) -> [String] {
         var lines: [String] = []
         if expected.namespaces.count != actual.namespaces.count {
             lines.append("mount namespaces: expected \(expected.namespaces.count), found \(actual.namespaces.count)")
         }
         for (index, (before, after)) in zip(expected.namespaces, actual.namespaces).enumerated() {
             let label = "namespace \(index + 1) (pids \(before.pids.map(String.init).joined(separator: ",")))"
-            if before.pids != after.pids {
+            if comparePids, before.pids != after.pids {
                 lines.append("\(label): processes differ: expected \(before.pids), found \(after.pids)")
             }
             let afterByKey = Dictionary(after.mounts.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })

@@ -1,0 +1,199 @@
+import FerryErrors
+import FerrySystem
+import Glibc
+import SwiftProtobuf
+
+/// A CRIU notification: CRIU stops at an action-script point and waits for Ferry's answer.
+/// This is where Ferry does its own work around CRIU's (for example mounts after
+/// `setup-namespaces`, or unfreezing a network share after `post-dump`).
+public struct CRIUNotification: Sendable {
+    public var script: String
+    /// The pid CRIU reports with it (the restored init at post-restore), 0 if none.
+    public var pid: Int32
+}
+
+/// Called for each notification; throwing makes CRIU abort the operation.
+public typealias CRIUNotificationHandler = (CRIUNotification) throws(FerryError) -> Void
+
+/// Drives one CRIU operation over the RPC protocol.
+public struct CRIUClient {
+    public let engine: CRIUEngine
+
+    public init(engine: CRIUEngine) {
+        self.engine = engine
+    }
+
+    /// What to dump and where.
+    public struct DumpRequest {
+        public var pid: Int32
+        public var imagesDirectory: OwnedFileDescriptor
+        /// Where CRIU writes its log (kept out of the image directory).
+        public var workDirectory: OwnedFileDescriptor
+        public var logPath: String
+        public var leaveRunning = false
+        /// `mnt[PATH]:KEY` entries for host paths bound into the container.
+        public var externals: [String] = []
+        public var freezeCgroup: String?
+        public var timeoutSeconds: UInt32 = 60
+
+        public init(pid: Int32, imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String) {
+            self.pid = pid
+            self.imagesDirectory = imagesDirectory
+            self.workDirectory = workDirectory
+            self.logPath = logPath
+        }
+    }
+
+    public struct RestoreRequest {
+        public var imagesDirectory: OwnedFileDescriptor
+        public var workDirectory: OwnedFileDescriptor
+        public var logPath: String
+        /// The container root as mounted on this host (CRIU's --root).
+        public var root: String
+        /// `mnt[KEY]:HOSTPATH` entries.
+        public var externals: [String] = []
+
+        public init(imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String, root: String) {
+            self.imagesDirectory = imagesDirectory
+            self.workDirectory = workDirectory
+            self.logPath = logPath
+            self.root = root
+        }
+    }
+
+    /// Checkpoints the process tree rooted at `request.pid`.
+    public func dump(_ request: DumpRequest, notify: CRIUNotificationHandler = { _ throws(FerryError) in }) throws(FerryError) {
+        var options = baseOptions(images: request.imagesDirectory, work: request.workDirectory, logPath: request.logPath)
+        options.pid = request.pid
+        options.leaveRunning = request.leaveRunning
+        options.external = request.externals
+        options.fileLocks = true
+        options.timeout = request.timeoutSeconds
+        if let cgroup = request.freezeCgroup { options.freezeCgroup = cgroup }
+        var message = Ferry_Criu_criu_req()
+        message.type = .dump
+        message.opts = options
+        _ = try call(message, what: "dump", logPath: request.logPath, notify: notify)
+    }
+
+    /// Restores a tree as a sibling of CRIU, i.e. as the caller's child; returns its pid.
+    /// `started` sees CRIU's pid before the request is sent: the restored tasks inherit
+    /// CRIU's cgroups, so that is the moment to move CRIU into the container's cgroup.
+    public func restore(
+        _ request: RestoreRequest, started: (pid_t) throws(FerryError) -> Void = { _ throws(FerryError) in },
+        notify: CRIUNotificationHandler = { _ throws(FerryError) in }
+    ) throws(FerryError) -> pid_t {
+        var options = baseOptions(images: request.imagesDirectory, work: request.workDirectory, logPath: request.logPath)
+        options.root = request.root
+        options.external = request.externals
+        options.rstSibling = true
+        options.fileLocks = true
+        // Ferry places the tree in its cgroup itself: the target host's cgroup paths differ.
+        options.manageCgroupsMode = .ignore
+        var message = Ferry_Criu_criu_req()
+        message.type = .restore
+        message.opts = options
+        let response = try call(message, what: "restore", logPath: request.logPath, started: started, notify: notify)
+        return response.restore.pid
+    }
+
+    /// CRIU's own version, over RPC.
+    public func version() throws(FerryError) -> CRIUVersion {
+        var message = Ferry_Criu_criu_req()
+        message.type = .version
+        let response = try call(message, what: "version", logPath: nil, notify: { _ throws(FerryError) in })
+        let version = response.version
+        return CRIUVersion(major: Int(version.majorNumber), minor: Int(version.minorNumber), patch: Int(version.sublevel))
+    }
+
+    private func baseOptions(images: OwnedFileDescriptor, work: OwnedFileDescriptor, logPath: String) -> Ferry_Criu_criu_opts {
+        var options = Ferry_Criu_criu_opts()
+        // CRIU opens these through /proc/<our pid>/fd/N: the swrk peer is this process.
+        options.imagesDirFd = images.rawValue
+        options.workDirFd = work.rawValue
+        options.logFile = String(logPath.split(separator: "/").last ?? "criu.log")
+        options.logLevel = 4
+        options.notifyScripts = true
+        return options
+    }
+
+    /// Sends a request, answers notifications until the final response, checks success.
+    private func call(
+        _ request: Ferry_Criu_criu_req, what: String, logPath: String?,
+        started: (pid_t) throws(FerryError) -> Void = { _ throws(FerryError) in }, notify: CRIUNotificationHandler
+    ) throws(FerryError) -> Ferry_Criu_criu_resp {
+        let connection = try CRIUConnection(engine: engine)
+        try started(connection.pid)
+        try connection.send(try serialize(request))
+        while true {
+            guard let bytes = try connection.receive(timeout: 600) else {
+                let status = connection.finish()
+                throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
+            }
+            let response: Ferry_Criu_criu_resp
+            do {
+                response = try Ferry_Criu_criu_resp(serializedBytes: bytes)
+            } catch {
+                throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
+            }
+            if response.type == .notify {
+                var answer = Ferry_Criu_criu_req()
+                answer.type = .notify
+                answer.notifySuccess = true
+                var handlerError: FerryError?
+                do throws(FerryError) {
+                    try notify(CRIUNotification(script: response.notify.script, pid: response.notify.pid))
+                } catch {
+                    handlerError = error
+                    answer.notifySuccess = false
+                }
+                try connection.send(try serialize(answer))
+                if let handlerError { throw handlerError }
+                continue
+            }
+            connection.finish()
+            guard response.success else {
+                var detail = response.crErrmsg.isEmpty ? "" : response.crErrmsg
+                if response.crErrno != 0 {
+                    detail += (detail.isEmpty ? "" : "; ") + "errno \(response.crErrno) (\(String(cString: strerror(response.crErrno))))"
+                }
+                throw failure(what, logPath: logPath, detail: detail)
+            }
+            return response
+        }
+    }
+
+    private func serialize(_ message: Ferry_Criu_criu_req) throws(FerryError) -> [UInt8] {
+        do {
+            return try message.serializedBytes()
+        } catch {
+            throw FerryError(.criuFailed, "cannot encode a CRIU request", cause: .error(error))
+        }
+    }
+
+    /// A CRIU failure quoting CRIU's own words: its reply, or else the log's error lines.
+    private func failure(_ what: String, logPath: String?, detail: String) -> FerryError {
+        let logErrors = logPath.map { CRIULog.errors(at: $0) } ?? []
+        var message = "CRIU \(what) failed"
+        if let first = logErrors.last ?? (detail.isEmpty ? nil : detail) { message += ": \(first)" }
+        if let logPath { message += " (log: \(logPath))" }
+        let causeText = ([detail] + logErrors).filter { !$0.isEmpty }.joined(separator: "\n")
+        return FerryError(.criuFailed, message, cause: .output(command: "criu \(what)", status: 1, text: causeText))
+    }
+}
+
+/// Reading CRIU's log for the lines that explain a failure.
+public enum CRIULog {
+    /// "Error" lines, without the harmless RLIMIT_NOFILE one every run prints here.
+    public static func errors(at path: String) -> [String] {
+        guard let text = try? readText(path) else { return [] }
+        return text.split(separator: "\n")
+            .filter { $0.contains("Error") && !$0.contains("RLIMIT_NOFILE") }
+            .suffix(5)
+            .map { line in
+                // Drop the "(00.123456) " timestamp prefix.
+                let trimmed = line.drop(while: { $0 != ")" }).dropFirst().drop(while: { $0 == " " })
+                return trimmed.isEmpty ? String(line) : String(trimmed)
+            }
+    }
+}

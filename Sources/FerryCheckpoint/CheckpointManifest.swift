@@ -1,0 +1,117 @@
+import FerryCRIU
+import FerryContainers
+import FerryErrors
+import FerryMounts
+import FerrySystem
+import Foundation
+
+/// Ferry's own record in an image directory, next to CRIU's images: what was checkpointed,
+/// how its mounts looked, which external mounts map to which keys, and a checksum of every
+/// file so a damaged or swapped directory is refused before CRIU sees it.
+public struct CheckpointManifest: Sendable, Codable {
+    public static let fileName = "ferry-manifest.json"
+    /// Bumped on incompatible changes; a newer manifest is refused, not guessed at.
+    public static let currentFormat = 1
+
+    public var format: Int
+    public var container: ContainerConfig
+    public var createdAt: Date
+    public var mounts: MountTreeCapture
+    public var externals: [ExternalMount]
+    public var stats: CRIUStats
+    /// sha256 of every file in the directory except this manifest and CRIU's logs.
+    public var checksums: [String: String]
+
+    /// A host file or directory bound into the container, dumped by CRIU as an external
+    /// mount under `key` and re-attached from the (possibly moved) host path at restore.
+    public struct ExternalMount: Sendable, Codable, Equatable {
+        public var key: String
+        public var containerPath: String
+        public var hostSource: String
+        public var isDirectory: Bool
+    }
+
+    /// Files that are not part of the checkpoint's content.
+    static let unchecked: Set<String> = [fileName, fileName + ".tmp", "stats-restore", "restore.log", "dump.log"]
+
+    public static func read(from directory: String, expecting name: ContainerName?) throws(FerryError) -> CheckpointManifest {
+        let path = "\(directory)/\(fileName)"
+        guard access(path, F_OK) == 0 else {
+            throw FerryError(.notFound, "\(directory) holds no Ferry checkpoint (\(fileName) is missing)")
+        }
+        let manifest: CheckpointManifest
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            // Read the format first: a newer manifest may not decode as this version's type.
+            struct Header: Decodable { var format: Int }
+            let header = try decoder.decode(Header.self, from: data)
+            guard header.format <= currentFormat else {
+                throw FerryError(
+                    .corrupt,
+                    "checkpoint in \(directory) has manifest format \(header.format), newer than this Ferry understands (\(currentFormat)); upgrade Ferry")
+            }
+            manifest = try decoder.decode(CheckpointManifest.self, from: data)
+        } catch let error as FerryError {
+            throw error
+        } catch {
+            throw FerryError(.corrupt, "checkpoint manifest \(path) is corrupt", cause: .error(error))
+        }
+        if let name, manifest.container.name != name {
+            throw FerryError(
+                .invalidArgument,
+                "checkpoint in \(directory) is of container \(manifest.container.name), not \(name)")
+        }
+        return manifest
+    }
+
+    public func write(to directory: String) throws(FerryError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let path = "\(directory)/\(Self.fileName)"
+        do {
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path + ".tmp"))
+        } catch {
+            throw FerryError(.systemCallFailed, "cannot write \(path)", cause: .error(error))
+        }
+        try syscall("rename", path: path) { rename(path + ".tmp", path) }
+    }
+
+    /// Compares the directory with the recorded checksums; names every file that differs.
+    public func verify(directory: String) throws(FerryError) {
+        let actual = try Self.checksums(of: directory)
+        var problems: [String] = []
+        for (file, sum) in checksums.sorted(by: { $0.key < $1.key }) {
+            guard let found = actual[file] else {
+                problems.append("\(file) is missing")
+                continue
+            }
+            if found != sum { problems.append("\(file) is corrupt (checksum differs)") }
+        }
+        for file in actual.keys.sorted() where checksums[file] == nil {
+            problems.append("\(file) was not part of the checkpoint")
+        }
+        guard problems.isEmpty else {
+            throw FerryError(.corrupt, "checkpoint in \(directory) is damaged: \(problems.joined(separator: "; "))")
+        }
+    }
+
+    /// sha256 of every regular file directly in the directory.
+    public static func checksums(of directory: String) throws(FerryError) -> [String: String] {
+        let files = try directoryEntries(directory).filter { name in
+            !unchecked.contains(name) && fileStatus("\(directory)/\(name)").map { ($0.st_mode & S_IFMT) == S_IFREG } == true
+        }.sorted()
+        guard !files.isEmpty else { return [:] }
+        let output = try Spawn.check(["sha256sum", "--"] + files.map { "\(directory)/\($0)" }, "cannot checksum \(directory)")
+        var result: [String: String] = [:]
+        for line in output.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let path = parts[1].drop(while: { $0 == " " || $0 == "*" })
+            result[String(path.split(separator: "/").last ?? "")] = String(parts[0])
+        }
+        return result
+    }
+}

@@ -1,0 +1,96 @@
+import FerryCRIU
+import FerryContainers
+import FerryErrors
+import FerryMounts
+import FerrySystem
+import Foundation
+import Glibc
+import Logging
+
+/// `ferry checkpoint`: freeze a running container, dump it with CRIU, record Ferry's manifest.
+public struct Checkpointer {
+    public let manager: ContainerManager
+    public let engine: CRIUEngine
+
+    public init(manager: ContainerManager, engine: CRIUEngine) {
+        self.manager = manager
+        self.engine = engine
+    }
+
+    public struct Result: Sendable, Codable {
+        public var directory: String
+        public var stats: CRIUStats
+        public var mounts: Int
+        public var namespaces: Int
+        public var totalSeconds: Double
+    }
+
+    public func checkpoint(_ name: ContainerName, to directory: String?, leaveRunning: Bool) throws(FerryError) -> Result {
+        let started = Monotonic.now
+        let lock = try OperationLock(root: manager.root, name: name)
+        defer { withExtendedLifetime(lock) {} }
+        let runtime = try manager.runtime(name)
+        guard let state = runtime.runtimeState, runtime.status == .running else {
+            throw FerryError(.invalidState, "container \(name) is not running; there is nothing to checkpoint")
+        }
+        // Every refusal happens here, before anything is frozen.
+        let capture = try MountCapturer(runtime: runtime).capture()
+        let blocked = MountReport(capture).blocked
+        if !blocked.isEmpty {
+            let list = blocked.map { "\($0.mountPoint) (\($0.fsType)): \($0.verdict)" }.joined(separator: "; ")
+            throw FerryError(.invalidState, "cannot checkpoint \(name): \(list); see 'ferry mounts \(name)'")
+        }
+        let externals = try ExternalMountPlan.plan(for: capture, config: runtime.config)
+        let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
+        try prepareEmptyDirectory(imagesPath)
+
+        let logPath = "\(runtime.layout.directory)/dump.log"
+        do throws(FerryError) {
+            let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
+            let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
+            var request = CRIUClient.DumpRequest(pid: state.initPid, imagesDirectory: images, workDirectory: work, logPath: logPath)
+            request.leaveRunning = leaveRunning
+            request.externals = ExternalMountPlan.dumpArguments(externals)
+            request.freezeCgroup = state.cgroup
+            try CRIUClient(engine: engine).dump(request)
+        } catch {
+            try? FileManager.default.removeItem(atPath: imagesPath)
+            throw error
+        }
+
+        var stats = CRIUStats()
+        if let bytes = try? OwnedFileDescriptor.open("\(runtime.layout.directory)/stats-dump", O_RDONLY).readAll() {
+            try? stats.merge(image: bytes)
+        }
+        let manifest = CheckpointManifest(
+            format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: capture,
+            externals: externals, stats: stats, checksums: try CheckpointManifest.checksums(of: imagesPath))
+        try manifest.write(to: imagesPath)
+        if !leaveRunning {
+            // CRIU killed the tree; the monitor tears the host side down. Wait for it.
+            if state.monitorAlive, let monitor = try? ProcessHandle(pid: state.monitorPid) {
+                _ = monitor.waitForExit(seconds: 30)
+            }
+            if runtime.runtimeState != nil { try runtime.teardown() }
+        }
+        manager.logger.info("checkpoint written", metadata: ["container": "\(name)", "directory": "\(imagesPath)"])
+        return Result(
+            directory: imagesPath, stats: stats, mounts: capture.mountCount, namespaces: capture.namespaces.count,
+            totalSeconds: Monotonic.now - started)
+    }
+
+    /// The image directory must be new or empty: an old checkpoint is never overwritten.
+    private func prepareEmptyDirectory(_ path: String) throws(FerryError) {
+        if let entries = try? directoryEntries(path) {
+            guard entries.isEmpty else {
+                throw FerryError(.alreadyExists, "image directory \(path) is not empty; remove it or choose another with --to")
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw FerryError(.systemCallFailed, "cannot create image directory \(path)", cause: .error(error))
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import FerryCRIU
+import FerryContainers
+import FerryErrors
+import FerryMounts
+import FerrySystem
+import Foundation
+import Glibc
+import Logging
+
+/// `ferry restore`: bring a checkpointed container back, possibly under other host paths,
+/// and prove that its mount tree is the one that was checkpointed.
+public struct Restorer {
+    public let manager: ContainerManager
+    public let engine: CRIUEngine
+
+    public init(manager: ContainerManager, engine: CRIUEngine) {
+        self.manager = manager
+        self.engine = engine
+    }
+
+    /// Host paths that moved since the checkpoint.
+    public struct Remap: Sendable {
+        /// Container path of a bind → its source on this host.
+        public var bindSources: [String: String] = [:]
+        public var overlayTemplate: String?
+        public init(bindSources: [String: String] = [:], overlayTemplate: String? = nil) {
+            self.bindSources = bindSources
+            self.overlayTemplate = overlayTemplate
+        }
+    }
+
+    public struct Result: Sendable, Codable {
+        public var pid: Int32
+        public var stats: CRIUStats
+        public var mounts: Int
+        public var namespaces: Int
+        public var totalSeconds: Double
+    }
+
+    public func restore(_ name: ContainerName, from directory: String?, remap: Remap) throws(FerryError) -> Result {
+        let started = Monotonic.now
+        let lock = try OperationLock(root: manager.root, name: name)
+        defer { withExtendedLifetime(lock) {} }
+        var runtime = try manager.runtime(name)
+        let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
+        let manifest = try CheckpointManifest.read(from: imagesPath, expecting: name)
+        try manifest.verify(directory: imagesPath)
+        switch runtime.status {
+        case .running:
+            throw FerryError(.invalidState, "container \(name) is already running; stop it before restoring")
+        case .crashed:
+            try runtime.teardown()
+        case .stopped:
+            break
+        }
+        runtime = try apply(remap, to: runtime)
+        _ = try ExternalMountPlan.restoreArguments(manifest.externals, config: runtime.config)
+
+        let pid = try manager.launchMonitor(name, arguments: ["--restore-from", imagesPath])
+        let actual = try MountCapturer(runtime: runtime).capture()
+        let differences = MountTreeDiff.lines(expected: manifest.mounts, actual: actual)
+        if !differences.isEmpty {
+            try? manager.stop(name, timeout: 0, locked: true)
+            throw FerryError(
+                .mountTreeMismatch,
+                "restored container \(name) has a different mount tree, so it was stopped again (images untouched):\n  "
+                    + differences.joined(separator: "\n  "))
+        }
+        var stats = manifest.stats
+        if let bytes = try? OwnedFileDescriptor.open("\(runtime.layout.directory)/stats-restore", O_RDONLY).readAll() {
+            try? stats.merge(image: bytes)
+        }
+        return Result(
+            pid: pid, stats: stats, mounts: actual.mountCount, namespaces: actual.namespaces.count,
+            totalSeconds: Monotonic.now - started)
+    }
+
+    /// Records moved bind sources and template in the container's config.
+    private func apply(_ remap: Remap, to runtime: ContainerRuntime) throws(FerryError) -> ContainerRuntime {
+        var config = runtime.config
+        for (destination, source) in remap.bindSources {
+            guard let index = config.binds.firstIndex(where: { $0.destination == destination }) else {
+                throw FerryError(.invalidArgument, "container \(config.name) has no bind mount at \(destination)")
+            }
+            config.binds[index].source = source
+        }
+        if let template = remap.overlayTemplate {
+            guard config.overlayTemplate != nil else {
+                throw FerryError(.invalidArgument, "container \(config.name) has no overlay root; --overlay-template does not apply")
+            }
+            config.overlayTemplate = template
+        }
+        guard config != runtime.config else { return runtime }
+        try manager.saveConfig(config)
+        return try manager.runtime(config.name)
+    }
+}
+
+/// The monitor's launcher for a restore: prepare the rootfs, run CRIU, return the init.
+public struct RestoreLauncher: ContainerLauncher {
+    public let imagesPath: String
+    public let engine: CRIUEngine
+
+    public init(imagesPath: String, engine: CRIUEngine) {
+        self.imagesPath = imagesPath
+        self.engine = engine
+    }
+
+    public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
+        let manifest = try CheckpointManifest.read(from: imagesPath, expecting: runtime.config.name)
+        try MountDestinations.create(for: manifest, in: runtime)
+        let externals = try ExternalMountPlan.restoreArguments(manifest.externals, config: runtime.config)
+        let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
+        let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
+        var request = CRIUClient.RestoreRequest(
+            imagesDirectory: images, workDirectory: work, logPath: "\(runtime.layout.directory)/restore.log", root: runtime.rootfs)
+        request.externals = externals
+        let cgroup = runtime.cgroup
+        return try CRIUClient(engine: engine).restore(request, started: { pid throws(FerryError) in try cgroup.add(pid) })
+    }
+}
+
+/// Creates what CRIU will mount onto in the rootfs, if it is missing: on another host the
+/// rootfs may lack a mount point, and a file bind needs a *file* there, not a directory.
+enum MountDestinations {
+    static func create(for manifest: CheckpointManifest, in runtime: ContainerRuntime) throws(FerryError) {
+        let tree = try ContainedPath(root: runtime.rootfs)
+        for namespace in manifest.mounts.namespaces {
+            let analysis = MountAnalysis(namespace.mounts)
+            guard let root = analysis.root else { continue }
+            for mount in namespace.mounts where mount.parentID == root.id && mount.mountPoint != "/" {
+                let external = manifest.externals.first { $0.containerPath == mount.mountPoint }
+                let kind: ContainedPath.Kind = (external.map { !$0.isDirectory } ?? false) ? .file : .directory
+                _ = try tree.openCreating(mount.mountPoint, as: kind)
+            }
+        }
+    }
+}
