@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import Testing
 
@@ -22,31 +23,14 @@ struct Ferry {
         return Repository.root + "/.build/debug/ferry"
     }()
 
+    /// Runs ferry through posix_spawn (FerrySystem's Spawn): only stdio is inherited, so a
+    /// daemon started along the way can never hold our pipes open.
     @discardableResult
-    func run(_ arguments: [String], input: String? = nil, timeout: TimeInterval = 120) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = arguments
+    func run(_ arguments: [String], input: String? = nil) throws -> Result {
         var environment = ProcessInfo.processInfo.environment
         environment["FERRY_ROOT"] = root
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        let inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-        try process.run()
-        if let input {
-            inPipe.fileHandleForWriting.write(Data(input.utf8))
-            try inPipe.fileHandleForWriting.close()
-        }
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+        let output = try Spawn.run([Self.executable] + arguments, environment: environment.map { "\($0)=\($1)" }, input: input)
+        return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
 
     /// Runs and records a test issue (with ferry's own words) unless it succeeds.

@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import Testing
 
@@ -56,22 +57,24 @@ enum Shell {
         return nil
     }
 
+    /// Starts a long-running program (its output discarded) and returns its pid; the
+    /// caller ends it with `stop`.
+    static func start(_ arguments: [String]) throws -> pid_t {
+        try Spawn.start(arguments, environment: Spawn.defaultEnvironment)
+    }
+
+    static func stop(_ pid: pid_t) {
+        kill(pid, SIGTERM)
+        _ = try? Spawn.wait(pid)
+    }
+
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        let output = try Spawn.run(arguments, environment: Spawn.defaultEnvironment)
+        guard output.status == 0 else {
+            throw TestFailure("\(arguments.joined(separator: " ")) exited \(output.status): \(output.stdout)\(output.stderr)")
         }
-        return text
+        return output.stdout
     }
 }
 

@@ -1,0 +1,25 @@
+import Foundation
+
+/// Test programs built from Tests/Fixtures into a rootfs.
+enum Fixtures {
+    /// Compiles memhog.c statically into `rootfs/bin/memhog`.
+    static func installMemhog(into rootfs: String) throws {
+        try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/memhog", Repository.root + "/Tests/Fixtures/memhog.c"])
+    }
+}
+
+/// Reads a small file inside a running container through `ferry exec`.
+extension Ferry {
+    func read(_ name: String, _ path: String) throws -> String {
+        try exec(name, "cat \(path)").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func counter(_ name: String, _ path: String = "/counter") throws -> Int {
+        Int(try read(name, path)) ?? -1
+    }
+
+    /// Waits until a file exists inside the container (set-up scripts touch /ready).
+    func waitFor(_ name: String, file: String, seconds: Double = 20) throws -> Bool {
+        try eventually(seconds) { try run(["exec", name, "--", "test", "-e", file]).succeeded }
+    }
+}
