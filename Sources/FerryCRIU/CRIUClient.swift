@@ -175,7 +175,8 @@ public struct CRIUClient {
     private func failure(_ what: String, logPath: String?, detail: String) -> FerryError {
         let logErrors = logPath.map { CRIULog.errors(at: $0) } ?? []
         var message = "CRIU \(what) failed"
-        if let first = logErrors.last ?? (detail.isEmpty ? nil : detail) { message += ": \(first)" }
+        // The first error is the cause; later ones ("Dumping FAILED.") only report the outcome.
+        if let first = logErrors.first ?? (detail.isEmpty ? nil : detail) { message += ": \(first)" }
         if let logPath { message += " (log: \(logPath))" }
         let causeText = ([detail] + logErrors).filter { !$0.isEmpty }.joined(separator: "\n")
         return FerryError(.criuFailed, message, cause: .output(command: "criu \(what)", status: 1, text: causeText))
@@ -184,12 +185,12 @@ public struct CRIUClient {
 
 /// Reading CRIU's log for the lines that explain a failure.
 public enum CRIULog {
-    /// "Error" lines, without the harmless RLIMIT_NOFILE one every run prints here.
+    /// The first "Error" lines, without the harmless RLIMIT_NOFILE one every run prints here.
     public static func errors(at path: String) -> [String] {
         guard let text = try? readText(path) else { return [] }
         return text.split(separator: "\n")
             .filter { $0.contains("Error") && !$0.contains("RLIMIT_NOFILE") }
-            .suffix(5)
+            .prefix(5)
             .map { line in
                 // Drop the "(00.123456) " timestamp prefix.
                 let trimmed = line.drop(while: { $0 != ")" }).dropFirst().drop(while: { $0 == " " })

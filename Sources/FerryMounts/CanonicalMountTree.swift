@@ -34,8 +34,11 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
     public static let hostRootMarker = "<container-root>"
     public static let externalMarker = "<external>"
 
-    /// Superblock options that carry host paths (overlay layers) or per-boot values.
-    static let hostSpecificOptions: Set<String> = ["lowerdir", "upperdir", "workdir", "uuid", "redirect_dir", "index"]
+    /// Superblock options that carry host paths (overlay layers): compared as present only.
+    static let hostPathOptions: Set<String> = ["lowerdir", "upperdir", "workdir", "datadir"]
+    /// Overlay options the kernel derives from the state of the layers on each mount (an
+    /// upper dir used before shows `uuid=` differently): not part of the container's state.
+    static let derivedOptions: Set<String> = ["uuid", "index", "redirect_dir", "xino", "metacopy", "nfs_export"]
 
     public init(_ capture: MountTreeCapture) {
         var peerGroups: [Int: Int] = [:]
@@ -87,9 +90,10 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
             root = externalMarker
             source = externalMarker
         }
-        let superOptions = mount.superOptions.map { option -> String in
+        let superOptions = mount.superOptions.compactMap { option -> String? in
             let name = option.split(separator: "=", maxSplits: 1).first.map(String.init) ?? option
-            return hostSpecificOptions.contains(name) ? "\(name)=\(externalMarker)" : option
+            if derivedOptions.contains(name) { return nil }
+            return hostPathOptions.contains(name) ? "\(name)=\(externalMarker)" : option
         }
         return Mount(
             key: key, parentKey: analysis.parent(of: mount).map { analysis.key(of: $0) },

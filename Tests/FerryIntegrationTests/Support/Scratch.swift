@@ -17,13 +17,20 @@ final class Scratch {
 
     var stateRoot: String { directory + "/state" }
 
+    /// A second simulated host on this machine: another state root in the scratch directory.
+    func secondHost() -> Ferry { Ferry(root: directory + "/state-b") }
+
     /// Stops and destroys every container left in the root, then removes the directory
     /// without crossing into any mount that might still be there.
     func cleanUp() {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: stateRoot + "/containers")) ?? []
-        for name in names where !name.hasPrefix(".") {
-            _ = try? ferry.run(["stop", name, "--timeout", "0"])
-            _ = try? ferry.run(["destroy", name])
+        let roots = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("state") }
+        for root in roots {
+            let host = Ferry(root: path(root))
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path(root) + "/containers")) ?? []
+            for name in names where !name.hasPrefix(".") {
+                _ = try? host.run(["stop", name, "--timeout", "0"])
+                _ = try? host.run(["destroy", name])
+            }
         }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         for line in mounts.split(separator: "\n").reversed() {
