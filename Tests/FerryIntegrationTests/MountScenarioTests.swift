@@ -15,6 +15,14 @@ struct MountScenario: Sendable, CustomTestStringConvertible {
     var moveBindSources = false
     var minimumMounts = 0
     var namespaces = 1
+    /// Root is an overlay over the rootfs as template.
+    var overlay = false
+    /// Restore on a second state root: the container's directory (and so the overlay's
+    /// upper and work dirs) is copied there and the template moves too.
+    var relocate = false
+    /// Container paths removed from the rootfs before restore: Ferry must create them again
+    /// with the right type (a file for a file bind).
+    var removeBeforeRestore: [String] = []
 
     var testDescription: String { name }
 
@@ -36,8 +44,9 @@ struct MountScenario: Sendable, CustomTestStringConvertible {
             name: "bind inside the container", setup: "mkdir -p /data /data2 && echo inside > /data/f && mount --bind /data /data2",
             probe: "cat /data2/f"),
         MountScenario(
-            name: "host file at /etc/resolv.conf, moved", setup: "true", probe: "cat /etc/resolv.conf",
-            hostFile: "/etc/resolv.conf", moveBindSources: true),
+            name: "host file at /etc/resolv.conf, moved, destination missing", setup: "true",
+            probe: "cat /etc/resolv.conf; test -f /etc/resolv.conf && echo file",
+            hostFile: "/etc/resolv.conf", moveBindSources: true, removeBeforeRestore: ["/etc/resolv.conf"]),
         MountScenario(
             name: "host directory at /run/secrets, moved", setup: "true", probe: "cat /run/secrets/token",
             hostDirectory: "/run/secrets", moveBindSources: true),
@@ -64,6 +73,10 @@ struct MountScenario: Sendable, CustomTestStringConvertible {
             setup: "mkdir -p /o && mount -t tmpfs lower /o && mkdir /o/sub && mount -t tmpfs sub /o/sub && echo hidden > /o/sub/f && mount -t tmpfs upper /o && echo top > /o/f",
             probe: "cat /o/f; ls /o"),
         MountScenario(
+            name: "overlay root, upper and work dirs at new paths",
+            setup: "mkdir -p /var/app && echo written > /var/app/state", probe: "cat /var/app/state; cat /etc/hostname",
+            overlay: true, relocate: true),
+        MountScenario(
             name: "200 mounts over 5 namespaces",
             setup: "mkdir -p /st\n"
                 + (1...4).map { n in
@@ -83,7 +96,7 @@ extension Integration {
             let ferry = scratch.ferry
             let rootfs = try Rootfs.busybox(in: scratch)
             try (scenario.setup + "\ntouch /ready\nwhile true; do sleep 1; done\n").write(toFile: rootfs + "/setup.sh", atomically: true, encoding: .utf8)
-            var arguments = ["create", "sc", "--rootfs", rootfs]
+            var arguments = ["create", "sc", "--rootfs", rootfs] + (scenario.overlay ? ["--overlay"] : [])
             var moves: [(from: String, to: String, destination: String)] = []
             if let destination = scenario.hostFile {
                 let source = scratch.path("host/resolv.conf")
@@ -110,6 +123,23 @@ extension Integration {
 
             try ferry.ok(["checkpoint", "sc", "--to", scratch.path("images")])
             var restore = ["restore", "sc", "--from", scratch.path("images")]
+            var target = ferry
+            let containerDirectory = scratch.stateRoot + "/containers/sc"
+            var privateRoot = containerDirectory + (scenario.overlay ? "/private/upper" : "/private/rootfs")
+            if scenario.relocate {
+                let other = scratch.path("state-b/containers")
+                try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+                try Shell.run(["cp", "-a", containerDirectory, other + "/sc"])
+                try ferry.ok(["destroy", "sc"])
+                let moved = scratch.path("rootfs-moved")
+                try FileManager.default.moveItem(atPath: rootfs, toPath: moved)
+                restore += ["--overlay-template", moved]
+                target = scratch.secondHost()
+                privateRoot = other + "/sc/private/" + (scenario.overlay ? "upper" : "rootfs")
+            }
+            for path in scenario.removeBeforeRestore {
+                try FileManager.default.removeItem(atPath: privateRoot + path)
+            }
             if scenario.moveBindSources {
                 try FileManager.default.createDirectory(atPath: scratch.path("moved"), withIntermediateDirectories: true)
                 for move in moves {
@@ -117,9 +147,9 @@ extension Integration {
                     restore += ["--bind-source", "\(move.destination)=\(move.to)"]
                 }
             }
-            try ferry.ok(restore)
-            #expect(try ferry.exec("sc", scenario.probe) == probeBefore, "the probe differs after restore")
-            let after = try ferry.ok(["mounts", "sc", "--json"]).stdout
+            try target.ok(restore)
+            #expect(try target.exec("sc", scenario.probe) == probeBefore, "the probe differs after restore")
+            let after = try target.ok(["mounts", "sc", "--json"]).stdout
             let afterEntries = (try JSONSerialization.jsonObject(with: Data(after.utf8)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
             #expect(afterEntries.count == entries.count)
         }
