@@ -57,11 +57,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Migration between hosts: the agent protocol over ssh, steps and their undo journal.
+        .target(
+            name: "FerryMigration",
+            dependencies: [
+                "FerryErrors", "FerrySystem", "FerryCRIU", "FerryContainers", "FerryCheckpoint",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // One file per command.
         .target(
             name: "FerryCLI",
             dependencies: [
-                "FerryErrors", "FerrySystem", "FerryMounts", "FerryCRIU", "FerryContainers", "FerryCheckpoint",
+                "FerryErrors", "FerrySystem", "FerryMounts", "FerryCRIU", "FerryContainers", "FerryCheckpoint", "FerryMigration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -8,7 +8,8 @@ public struct FerryCommand: ParsableCommand {
         abstract: "Run Linux system containers and live-migrate them with their mount state.",
         subcommands: [
             CheckCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, ExecCommand.self,
-            ListCommand.self, StatusCommand.self, DestroyCommand.self, MountsCommand.self, CheckpointCommand.self, RestoreCommand.self,
+            ListCommand.self, StatusCommand.self, DestroyCommand.self, MountsCommand.self, CheckpointCommand.self, RestoreCommand.self, MigrateCommand.self,
+            AgentCommand.self, RecoverCommand.self,
             DemoCommand.self,
             MonitorCommand.self,
         ])

@@ -25,9 +25,10 @@ public struct Checkpointer {
         public var totalSeconds: Double
     }
 
-    public func checkpoint(_ name: ContainerName, to directory: String?, leaveRunning: Bool) throws(FerryError) -> Result {
+    /// `lockHeld`: the caller (a migration) already holds the container's lock.
+    public func checkpoint(_ name: ContainerName, to directory: String?, leaveRunning: Bool, lockHeld: Bool = false) throws(FerryError) -> Result {
         let started = Monotonic.now
-        let lock = try OperationLock(root: manager.root, name: name)
+        let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try manager.runtime(name)
         guard let state = runtime.runtimeState, runtime.status == .running else {

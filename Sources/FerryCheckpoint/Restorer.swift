@@ -37,9 +37,10 @@ public struct Restorer {
         public var totalSeconds: Double
     }
 
-    public func restore(_ name: ContainerName, from directory: String?, remap: Remap) throws(FerryError) -> Result {
+    /// `lockHeld`: the caller (a migration) already holds the container's lock.
+    public func restore(_ name: ContainerName, from directory: String?, remap: Remap, lockHeld: Bool = false) throws(FerryError) -> Result {
         let started = Monotonic.now
-        let lock = try OperationLock(root: manager.root, name: name)
+        let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
         var runtime = try manager.runtime(name)
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"

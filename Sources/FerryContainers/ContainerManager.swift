@@ -30,6 +30,11 @@ public struct ContainerManager {
         try JSONFile.write(config, to: root.layout(of: config.name).config)
     }
 
+    /// Writes a config into a layout that is not (yet) in place, e.g. a migration's staging.
+    public func writeConfig(_ config: ContainerConfig, to layout: ContainerLayout) throws(FerryError) {
+        try JSONFile.write(config, to: layout.config)
+    }
+
     public func runtime(_ name: ContainerName) throws(FerryError) -> ContainerRuntime {
         try ContainerRuntime(root: root, name: name, logger: logger)
     }
@@ -110,8 +115,8 @@ public struct ContainerManager {
         }
     }
 
-    public func destroy(_ name: ContainerName) throws(FerryError) {
-        let lock = try OperationLock(root: root, name: name)
+    public func destroy(_ name: ContainerName, locked: Bool = false) throws(FerryError) {
+        let lock = locked ? nil : try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
         switch runtime.status {

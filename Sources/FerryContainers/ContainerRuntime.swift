@@ -62,6 +62,8 @@ public struct ContainerRuntime {
                 throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")
             }
             try cgroup.remove()
+            // The state root's group too, once its last container is gone (EBUSY otherwise).
+            _ = rmdir(String(cgroup.path.prefix(upTo: cgroup.path.lastIndex(of: "/") ?? cgroup.path.endIndex)))
         }
         if access(layout.runtimeState, F_OK) == 0 { unlink(layout.runtimeState) }
     }

@@ -56,7 +56,7 @@ public struct PrivateArea {
         try runHook(config.hooks.postumount, "postumount")
     }
 
-    func mountPrivate() throws(FerryError) {
+    public func mountPrivate() throws(FerryError) {
         guard let backing else { return }
         if try MountTable.isMountPoint(layout.privateArea) { return }
         try makeDirectory(layout.privateArea)
@@ -74,7 +74,7 @@ public struct PrivateArea {
         }
     }
 
-    func unmountPrivate() throws(FerryError) {
+    public func unmountPrivate() throws(FerryError) {
         guard backing != nil, try MountTable.isMountPoint(layout.privateArea) else { return }
         try Mounts.unmount(layout.privateArea)
     }

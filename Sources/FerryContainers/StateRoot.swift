@@ -59,6 +59,10 @@ public struct StateRoot: Sendable {
 public struct ContainerLayout: Sendable {
     public let directory: String
 
+    public init(directory: String) {
+        self.directory = directory
+    }
+
     public var config: String { "\(directory)/config.json" }
     /// The private area: a directory (shared storage) or a mount point (insulated).
     public var privateArea: String { "\(directory)/private" }

@@ -1,0 +1,85 @@
+import ArgumentParser
+import FerryContainers
+import FerryErrors
+import FerryMigration
+import Foundation
+
+/// `ferry migrate NAME [USER@]HOST …`
+struct MigrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Move a container to another host over ssh, live or offline.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String?
+    @Argument(help: "Target host, as ssh knows it ([USER@]HOST).") var host: String?
+    @Flag(help: "Live migration of a running container.") var online = false
+    @Flag(help: "Migration of a stopped container.") var offline = false
+    @Flag(help: "Keep the (stopped) container on the source afterwards.") var keepSource = false
+    @Flag(help: "Keep the checkpoint images on both hosts.") var keepImages = false
+    @Flag(help: "Run every check on both sides and change nothing.") var dryRun = false
+    @Option(help: "ssh configuration file (host names, keys, known_hosts).") var sshConfig: String?
+    @Option(help: "The ferry executable on the target (default: this one's path).") var remoteFerry: String?
+    @Flag(help: "Print the migration's steps, in order, and exit.") var listSteps = false
+    @Flag(help: "Print the summary as JSON.") var json = false
+
+    func run() throws {
+        if listSteps {
+            for step in MigrationStep.allCases { printLine(step.rawValue) }
+            return
+        }
+        guard let name, let host else {
+            throw FerryError(.invalidArgument, "write 'ferry migrate NAME HOST'")
+        }
+        if online && offline { throw FerryError(.invalidArgument, "give --online or --offline, not both") }
+        var options = Migrator.Options(
+            target: SSHTarget(destination: host, configFile: sshConfig), remoteFerry: remoteFerry ?? GlobalOptions.executable)
+        options.mode = online ? .online : offline ? .offline : .automatic
+        options.keepSource = keepSource
+        options.keepImages = keepImages
+        options.dryRun = dryRun
+        let summary = try Migrator(manager: global.manager(), engine: global.engine).migrate(try containerName(name), options)
+        if json { return try printJSON(summary) }
+        printLine(MigrationText.summary(summary))
+    }
+}
+
+enum MigrationText {
+    static func summary(_ summary: MigrationSummary) -> String {
+        if summary.dryRun { return "dry run: \(summary.container) can be migrated to \(summary.target) (\(summary.mode)); nothing was changed" }
+        var lines = ["migrated \(summary.container) to \(summary.target) (\(summary.mode))"]
+        if let frozen = summary.frozenSeconds { lines.append(String(format: "  frozen (downtime): %.3f s", frozen)) }
+        lines.append(String(format: "  total:             %.3f s", summary.totalSeconds))
+        lines.append("  data over the wire:   \(bytes(summary.dataBytes))")
+        lines.append("  images over the wire: \(bytes(summary.imageBytes))")
+        for phase in summary.phases {
+            lines.append(String(format: "    %-16@ %.3f s", phase.step as NSString, phase.seconds))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func bytes(_ count: UInt64) -> String {
+        count < 1 << 20 ? "\(count) B" : String(format: "%.1f MiB", Double(count) / Double(1 << 20))
+    }
+}
+
+/// `ferry agent`: the target's side of a migration, spoken over ssh's stdin/stdout.
+struct AgentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Serve a migration from a source host (run by 'ferry migrate' over ssh).")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        AgentServer(manager: global.manager(), engine: global.engine).serve()
+    }
+}
+
+/// `ferry recover NAME`: finish or undo a migration that was interrupted.
+struct RecoverCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recover", abstract: "Undo (or finish, if it was committed) an interrupted migration.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        printLine(try Migrator(manager: global.manager(), engine: global.engine).recover(try containerName(name)))
+    }
+}

@@ -1,0 +1,90 @@
+import FerryErrors
+import FerrySystem
+import Foundation
+import Glibc
+
+/// The source's side of the agent protocol: `ssh HOST ferry agent`, one request and one
+/// response per line.
+public final class AgentChannel {
+    private let process: pid_t
+    private let input: OwnedFileDescriptor
+    private let output: OwnedFileDescriptor
+    private let errors: OwnedFileDescriptor
+    private var buffer: [UInt8] = []
+    public let target: SSHTarget
+
+    public init(target: SSHTarget, remoteFerry: String) throws(FerryError) {
+        self.target = target
+        let stdinPipe = try makePipe()
+        let stdoutPipe = try makePipe()
+        let stderrPipe = try makePipe()
+        process = try Spawn.start(
+            target.sshCommand + [target.destination, remoteFerry, "agent"], environment: Spawn.defaultEnvironment,
+            stdin: stdinPipe.read.rawValue, stdout: stdoutPipe.write.rawValue, stderr: stderrPipe.write.rawValue)
+        stdinPipe.read.close()
+        stdoutPipe.write.close()
+        stderrPipe.write.close()
+        input = stdinPipe.write
+        output = stdoutPipe.read
+        errors = stderrPipe.read
+    }
+
+    deinit {
+        input.close()
+        _ = kill(process, SIGTERM)
+        var status: Int32 = 0
+        _ = waitpid(process, &status, 0)
+    }
+
+    /// Sends one request and waits for its response; a failed response becomes an error.
+    public func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(AgentRequest(operation))
+        } catch {
+            throw FerryError(.invalidArgument, "cannot encode an agent request", cause: .error(error))
+        }
+        do throws(FerryError) {
+            try input.write(String(decoding: data, as: UTF8.self) + "\n")
+        } catch {
+            throw unreachable()
+        }
+        guard let line = try readLine() else { throw unreachable() }
+        let response: AgentResponse
+        do {
+            response = try JSONDecoder().decode(AgentResponse.self, from: Data(line.utf8))
+        } catch {
+            throw FerryError(.corrupt, "target \(target.destination) answered something that is not Ferry's agent protocol: \(line.prefix(200))")
+        }
+        guard response.ok else {
+            throw FerryError(
+                FerryError.Code(rawValue: response.code ?? "commandFailed"),
+                "target \(target.destination): \(response.error ?? "unknown error")")
+        }
+        return response
+    }
+
+    private func readLine() throws(FerryError) -> String? {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(output.rawValue, $0.baseAddress, $0.count) }
+            if count <= 0 { return nil }
+            buffer.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// What ssh said when the channel broke (host unreachable, host key mismatch, …).
+    private func unreachable() -> FerryError {
+        _ = fcntl(errors.rawValue, F_SETFL, O_NONBLOCK)
+        var bytes = [UInt8](repeating: 0, count: 8192)
+        let count = bytes.withUnsafeMutableBytes { Glibc.read(errors.rawValue, $0.baseAddress, $0.count) }
+        let text = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self) : ""
+        let reason = text.split(separator: "\n").last.map(String.init) ?? "the connection closed"
+        return FerryError(.commandFailed, "cannot talk to ferry agent on \(target.destination): \(reason)")
+    }
+}

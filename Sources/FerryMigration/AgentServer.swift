@@ -1,0 +1,187 @@
+import FerryCRIU
+import FerryCheckpoint
+import FerryContainers
+import FerryErrors
+import FerrySystem
+import Foundation
+import Glibc
+import Logging
+
+/// `ferry agent`: the target's side. Reads requests from stdin, answers on stdout, until
+/// `bye` or end of input. Everything it creates for an incoming container lives in a
+/// staging directory until `restore` or `register` moves it into place, so `abort` can
+/// always remove exactly what this migration made.
+public struct AgentServer {
+    public let manager: ContainerManager
+    public let engine: CRIUEngine
+
+    public init(manager: ContainerManager, engine: CRIUEngine) {
+        self.manager = manager
+        self.engine = engine
+    }
+
+    public func serve(input: Int32 = 0, output: Int32 = 1) {
+        let reader = LineReader(fd: input)
+        let writer = OwnedFileDescriptor(taking: dup(output))
+        while let line = reader.next() {
+            let response: AgentResponse
+            var stop = false
+            do {
+                let request = try JSONDecoder().decode(AgentRequest.self, from: Data(line.utf8))
+                if request.protocolVersion != AgentProtocol.version {
+                    throw FerryError(
+                        .invalidArgument,
+                        "agent speaks protocol \(AgentProtocol.version), the source speaks \(request.protocolVersion); install the same Ferry on both hosts")
+                }
+                if case .bye = request.operation { stop = true }
+                response = try handle(request.operation)
+            } catch let error as FerryError {
+                response = AgentResponse(ok: false, error: error.message, code: error.code.rawValue)
+            } catch {
+                response = AgentResponse(ok: false, error: "malformed request: \(error)", code: FerryError.Code.invalidArgument.rawValue)
+            }
+            guard let data = try? JSONEncoder().encode(response) else { return }
+            do {
+                try writer.write(String(decoding: data, as: UTF8.self) + "\n")
+            } catch {
+                return
+            }
+            if stop { return }
+        }
+    }
+
+    private var root: StateRoot { manager.root }
+
+    func staging(_ name: ContainerName) -> ContainerLayout {
+        ContainerLayout(directory: "\(root.containersDirectory)/.\(name.value).incoming")
+    }
+
+    private func handle(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
+        switch operation {
+        case .hello(let rawName, let needed):
+            let name = try ContainerName(rawName)
+            try root.prepare()
+            let free = Self.freeBytes(root.path)
+            if needed > free {
+                throw FerryError(
+                    .invalidState,
+                    "target has \(free / (1 << 20)) MiB free under \(root.path), the container needs \(needed / (1 << 20)) MiB")
+            }
+            let criu = try? engine.version()
+            let taken = access(root.layout(of: name).directory, F_OK) == 0 || access(staging(name).directory, F_OK) == 0
+            var response = AgentResponse.success()
+            response.hello = .init(
+                protocolVersion: AgentProtocol.version, host: ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName,
+                stateRoot: root.path, criuVersion: criu?.description, kernel: KernelFeatures.probe(), freeBytes: free,
+                nameTaken: taken)
+            return response
+        case .prepare(let config):
+            let name = config.name
+            guard access(root.layout(of: name).directory, F_OK) != 0 else {
+                throw FerryError(.alreadyExists, "container \(name) already exists on the target; choose another name or destroy it there")
+            }
+            if let template = config.overlayTemplate, access(template, F_OK) != 0 {
+                throw FerryError(.notFound, "overlay template \(template) is missing on the target")
+            }
+            for bind in config.binds where access(bind.source, F_OK) != 0 {
+                throw FerryError(.notFound, "bind source \(bind.source) is missing on the target")
+            }
+            let layout = staging(name)
+            guard mkdir(layout.directory, 0o700) == 0 else {
+                throw FerryError(.alreadyExists, "container \(name) is already being migrated to this host")
+            }
+            try makeDirectories([layout.privateArea, "\(layout.directory)/images"])
+            try manager.writeConfig(config, to: layout)
+            var response = AgentResponse.success()
+            response.prepared = .init(privateArea: layout.privateArea, images: "\(layout.directory)/images")
+            return response
+        case .restore(let rawName, let keepImages):
+            let name = try ContainerName(rawName)
+            try moveIntoPlace(name)
+            let started = Monotonic.now
+            let images = "\(root.layout(of: name).directory)/images"
+            let result = try Restorer(manager: manager, engine: engine).restore(name, from: images, remap: .init())
+            if !keepImages { try? FileManager.default.removeItem(atPath: images) }
+            var response = AgentResponse.success()
+            response.restored = .init(pid: result.pid, restoreSeconds: Monotonic.now - started)
+            return response
+        case .register(let rawName):
+            let name = try ContainerName(rawName)
+            try moveIntoPlace(name)
+            try? FileManager.default.removeItem(atPath: "\(root.layout(of: name).directory)/images")
+            return .success()
+        case .abort(let rawName):
+            let name = try ContainerName(rawName)
+            try abort(name)
+            return .success()
+        case .commit(let rawName):
+            let name = try ContainerName(rawName)
+            unlink("\(root.layout(of: name).directory)/.incoming")
+            return .success()
+        case .bye:
+            return .success()
+        }
+    }
+
+    private func moveIntoPlace(_ name: ContainerName) throws(FerryError) {
+        let from = staging(name).directory
+        let to = root.layout(of: name).directory
+        guard access(from, F_OK) == 0 else {
+            throw FerryError(.notFound, "nothing staged for container \(name) on the target")
+        }
+        try syscall("rename", path: to) { rename(from, to) }
+        // From here on the container is the target's: mark it as arrived by this migration
+        // so that an abort may still remove it.
+        try writeText("\(to)/.incoming", "migrating\n")
+    }
+
+    /// Removes what a migration left: a staged directory, or an arrived container (stopped
+    /// first) that still carries the migration's mark.
+    private func abort(_ name: ContainerName) throws(FerryError) {
+        let staged = staging(name).directory
+        if access(staged, F_OK) == 0 {
+            try Spawn.check(["rm", "-rf", "--one-file-system", staged], "cannot remove \(staged)")
+        }
+        let arrived = root.layout(of: name).directory
+        guard access("\(arrived)/.incoming", F_OK) == 0 else { return }
+        let runtime = try manager.runtime(name)
+        if runtime.status != .stopped {
+            try manager.stop(name, timeout: 0)
+        }
+        try manager.destroy(name)
+    }
+
+    static func freeBytes(_ path: String) -> UInt64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return 0 }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
+    private func makeDirectories(_ paths: [String]) throws(FerryError) {
+        for path in paths where mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw FerryError.system("mkdir", .init(rawValue: errno), path: path)
+        }
+    }
+}
+
+/// Reads lines from a descriptor, without Foundation's buffered handles.
+final class LineReader {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    func next() -> String? {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { return nil }
+            buffer.append(contentsOf: chunk[0..<count])
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import FerryContainers
+import FerryErrors
+import FerrySystem
+import Foundation
+import Glibc
+
+/// What a migration has done so far and how to take each step back, on disk.
+///
+/// A step writes its undo here *before* it acts, so whatever happens next — an error, or a
+/// kill -9 of ferry itself — `ferry recover NAME` can run the undos backwards and leave the
+/// source container running and the target clean.
+public struct MigrationJournal: Codable, Sendable {
+    public var container: String
+    public var target: SSHTarget
+    public var remoteFerry: String
+    public var imagesDirectory: String
+    public var undo: [UndoAction]
+    /// Set just before the target is told to keep the container: from then on recovery
+    /// finishes the migration instead of undoing it.
+    public var committed = false
+
+    /// How to take one step back.
+    public enum UndoAction: Codable, Sendable, Equatable {
+        /// Remove whatever this migration staged or restored on the target.
+        case abortTarget
+        /// The source was dumped (and so stopped): restore it from the local images.
+        case restoreSource
+        /// The source's insulated private area was mounted for the copy: unmount it.
+        case unmountSourcePrivateArea
+    }
+
+    public static func path(root: StateRoot, name: ContainerName) -> String {
+        "\(root.path)/migrations/\(name.value).json"
+    }
+
+    public static func load(root: StateRoot, name: ContainerName) throws(FerryError) -> MigrationJournal? {
+        let path = path(root: root, name: name)
+        guard access(path, F_OK) == 0 else { return nil }
+        do {
+            return try JSONDecoder().decode(MigrationJournal.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw FerryError(.corrupt, "migration journal \(path) is corrupt", cause: .error(error))
+        }
+    }
+
+    public func save(root: StateRoot) throws(FerryError) {
+        let name = (try? ContainerName(container))?.value ?? container
+        let directory = "\(root.path)/migrations"
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw FerryError.system("mkdir", .init(rawValue: errno), path: directory)
+        }
+        let path = "\(directory)/\(name).json"
+        do {
+            let data = try JSONEncoder().encode(self)
+            try data.write(to: URL(fileURLWithPath: path + ".tmp"))
+            // Durable before the step acts: fsync through a descriptor, then rename.
+            let fd = try OwnedFileDescriptor.open(path + ".tmp", O_RDONLY)
+            fsync(fd.rawValue)
+        } catch let error as FerryError {
+            throw error
+        } catch {
+            throw FerryError(.systemCallFailed, "cannot write migration journal \(path)", cause: .error(error))
+        }
+        try syscall("rename", path: path) { rename(path + ".tmp", path) }
+    }
+
+    public static func remove(root: StateRoot, name: ContainerName) {
+        unlink(path(root: root, name: name))
+    }
+}

@@ -1,0 +1,40 @@
+import FerryErrors
+import Foundation
+
+/// The steps of a migration, in order. Tests enumerate them (`ferry migrate --list-steps`)
+/// and make each one fail through FERRY_FAIL_AT, so a new step cannot go untested.
+public enum MigrationStep: String, CaseIterable, Codable, Sendable {
+    case connect = "connect"
+    case checkTarget = "check-target"
+    case prepareTarget = "prepare-target"
+    case mountSource = "mount-source"
+    case presync = "presync"
+    case checkpoint = "checkpoint"
+    case finalSync = "final-sync"
+    case sendImages = "send-images"
+    case restoreTarget = "restore-target"
+    case registerTarget = "register-target"
+    case finishSource = "finish-source"
+
+    /// The steps an online (live) migration runs.
+    public static let online: [MigrationStep] = [
+        .connect, .checkTarget, .prepareTarget, .mountSource, .presync, .checkpoint, .finalSync, .sendImages, .restoreTarget,
+        .finishSource,
+    ]
+    /// The steps an offline migration (of a stopped container) runs.
+    public static let offline: [MigrationStep] = [.connect, .checkTarget, .prepareTarget, .mountSource, .presync, .registerTarget, .finishSource]
+}
+
+/// FERRY_FAIL_AT=<step>: make that step fail just before it acts (after its undo is
+/// recorded), to test every undo path. FERRY_FAIL_AT=<step>:kill kills ferry itself there.
+enum FailureInjection {
+    static func check(_ step: MigrationStep) throws(FerryError) {
+        guard let value = ProcessInfo.processInfo.environment["FERRY_FAIL_AT"] else { return }
+        if value == step.rawValue {
+            throw FerryError(.commandFailed, "step \(step.rawValue) failed (injected by FERRY_FAIL_AT)")
+        }
+        if value == "\(step.rawValue):kill" {
+            kill(getpid(), SIGKILL)
+        }
+    }
+}

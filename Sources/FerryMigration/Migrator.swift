@@ -1,0 +1,268 @@
+import FerryCRIU
+import FerryCheckpoint
+import FerryContainers
+import FerryErrors
+import FerryMounts
+import FerrySystem
+import Foundation
+import Glibc
+import Logging
+
+/// `ferry migrate`: moves a container to another host over ssh, live or offline.
+///
+/// Every step records its undo in the journal before acting; any failure runs the undos
+/// backwards, so the source container is running (or stopped, as it was) and the target
+/// holds nothing of it.
+public struct Migrator {
+    public let manager: ContainerManager
+    public let engine: CRIUEngine
+
+    public init(manager: ContainerManager, engine: CRIUEngine) {
+        self.manager = manager
+        self.engine = engine
+    }
+
+    public struct Options: Sendable {
+        public enum Mode: String, Sendable { case automatic, online, offline }
+        public var target: SSHTarget
+        public var mode: Mode = .automatic
+        public var keepSource = false
+        public var keepImages = false
+        public var dryRun = false
+        /// The ferry executable on the target.
+        public var remoteFerry: String
+
+        public init(target: SSHTarget, remoteFerry: String) {
+            self.target = target
+            self.remoteFerry = remoteFerry
+        }
+    }
+
+    public func migrate(_ name: ContainerName, _ options: Options) throws(FerryError) -> MigrationSummary {
+        let lock = try OperationLock(root: manager.root, name: name)
+        defer { withExtendedLifetime(lock) {} }
+        if try MigrationJournal.load(root: manager.root, name: name) != nil {
+            throw FerryError(.invalidState, "container \(name) has an unfinished migration; run 'ferry recover \(name)' first")
+        }
+        let runtime = try manager.runtime(name)
+        let online: Bool
+        switch (options.mode, runtime.status) {
+        case (.offline, .running):
+            throw FerryError(.invalidState, "container \(name) is running; stop it for --offline, or migrate it --online")
+        case (.online, .stopped), (.online, .crashed):
+            throw FerryError(.invalidState, "container \(name) is not running; an --online migration needs a running container")
+        case (_, .running): online = true
+        default: online = false
+        }
+        if online {
+            let blocked = MountReport(try MountCapturer(runtime: runtime).capture()).blocked
+            if !blocked.isEmpty {
+                throw FerryError(.invalidState, "cannot migrate \(name): mount \(blocked[0].mountPoint) is \(blocked[0].verdict); see 'ferry mounts \(name)'")
+            }
+        }
+        var run = MigrationRun(
+            manager: manager, engine: engine, runtime: runtime, options: options, online: online,
+            journal: MigrationJournal(
+                container: name.value, target: options.target, remoteFerry: options.remoteFerry,
+                imagesDirectory: "\(runtime.layout.directory)/migration-images", undo: []))
+        do throws(FerryError) {
+            return try run.execute()
+        } catch {
+            let undoProblems = run.rollBack()
+            let note = undoProblems.isEmpty ? "" : "; undo problems: \(undoProblems.joined(separator: "; "))"
+            throw FerryError(
+                error.code,
+                "migration of \(name) failed: \(error.message); \(online ? "the container runs on the source" : "the container stays on the source") and the target was cleaned\(note)",
+                cause: error.cause)
+        }
+    }
+
+    /// `ferry recover NAME`: finish what a killed migration left, from its journal.
+    public func recover(_ name: ContainerName) throws(FerryError) -> String {
+        let lock = try OperationLock(root: manager.root, name: name)
+        defer { withExtendedLifetime(lock) {} }
+        guard let journal = try MigrationJournal.load(root: manager.root, name: name) else {
+            throw FerryError(.notFound, "container \(name) has no unfinished migration")
+        }
+        let runtime = try manager.runtime(name)
+        var run = MigrationRun(
+            manager: manager, engine: engine, runtime: runtime,
+            options: Options(target: journal.target, remoteFerry: journal.remoteFerry), online: true, journal: journal)
+        if journal.committed {
+            try run.finishSource()
+            return "the migration of \(name) had been committed; finished it (the container lives on \(journal.target.destination))"
+        }
+        let problems = run.rollBack()
+        guard problems.isEmpty else {
+            throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name)' again")
+        }
+        return "rolled back the migration of \(name): it is \(try manager.runtime(name).status.rawValue) on this host and the target was cleaned"
+    }
+}
+
+/// One migration in progress: its channel, journal and timings.
+struct MigrationRun {
+    let manager: ContainerManager
+    let engine: CRIUEngine
+    let runtime: ContainerRuntime
+    let options: Migrator.Options
+    let online: Bool
+    var journal: MigrationJournal
+    var channel: AgentChannel?
+    var prepared: AgentResponse.Prepared?
+    var phases: [MigrationSummary.Phase] = []
+    var dataBytes: UInt64 = 0
+    var imageBytes: UInt64 = 0
+    var frozenStart: Double?
+    var frozenSeconds: Double?
+
+    var name: ContainerName { runtime.config.name }
+    var root: StateRoot { manager.root }
+
+    init(manager: ContainerManager, engine: CRIUEngine, runtime: ContainerRuntime, options: Migrator.Options, online: Bool, journal: MigrationJournal) {
+        self.manager = manager
+        self.engine = engine
+        self.runtime = runtime
+        self.options = options
+        self.online = online
+        self.journal = journal
+    }
+
+    mutating func execute() throws(FerryError) -> MigrationSummary {
+        let started = Monotonic.now
+        let steps = online ? MigrationStep.online : MigrationStep.offline
+        for step in steps {
+            if options.dryRun && step == .prepareTarget { break }
+            let stepStarted = Monotonic.now
+            try perform(step)
+            phases.append(.init(step: step.rawValue, seconds: Monotonic.now - stepStarted))
+        }
+        return MigrationSummary(
+            container: name.value, target: options.target.destination, mode: online ? "online" : "offline",
+            frozenSeconds: frozenSeconds, totalSeconds: Monotonic.now - started, dataBytes: dataBytes,
+            imageBytes: imageBytes, phases: phases, dryRun: options.dryRun)
+    }
+
+    /// Records the undo (if any), lets FERRY_FAIL_AT strike, then acts.
+    private mutating func record(_ undo: MigrationJournal.UndoAction?, before step: MigrationStep) throws(FerryError) {
+        if let undo, !journal.undo.contains(undo) {
+            journal.undo.append(undo)
+        }
+        if !options.dryRun { try journal.save(root: root) }
+        try FailureInjection.check(step)
+    }
+
+    private mutating func perform(_ step: MigrationStep) throws(FerryError) {
+        switch step {
+        case .connect:
+            try record(nil, before: step)
+            channel = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry)
+        case .checkTarget:
+            try record(nil, before: step)
+            let hello = try agent().call(.hello(name: name.value, neededBytes: try privateAreaBytes())).hello
+            guard let hello else { throw FerryError(.corrupt, "target sent no hello") }
+            if hello.nameTaken {
+                throw FerryError(.alreadyExists, "container \(name) already exists on \(options.target.destination)")
+            }
+            guard let criu = hello.criuVersion else {
+                throw FerryError(.kernelUnsupported, "target \(options.target.destination) has no working CRIU; run scripts/setup there")
+            }
+            if online, let major = Int(criu.split(separator: ".").first ?? ""), major < 4 {
+                throw FerryError(.kernelUnsupported, "target \(options.target.destination) has CRIU \(criu); Ferry needs 4.0 or newer")
+            }
+        case .prepareTarget:
+            try record(.abortTarget, before: step)
+            prepared = try agent().call(.prepare(config: runtime.config)).prepared
+        case .mountSource:
+            // A stopped insulated container's filesystem is mounted only for the copy.
+            guard !online, runtime.config.storage.isInsulated else { return }
+            try record(.unmountSourcePrivateArea, before: step)
+            try runtime.privateArea.mountPrivate()
+        case .presync:
+            try record(nil, before: step)
+            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
+        case .checkpoint:
+            try record(.restoreSource, before: step)
+            try? FileManager.default.removeItem(atPath: journal.imagesDirectory)
+            frozenStart = Monotonic.now
+            _ = try Checkpointer(manager: manager, engine: engine)
+                .checkpoint(name, to: journal.imagesDirectory, leaveRunning: false, lockHeld: true)
+        case .finalSync:
+            try record(nil, before: step)
+            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
+        case .sendImages:
+            try record(nil, before: step)
+            imageBytes += try Rsync.push(journal.imagesDirectory, to: try staged().images, target: options.target)
+        case .restoreTarget:
+            try record(nil, before: step)
+            _ = try agent().call(.restore(name: name.value, keepImages: options.keepImages))
+            frozenSeconds = frozenStart.map { Monotonic.now - $0 }
+        case .registerTarget:
+            try record(nil, before: step)
+            if runtime.config.storage.isInsulated { try runtime.privateArea.unmountPrivate() }
+            _ = try agent().call(.register(name: name.value))
+        case .finishSource:
+            try record(nil, before: step)
+            journal.committed = true
+            try journal.save(root: root)
+            try finishSource()
+        }
+    }
+
+    /// The point of no return: the target keeps the container, the source lets it go.
+    mutating func finishSource() throws(FerryError) {
+        _ = try agent().call(.commit(name: name.value))
+        if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
+        if !options.keepImages { try? FileManager.default.removeItem(atPath: journal.imagesDirectory) }
+        MigrationJournal.remove(root: root, name: name)
+        if !options.keepSource {
+            try manager.destroy(name, locked: true)
+        }
+    }
+
+    /// Runs the recorded undos backwards; returns what could not be undone.
+    mutating func rollBack() -> [String] {
+        var problems: [String] = []
+        for action in journal.undo.reversed() {
+            do throws(FerryError) {
+                switch action {
+                case .abortTarget:
+                    _ = try agent().call(.abort(name: name.value))
+                case .restoreSource:
+                    let status = try manager.runtime(name).status
+                    if status != .running, access("\(journal.imagesDirectory)/\(CheckpointManifest.fileName)", F_OK) == 0 {
+                        _ = try Restorer(manager: manager, engine: engine)
+                            .restore(name, from: journal.imagesDirectory, remap: .init(), lockHeld: true)
+                    }
+                case .unmountSourcePrivateArea:
+                    try runtime.privateArea.unmountPrivate()
+                }
+            } catch {
+                problems.append("\(action): \(error.message)")
+            }
+        }
+        if problems.isEmpty {
+            try? FileManager.default.removeItem(atPath: journal.imagesDirectory)
+            MigrationJournal.remove(root: root, name: name)
+        }
+        return problems
+    }
+
+    /// The agent channel, reconnecting if this run (a recovery) has none yet.
+    private mutating func agent() throws(FerryError) -> AgentChannel {
+        if let channel { return channel }
+        let fresh = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry)
+        channel = fresh
+        return fresh
+    }
+
+    private func staged() throws(FerryError) -> AgentResponse.Prepared {
+        guard let prepared else { throw FerryError(.invalidState, "the target was not prepared") }
+        return prepared
+    }
+
+    private func privateAreaBytes() throws(FerryError) -> UInt64 {
+        let output = try Spawn.run(["du", "-sb", "--one-file-system", runtime.layout.privateArea])
+        return UInt64(output.stdout.split(separator: "\t").first ?? "0") ?? 0
+    }
+}
