@@ -60,6 +60,8 @@ public struct Migrator {
                 throw FerryError(.invalidState, "cannot migrate \(name): mount \(blocked[0].mountPoint) is \(blocked[0].verdict); see 'ferry mounts \(name)'")
             }
         }
+        var options = options
+        options.target.controlPath = "/tmp/ferry-ssh-\(getpid())-%C"
         var run = MigrationRun(
             manager: manager, engine: engine, runtime: runtime, options: options, online: online,
             journal: MigrationJournal(
