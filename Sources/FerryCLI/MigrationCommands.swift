@@ -18,12 +18,14 @@ struct MigrateCommand: ParsableCommand {
     @Flag(help: "Run every check on both sides and change nothing.") var dryRun = false
     @Option(help: "ssh configuration file (host names, keys, known_hosts).") var sshConfig: String?
     @Option(help: "The ferry executable on the target (default: this one's path).") var remoteFerry: String?
-    @Flag(help: "Print the migration's steps, in order, and exit.") var listSteps = false
+    @Option(help: "Storage on the target: shared or insulated (default: as on the source).") var dstStorage: String?
+    @Option(help: "Size of the target's image for --dst-storage insulated (e.g. 1G).") var dstImage: String?
+    @Flag(help: "Print the steps of an --online (default) or --offline migration, in order, and exit.") var listSteps = false
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func run() throws {
         if listSteps {
-            for step in MigrationStep.allCases { printLine(step.rawValue) }
+            for step in offline ? MigrationStep.offline : MigrationStep.online { printLine(step.rawValue) }
             return
         }
         guard let name, let host else {
@@ -36,6 +38,13 @@ struct MigrateCommand: ParsableCommand {
         options.keepSource = keepSource
         options.keepImages = keepImages
         options.dryRun = dryRun
+        if let dstStorage {
+            guard let storage = Migrator.Options.TargetStorage(rawValue: dstStorage) else {
+                throw FerryError(.invalidArgument, "unknown --dst-storage '\(dstStorage)'; use shared or insulated")
+            }
+            options.targetStorage = storage
+        }
+        options.targetImageBytes = try dstImage.map { try ByteSize.bytes($0) }
         let summary = try Migrator(manager: global.manager(), engine: global.engine).migrate(try containerName(name), options)
         if json { return try printJSON(summary) }
         printLine(MigrationText.summary(summary))

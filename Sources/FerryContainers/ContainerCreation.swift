@@ -144,12 +144,9 @@ struct ContainerCreation {
         switch config.storage {
         case .shared: break
         case .insulatedImage(let file, let size):
-            let image = layout.imagePath(file)
-            let fd = try OwnedFileDescriptor.open(image, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
-            try syscall("ftruncate", path: image) { ftruncate(fd.rawValue, off_t(size)) }
-            try formatExt4(image)
+            try PrivateArea.createImage(at: layout.imagePath(file), sizeBytes: size)
         case .insulatedDevice(let path):
-            try formatExt4(path)
+            try PrivateArea.formatExt4(path)
         }
         let area = PrivateArea(config: config, layout: layout, root: root, logger: logger)
         try area.mountPrivate()
@@ -192,10 +189,6 @@ struct ContainerCreation {
         case .tarball(let path):
             try Spawn.check(["tar", "--numeric-owner", "-xpf", path, "-C", destination], "cannot unpack rootfs \(path)")
         }
-    }
-
-    private func formatExt4(_ target: String) throws(FerryError) {
-        try Spawn.check(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", target], "cannot format \(target) as ext4")
     }
 }
 

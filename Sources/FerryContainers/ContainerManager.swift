@@ -30,6 +30,11 @@ public struct ContainerManager {
         try JSONFile.write(config, to: root.layout(of: config.name).config)
     }
 
+    /// Reads the config of a layout that is not (yet) in place.
+    public func readConfig(at layout: ContainerLayout) throws(FerryError) -> ContainerConfig {
+        try JSONFile.read(ContainerConfig.self, from: layout.config, what: "staged config")
+    }
+
     /// Writes a config into a layout that is not (yet) in place, e.g. a migration's staging.
     public func writeConfig(_ config: ContainerConfig, to layout: ContainerLayout) throws(FerryError) {
         try JSONFile.write(config, to: layout.config)

@@ -114,6 +114,19 @@ public struct PrivateArea {
         logger.debug("hook ran", metadata: ["hook": "\(name)", "path": "\(path)"])
     }
 
+    /// Creates a sparse image file of `sizeBytes` holding an empty ext4 filesystem.
+    public static func createImage(at path: String, sizeBytes: UInt64) throws(FerryError) {
+        let fd = try OwnedFileDescriptor.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+        try syscall("ftruncate", path: path) { ftruncate(fd.rawValue, off_t(sizeBytes)) }
+        fd.close()
+        try formatExt4(path)
+    }
+
+    /// Formats a device or image as ext4 (lazily: the kernel initializes inode tables later).
+    static func formatExt4(_ target: String) throws(FerryError) {
+        try Spawn.check(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", target], "cannot format \(target) as ext4")
+    }
+
     /// Refuses a block device that is mounted anywhere on this host: two mounts of one ext4
     /// from two places would corrupt it.
     public static func refuseIfMounted(device: String) throws(FerryError) {

@@ -92,6 +92,11 @@ public struct AgentServer {
             }
             try makeDirectories([layout.privateArea, "\(layout.directory)/images"])
             try manager.writeConfig(config, to: layout)
+            if case .insulatedImage(let file, let size) = config.storage {
+                // The incoming data is synced straight into the target's own filesystem.
+                try PrivateArea.createImage(at: layout.imagePath(file), sizeBytes: size)
+                try area(config, layout).mountPrivate()
+            }
             var response = AgentResponse.success()
             response.prepared = .init(privateArea: layout.privateArea, images: "\(layout.directory)/images")
             return response
@@ -123,7 +128,20 @@ public struct AgentServer {
         }
     }
 
+    private func area(_ config: ContainerConfig, _ layout: ContainerLayout) -> PrivateArea {
+        PrivateArea(config: config, layout: layout, root: root, logger: manager.logger)
+    }
+
+    /// Unmounts a staged insulated area (it is mounted again, in place, by start/restore).
+    private func unmountStaged(_ name: ContainerName) throws(FerryError) {
+        let layout = staging(name)
+        guard access(layout.config, F_OK) == 0 else { return }
+        let config = try manager.readConfig(at: layout)
+        try area(config, layout).unmountPrivate()
+    }
+
     private func moveIntoPlace(_ name: ContainerName) throws(FerryError) {
+        try unmountStaged(name)
         let from = staging(name).directory
         let to = root.layout(of: name).directory
         guard access(from, F_OK) == 0 else {
@@ -140,6 +158,7 @@ public struct AgentServer {
     private func abort(_ name: ContainerName) throws(FerryError) {
         let staged = staging(name).directory
         if access(staged, F_OK) == 0 {
+            try unmountStaged(name)
             try Spawn.check(["rm", "-rf", "--one-file-system", staged], "cannot remove \(staged)")
         }
         let arrived = root.layout(of: name).directory

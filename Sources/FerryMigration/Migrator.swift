@@ -31,6 +31,10 @@ public struct Migrator {
         public var dryRun = false
         /// The ferry executable on the target.
         public var remoteFerry: String
+        public enum TargetStorage: String, Sendable { case shared, insulated }
+        /// nil: the same kind as on the source.
+        public var targetStorage: TargetStorage?
+        public var targetImageBytes: UInt64?
 
         public init(target: SSHTarget, remoteFerry: String) {
             self.target = target
@@ -174,12 +178,12 @@ struct MigrationRun {
             }
         case .prepareTarget:
             try record(.abortTarget, before: step)
-            prepared = try agent().call(.prepare(config: runtime.config)).prepared
+            prepared = try agent().call(.prepare(config: try targetConfig())).prepared
         case .mountSource:
             // A stopped insulated container's filesystem is mounted only for the copy.
-            guard !online, runtime.config.storage.isInsulated else { return }
-            try record(.unmountSourcePrivateArea, before: step)
-            try runtime.privateArea.mountPrivate()
+            let needed = !online && runtime.config.storage.isInsulated
+            try record(needed ? .unmountSourcePrivateArea : nil, before: step)
+            if needed { try runtime.privateArea.mountPrivate() }
         case .presync:
             try record(nil, before: step)
             dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
@@ -256,6 +260,32 @@ struct MigrationRun {
         let fresh = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry)
         channel = fresh
         return fresh
+    }
+
+    /// The container's config as the target will keep it: the storage kind may change
+    /// (`--dst-storage`); an insulated area gets an image of its own on the target.
+    private func targetConfig() throws(FerryError) -> ContainerConfig {
+        var config = runtime.config
+        let size = try sourceAreaSize()
+        switch options.targetStorage ?? (config.storage.isInsulated ? .insulated : .shared) {
+        case .shared:
+            config.storage = .shared
+        case .insulated:
+            config.storage = .insulatedImage(file: "private.img", sizeBytes: options.targetImageBytes ?? size)
+        }
+        return config
+    }
+
+    /// The size the source's area was given (image or device), or its contents plus room.
+    private func sourceAreaSize() throws(FerryError) -> UInt64 {
+        switch runtime.config.storage {
+        case .insulatedImage(_, let size): return size
+        case .insulatedDevice(let path):
+            let output = try Spawn.check(["blockdev", "--getsize64", path], "cannot read the size of \(path)")
+            return UInt64(output.stdout.trimmingNewline) ?? 0
+        case .shared:
+            return max(256 << 20, try privateAreaBytes() * 2)
+        }
     }
 
     private func staged() throws(FerryError) -> AgentResponse.Prepared {
