@@ -164,6 +164,7 @@ int fy_interface_up(const char *name) {
 // glibc reserves two real-time signals for itself, so SIGRTMIN is 34 on Linux.
 const int FY_SIGRTMIN = 34;
 const int FY_O_PATH = O_PATH;
+const int FY_O_DIRECT = O_DIRECT;
 
 int fy_userfaultfd_probe(void) {
     return (int)syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */);

@@ -22,7 +22,8 @@ public struct AgentRequest: Codable, Sendable {
 
     public enum Operation: Codable, Sendable {
         /// Who are you, what can you do, how much room is there?
-        case hello(name: String, neededBytes: UInt64)
+        /// `shared`: a probe of the source's device, to see whether this host sees it too.
+        case hello(name: String, neededBytes: UInt64, shared: SharedStorageProbe?)
         /// Make a staging directory for an incoming container.
         case prepare(config: ContainerConfig)
         /// Move the staged container into place and restore it from its staged images.
@@ -55,6 +56,8 @@ public struct AgentResponse: Codable, Sendable {
         public var kernel: KernelFeatures
         public var freeBytes: UInt64
         public var nameTaken: Bool
+        /// The target's path of the source's device, when it sees the same one.
+        public var sharedDevice: String?
     }
 
     public struct Prepared: Codable, Sendable {

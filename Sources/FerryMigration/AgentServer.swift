@@ -58,11 +58,12 @@ public struct AgentServer {
 
     private func handle(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
         switch operation {
-        case .hello(let rawName, let needed):
+        case .hello(let rawName, let needed, let probe):
             let name = try ContainerName(rawName)
             try root.prepare()
             let free = Self.freeBytes(root.path)
-            if needed > free {
+            let sharedDevice = probe?.locate()
+            if sharedDevice == nil, needed > free {
                 throw FerryError(
                     .invalidState,
                     "target has \(free / (1 << 20)) MiB free under \(root.path), the container needs \(needed / (1 << 20)) MiB")
@@ -73,7 +74,7 @@ public struct AgentServer {
             response.hello = .init(
                 protocolVersion: AgentProtocol.version, host: ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName,
                 stateRoot: root.path, criuVersion: criu?.description, kernel: KernelFeatures.probe(), freeBytes: free,
-                nameTaken: taken)
+                nameTaken: taken, sharedDevice: sharedDevice)
             return response
         case .prepare(let config):
             let name = config.name
@@ -92,6 +93,8 @@ public struct AgentServer {
             }
             try makeDirectories([layout.privateArea, "\(layout.directory)/images"])
             try manager.writeConfig(config, to: layout)
+            // Shared storage (insulatedDevice) needs nothing here: the source still uses the
+            // device; the restore (or start) mounts it once the source has let it go.
             if case .insulatedImage(let file, let size) = config.storage {
                 // The incoming data is synced straight into the target's own filesystem.
                 try PrivateArea.createImage(at: layout.imagePath(file), sizeBytes: size)

@@ -121,6 +121,8 @@ struct MigrationRun {
     var imageBytes: UInt64 = 0
     var frozenStart: Double?
     var frozenSeconds: Double?
+    /// The target's path of the source's device, when both see the same storage.
+    var sharedDevice: String?
 
     var name: ContainerName { runtime.config.name }
     var root: StateRoot { manager.root }
@@ -151,9 +153,7 @@ struct MigrationRun {
 
     /// Records the undo (if any), lets FERRY_FAIL_AT strike, then acts.
     private mutating func record(_ undo: MigrationJournal.UndoAction?, before step: MigrationStep) throws(FerryError) {
-        if let undo, !journal.undo.contains(undo) {
-            journal.undo.append(undo)
-        }
+        if let undo { journal.undo.append(undo) }
         if !options.dryRun { try journal.save(root: root) }
         try FailureInjection.check(step)
     }
@@ -165,8 +165,13 @@ struct MigrationRun {
             channel = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry)
         case .checkTarget:
             try record(nil, before: step)
-            let hello = try agent().call(.hello(name: name.value, neededBytes: try privateAreaBytes())).hello
+            // A device-backed area is probed for shared storage (mounted briefly if stopped).
+            let probed = try mountForProbe()
+            defer { releaseProbe(mountedHere: probed) }
+            let probe = try sharedStorageProbe()
+            let hello = try agent().call(.hello(name: name.value, neededBytes: try privateAreaBytes(), shared: probe)).hello
             guard let hello else { throw FerryError(.corrupt, "target sent no hello") }
+            sharedDevice = hello.sharedDevice
             if hello.nameTaken {
                 throw FerryError(.alreadyExists, "container \(name) already exists on \(options.target.destination)")
             }
@@ -181,11 +186,12 @@ struct MigrationRun {
             prepared = try agent().call(.prepare(config: try targetConfig())).prepared
         case .mountSource:
             // A stopped insulated container's filesystem is mounted only for the copy.
-            let needed = !online && runtime.config.storage.isInsulated
+            let needed = !online && runtime.config.storage.isInsulated && sharedDevice == nil
             try record(needed ? .unmountSourcePrivateArea : nil, before: step)
             if needed { try runtime.privateArea.mountPrivate() }
         case .presync:
             try record(nil, before: step)
+            if sharedDevice != nil { return }
             dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
         case .checkpoint:
             try record(.restoreSource, before: step)
@@ -195,16 +201,19 @@ struct MigrationRun {
                 .checkpoint(name, to: journal.imagesDirectory, leaveRunning: false, lockHeld: true)
         case .finalSync:
             try record(nil, before: step)
+            if sharedDevice != nil { return }
             dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
         case .sendImages:
             try record(nil, before: step)
             imageBytes += try Rsync.push(journal.imagesDirectory, to: try staged().images, target: options.target)
         case .restoreTarget:
-            try record(nil, before: step)
+            // Undo in reverse order: the target's copy must stop before the source restarts
+            // (with shared storage it holds the device).
+            try record(.abortTarget, before: step)
             _ = try agent().call(.restore(name: name.value, keepImages: options.keepImages))
             frozenSeconds = frozenStart.map { Monotonic.now - $0 }
         case .registerTarget:
-            try record(nil, before: step)
+            try record(.abortTarget, before: step)
             if runtime.config.storage.isInsulated { try runtime.privateArea.unmountPrivate() }
             _ = try agent().call(.register(name: name.value))
         case .finishSource:
@@ -266,6 +275,10 @@ struct MigrationRun {
     /// (`--dst-storage`); an insulated area gets an image of its own on the target.
     private func targetConfig() throws(FerryError) -> ContainerConfig {
         var config = runtime.config
+        if let sharedDevice {
+            config.storage = .insulatedDevice(path: sharedDevice)
+            return config
+        }
         let size = try sourceAreaSize()
         switch options.targetStorage ?? (config.storage.isInsulated ? .insulated : .shared) {
         case .shared:
@@ -291,6 +304,31 @@ struct MigrationRun {
     private func staged() throws(FerryError) -> AgentResponse.Prepared {
         guard let prepared else { throw FerryError(.invalidState, "the target was not prepared") }
         return prepared
+    }
+
+    private var probedDevice: String? {
+        guard case .insulatedDevice(let device) = runtime.config.storage, options.targetStorage == nil else { return nil }
+        return device
+    }
+
+    /// Mounts a stopped container's device for the probe; returns whether it did.
+    private func mountForProbe() throws(FerryError) -> Bool {
+        guard probedDevice != nil, !(try MountTable.isMountPoint(runtime.layout.privateArea)) else { return false }
+        try runtime.privateArea.mountPrivate()
+        return true
+    }
+
+    /// Removes the marker and unmounts what `mountForProbe` mounted.
+    private func releaseProbe(mountedHere: Bool) {
+        guard probedDevice != nil else { return }
+        SharedStorageProbe.removeMarker(mountPoint: runtime.layout.privateArea)
+        if mountedHere { try? runtime.privateArea.unmountPrivate() }
+    }
+
+    /// For a container on a block device: a marker on it that only the same device holds.
+    private func sharedStorageProbe() throws(FerryError) -> SharedStorageProbe? {
+        guard let device = probedDevice else { return nil }
+        return try SharedStorageProbe.make(device: device, mountPoint: runtime.layout.privateArea)
     }
 
     private func privateAreaBytes() throws(FerryError) -> UInt64 {

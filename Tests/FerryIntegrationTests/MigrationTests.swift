@@ -87,6 +87,44 @@ extension Integration {
             }
         }
 
+        /// Both hosts see the same block device (a "SAN" loop device on this machine): no
+        /// private-area byte crosses the wire; the device is unmounted here, mounted there.
+        @Test func sharedDeviceMovesWithoutCopyingData() throws {
+            let scratch = try Scratch("migrate-shared")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            let image = scratch.path("san.img")
+            try Shell.run(["truncate", "-s", "128M", image])
+            let device = try Shell.run(["losetup", "--find", "--show", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+            defer { _ = try? Shell.run(["losetup", "-d", device]) }
+            let a = hosts.ferry(1)
+            let b = hosts.ferry(2)
+            try a.plain.ok(["create", "san", "--rootfs", rootfs, "--storage", "insulated", "--device", device, "--format", "--", "/bin/sh", "-c", Self.counter])
+            try a.plain.ok(["start", "san"])
+            #expect(try a.plain.waitFor("san", file: "/counter"))
+
+            let online = try a.migrate("san", to: 2, ["--json"])
+            #expect(online.succeeded, "\(online.stderr)")
+            let summary = try JSONSerialization.jsonObject(with: Data(online.stdout.utf8)) as? [String: Any]
+            #expect(summary?["dataBytes"] as? Int == 0, "private-area bytes crossed the wire: \(online.stdout)")
+            #expect(mountEntry(at: hosts.root(2) + "/containers/san/private")?.source == device, "B does not use the shared device")
+            #expect(!isMountPoint(hosts.root(1) + "/containers/san/private"))
+            let now = try b.plain.counter("san")
+            #expect(try eventually { try b.plain.counter("san") > now })
+
+            // Offline back to A, stopped: the device moves, nothing is copied.
+            try b.plain.ok(["stop", "san", "--timeout", "0"])
+            let offline = try b.migrate("san", to: 1, ["--offline", "--json"])
+            #expect(offline.succeeded, "\(offline.stderr)")
+            let back = try JSONSerialization.jsonObject(with: Data(offline.stdout.utf8)) as? [String: Any]
+            #expect(back?["dataBytes"] as? Int == 0)
+            try a.plain.ok(["start", "san"])
+            #expect(try a.plain.counter("san") > 0)
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/san"))
+        }
+
         @Test func everyStepFailingLeavesTheSourceRunningAndTheTargetClean() throws {
             let scratch = try Scratch("migrate-undo")
             defer { scratch.cleanUp() }
@@ -162,6 +200,12 @@ extension Integration {
             let b = hosts.ferry(2)
             try a.plain.ok(["create", "src", "--rootfs", rootfs, "--", "/bin/sh", "-c", Self.counter])
             try a.plain.ok(["start", "src"])
+
+            // A dry run checks both sides and changes nothing.
+            let dry = try a.migrate("src", to: 2, ["--dry-run"])
+            #expect(dry.succeeded && dry.stdout.contains("dry run"), "\(dry.stderr)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: hosts.root(2) + "/containers")) ?? []).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/src.json"))
 
             // Unreachable: an address on the test network that no host has.
             let config = try String(contentsOfFile: hosts.sshConfig, encoding: .utf8)

@@ -31,6 +31,7 @@ int fy_spawn_actions_closefrom(void *actions, int from);
 extern const short FY_POSIX_SPAWN_SETSID;
 extern const int FY_SIGRTMIN;
 extern const int FY_O_PATH;
+extern const int FY_O_DIRECT;
 /// userfaultfd(2) in user-mode-only, the flavour any caller may open.
 int fy_userfaultfd_probe(void);
 int fy_sethostname(const char *name, size_t length);
