@@ -18,6 +18,8 @@ struct MigrateCommand: ParsableCommand {
     @Flag(help: "Run every check on both sides and change nothing.") var dryRun = false
     @Option(help: "ssh configuration file (host names, keys, known_hosts).") var sshConfig: String?
     @Option(help: "The ferry executable on the target (default: this one's path).") var remoteFerry: String?
+    @Option(help: "Write the images to this block device, which the target sees too, instead of copying them.")
+    var dumpDirDevice: String?
     @Option(help: "Storage on the target: shared or insulated (default: as on the source).") var dstStorage: String?
     @Option(help: "Size of the target's image for --dst-storage insulated (e.g. 1G).") var dstImage: String?
     @Flag(help: "Print the steps of an --online (default) or --offline migration, in order, and exit.") var listSteps = false
@@ -38,6 +40,7 @@ struct MigrateCommand: ParsableCommand {
         options.keepSource = keepSource
         options.keepImages = keepImages
         options.dryRun = dryRun
+        options.dumpDevice = dumpDirDevice
         if let dstStorage {
             guard let storage = Migrator.Options.TargetStorage(rawValue: dstStorage) else {
                 throw FerryError(.invalidArgument, "unknown --dst-storage '\(dstStorage)'; use shared or insulated")

@@ -26,8 +26,9 @@ public struct AgentRequest: Codable, Sendable {
         case hello(name: String, neededBytes: UInt64, shared: SharedStorageProbe?)
         /// Make a staging directory for an incoming container.
         case prepare(config: ContainerConfig)
-        /// Move the staged container into place and restore it from its staged images.
-        case restore(name: String, keepImages: Bool)
+        /// Move the staged container into place and restore it from its staged images, or
+        /// from a dump device both hosts see.
+        case restore(name: String, keepImages: Bool, dumpDevice: DumpDevice?)
         /// Move the staged container into place, stopped (offline migration).
         case register(name: String)
         /// Undo everything this migration did on the target.

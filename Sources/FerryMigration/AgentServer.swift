@@ -103,13 +103,23 @@ public struct AgentServer {
             var response = AgentResponse.success()
             response.prepared = .init(privateArea: layout.privateArea, images: "\(layout.directory)/images")
             return response
-        case .restore(let rawName, let keepImages):
+        case .restore(let rawName, let keepImages, let dumpDevice):
             let name = try ContainerName(rawName)
             try moveIntoPlace(name)
             let started = Monotonic.now
-            let images = "\(root.layout(of: name).directory)/images"
-            let result = try Restorer(manager: manager, engine: engine).restore(name, from: images, remap: .init())
-            if !keepImages { try? FileManager.default.removeItem(atPath: images) }
+            let directory = root.layout(of: name).directory
+            let restorer = Restorer(manager: manager, engine: engine)
+            let result: Restorer.Result
+            if let dumpDevice {
+                result = try dumpDevice.withMounted(at: "\(directory)/dump-device") { (images) throws(FerryError) in
+                    let result = try restorer.restore(name, from: images, remap: .init())
+                    if !keepImages { try? FileManager.default.removeItem(atPath: images) }
+                    return result
+                }
+            } else {
+                result = try restorer.restore(name, from: "\(directory)/images", remap: .init())
+            }
+            if !keepImages { try? FileManager.default.removeItem(atPath: "\(directory)/images") }
             var response = AgentResponse.success()
             response.restored = .init(pid: result.pid, restoreSeconds: Monotonic.now - started)
             return response

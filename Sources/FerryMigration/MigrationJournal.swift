@@ -14,6 +14,8 @@ public struct MigrationJournal: Codable, Sendable {
     public var target: SSHTarget
     public var remoteFerry: String
     public var imagesDirectory: String
+    /// Set when the images live on a shared dump device instead of `imagesDirectory`.
+    public var dumpDevice: DumpDevice?
     public var undo: [UndoAction]
     /// Set just before the target is told to keep the container: from then on recovery
     /// finishes the migration instead of undoing it.

@@ -35,6 +35,8 @@ public struct Migrator {
         /// nil: the same kind as on the source.
         public var targetStorage: TargetStorage?
         public var targetImageBytes: UInt64?
+        /// A block device both hosts see, for the images (`--dump-dir-device`).
+        public var dumpDevice: String?
 
         public init(target: SSHTarget, remoteFerry: String) {
             self.target = target
@@ -70,7 +72,9 @@ public struct Migrator {
             manager: manager, engine: engine, runtime: runtime, options: options, online: online,
             journal: MigrationJournal(
                 container: name.value, target: options.target, remoteFerry: options.remoteFerry,
-                imagesDirectory: "\(runtime.layout.directory)/migration-images", undo: []))
+                imagesDirectory: "\(runtime.layout.directory)/migration-images",
+                dumpDevice: try options.dumpDevice.map { (device) throws(FerryError) in try DumpDevice.prepare(device: device, name: name) },
+                undo: []))
         do throws(FerryError) {
             return try run.execute()
         } catch {
@@ -197,20 +201,29 @@ struct MigrationRun {
             try record(.restoreSource, before: step)
             try? FileManager.default.removeItem(atPath: journal.imagesDirectory)
             frozenStart = Monotonic.now
-            _ = try Checkpointer(manager: manager, engine: engine)
-                .checkpoint(name, to: journal.imagesDirectory, leaveRunning: false, lockHeld: true)
+            let checkpointer = Checkpointer(manager: manager, engine: engine)
+            let name = name
+            if let dumpDevice = journal.dumpDevice {
+                try dumpDevice.withMounted(at: dumpMountPoint) { (images) throws(FerryError) in
+                    try makeParent(of: images)
+                    _ = try checkpointer.checkpoint(name, to: images, leaveRunning: false, lockHeld: true)
+                }
+            } else {
+                _ = try checkpointer.checkpoint(name, to: journal.imagesDirectory, leaveRunning: false, lockHeld: true)
+            }
         case .finalSync:
             try record(nil, before: step)
             if sharedDevice != nil { return }
             dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
         case .sendImages:
             try record(nil, before: step)
+            if journal.dumpDevice != nil { return }
             imageBytes += try Rsync.push(journal.imagesDirectory, to: try staged().images, target: options.target)
         case .restoreTarget:
             // Undo in reverse order: the target's copy must stop before the source restarts
             // (with shared storage it holds the device).
             try record(.abortTarget, before: step)
-            _ = try agent().call(.restore(name: name.value, keepImages: options.keepImages))
+            _ = try agent().call(.restore(name: name.value, keepImages: options.keepImages, dumpDevice: journal.dumpDevice))
             frozenSeconds = frozenStart.map { Monotonic.now - $0 }
         case .registerTarget:
             try record(.abortTarget, before: step)
@@ -244,10 +257,21 @@ struct MigrationRun {
                 case .abortTarget:
                     _ = try agent().call(.abort(name: name.value))
                 case .restoreSource:
-                    let status = try manager.runtime(name).status
-                    if status != .running, access("\(journal.imagesDirectory)/\(CheckpointManifest.fileName)", F_OK) == 0 {
-                        _ = try Restorer(manager: manager, engine: engine)
-                            .restore(name, from: journal.imagesDirectory, remap: .init(), lockHeld: true)
+                    guard try manager.runtime(name).status != .running else { break }
+                    let restorer = Restorer(manager: manager, engine: engine)
+                    let name = name
+                    let restore = { (images: String) throws(FerryError) in
+                        if access("\(images)/\(CheckpointManifest.fileName)", F_OK) == 0 {
+                            _ = try restorer.restore(name, from: images, remap: .init(), lockHeld: true)
+                        }
+                    }
+                    if let dumpDevice = journal.dumpDevice {
+                        try dumpDevice.withMounted(at: dumpMountPoint) { (images) throws(FerryError) in
+                            try restore(images)
+                            try? FileManager.default.removeItem(atPath: images)
+                        }
+                    } else {
+                        try restore(journal.imagesDirectory)
                     }
                 case .unmountSourcePrivateArea:
                     try runtime.privateArea.unmountPrivate()
@@ -261,6 +285,17 @@ struct MigrationRun {
             MigrationJournal.remove(root: root, name: name)
         }
         return problems
+    }
+
+    private var dumpMountPoint: String { "\(runtime.layout.directory)/dump-device" }
+
+    private func makeParent(of path: String) throws(FerryError) {
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+            throw FerryError(.systemCallFailed, "cannot create \(parent)", cause: .error(error))
+        }
     }
 
     /// The agent channel, reconnecting if this run (a recovery) has none yet.

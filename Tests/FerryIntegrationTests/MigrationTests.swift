@@ -125,6 +125,41 @@ extension Integration {
             #expect(!FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/san"))
         }
 
+        /// Images go through a dump device both hosts see, not over the wire; a failure after
+        /// the dump restores the source from that device.
+        @Test func dumpDeviceCarriesTheImages() throws {
+            let scratch = try Scratch("migrate-dumpdev")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            try Fixtures.installMemhog(into: rootfs)
+            let image = scratch.path("dump.img")
+            try Shell.run(["truncate", "-s", "256M", image])
+            try Shell.run(["mkfs.ext4", "-q", image])
+            let device = try Shell.run(["losetup", "--find", "--show", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+            defer { _ = try? Shell.run(["losetup", "-d", device]) }
+            let a = hosts.ferry(1)
+            let b = hosts.ferry(2)
+            try a.plain.ok(["create", "dd", "--rootfs", rootfs, "--", "/bin/memhog", "32"])
+            try a.plain.ok(["start", "dd"])
+            #expect(try a.plain.waitFor("dd", file: "/memsum"))
+            let sum = try a.plain.read("dd", "/memsum")
+
+            let failed = try a.migrate("dd", to: 2, ["--dump-dir-device", device], environment: ["FERRY_FAIL_AT": "restore-target"])
+            #expect(!failed.succeeded)
+            #expect(try a.plain.read("dd", "/memsum") == sum, "the source was not restored from the dump device")
+            #expect(mountEntry(at: hosts.root(1) + "/containers/dd/dump-device") == nil)
+
+            let result = try a.migrate("dd", to: 2, ["--dump-dir-device", device, "--json"])
+            #expect(result.succeeded, "\(result.stderr)")
+            let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            #expect(summary?["imageBytes"] as? Int == 0, "images crossed the wire: \(result.stdout)")
+            #expect(try b.plain.read("dd", "/memsum") == sum)
+            let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            #expect(!mounts.contains(" \(device) ") && !mounts.contains("dump-device"), "the dump device stayed mounted")
+        }
+
         @Test func everyStepFailingLeavesTheSourceRunningAndTheTargetClean() throws {
             let scratch = try Scratch("migrate-undo")
             defer { scratch.cleanUp() }
