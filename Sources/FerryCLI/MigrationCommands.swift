@@ -41,6 +41,7 @@ struct MigrateCommand: ParsableCommand {
         options.keepImages = keepImages
         options.dryRun = dryRun
         options.dumpDevice = dumpDirDevice
+        if isatty(2) != 0 && !json { options.progress = TerminalProgress.show }
         if let dstStorage {
             guard let storage = Migrator.Options.TargetStorage(rawValue: dstStorage) else {
                 throw FerryError(.invalidArgument, "unknown --dst-storage '\(dstStorage)'; use shared or insulated")
@@ -51,6 +52,16 @@ struct MigrateCommand: ParsableCommand {
         let summary = try Migrator(manager: global.manager(), engine: global.engine).migrate(try containerName(name), options)
         if json { return try printJSON(summary) }
         printLine(MigrationText.summary(summary))
+    }
+}
+
+/// Phases and transfer progress on the admin's terminal, on one updating line.
+enum TerminalProgress {
+    @Sendable static func show(_ event: MigrationProgress) {
+        switch event {
+        case .phase(let name): FileOutput.standardError.write("\r\u{1B}[K» \(name)\n")
+        case .transfer(let line): FileOutput.standardError.write("\r\u{1B}[K  \(line)")
+        }
     }
 }
 

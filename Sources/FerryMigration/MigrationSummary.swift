@@ -18,3 +18,11 @@ public struct MigrationSummary: Codable, Sendable {
         public var seconds: Double
     }
 }
+
+/// What a running migration reports as it goes.
+public enum MigrationProgress: Sendable {
+    /// A step begins.
+    case phase(String)
+    /// rsync's running totals: bytes, percent, rate, time left.
+    case transfer(String)
+}

@@ -37,6 +37,9 @@ public struct Migrator {
         public var targetImageBytes: UInt64?
         /// A block device both hosts see, for the images (`--dump-dir-device`).
         public var dumpDevice: String?
+        /// Receives phase names and transfer progress as they happen (the CLI shows them on
+        /// a terminal); nil for none.
+        public var progress: (@Sendable (MigrationProgress) -> Void)?
 
         public init(target: SSHTarget, remoteFerry: String) {
             self.target = target
@@ -146,6 +149,7 @@ struct MigrationRun {
         for step in steps {
             if options.dryRun && step == .prepareTarget { break }
             let stepStarted = Monotonic.now
+            options.progress?(.phase(step.rawValue))
             try perform(step)
             phases.append(.init(step: step.rawValue, seconds: Monotonic.now - stepStarted))
         }
@@ -196,7 +200,7 @@ struct MigrationRun {
         case .presync:
             try record(nil, before: step)
             if sharedDevice != nil { return }
-            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
+            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target, progress: transferProgress)
         case .checkpoint:
             try record(.restoreSource, before: step)
             try? FileManager.default.removeItem(atPath: journal.imagesDirectory)
@@ -214,11 +218,11 @@ struct MigrationRun {
         case .finalSync:
             try record(nil, before: step)
             if sharedDevice != nil { return }
-            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target)
+            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target, progress: transferProgress)
         case .sendImages:
             try record(nil, before: step)
             if journal.dumpDevice != nil { return }
-            imageBytes += try Rsync.push(journal.imagesDirectory, to: try staged().images, target: options.target)
+            imageBytes += try Rsync.push(journal.imagesDirectory, to: try staged().images, target: options.target, progress: transferProgress)
         case .restoreTarget:
             // Undo in reverse order: the target's copy must stop before the source restarts
             // (with shared storage it holds the device).
@@ -285,6 +289,11 @@ struct MigrationRun {
             MigrationJournal.remove(root: root, name: name)
         }
         return problems
+    }
+
+    private var transferProgress: (@Sendable (String) -> Void)? {
+        guard let progress = options.progress else { return nil }
+        return { line in progress(.transfer(line)) }
     }
 
     private var dumpMountPoint: String { "\(runtime.layout.directory)/dump-device" }

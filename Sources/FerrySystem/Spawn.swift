@@ -71,8 +71,9 @@ public enum Spawn {
     }
 
     /// Runs `argv` to completion and captures its output.
+    /// `onOutput` sees stdout as it arrives (for progress displays).
     public static func run(
-        _ argv: [String], environment: [String]? = nil, input: String? = nil
+        _ argv: [String], environment: [String]? = nil, input: String? = nil, onOutput: ((String) -> Void)? = nil
     ) throws(FerryError) -> Output {
         let out = try makePipe()
         let err = try makePipe()
@@ -87,7 +88,7 @@ public enum Spawn {
             try? stdinPipe.write.write(input)
             stdinPipe.write.close()
         }
-        let (stdoutBytes, stderrBytes) = try drain(out.read, err.read)
+        let (stdoutBytes, stderrBytes) = try drain(out.read, err.read, onFirst: onOutput)
         let status = try wait(pid)
         return Output(
             status: status, stdout: String(decoding: stdoutBytes, as: UTF8.self),
@@ -131,7 +132,7 @@ public enum Spawn {
     ]
 
     private static func drain(
-        _ first: OwnedFileDescriptor, _ second: OwnedFileDescriptor
+        _ first: OwnedFileDescriptor, _ second: OwnedFileDescriptor, onFirst: ((String) -> Void)?
     ) throws(FerryError) -> ([UInt8], [UInt8]) {
         var results: [[UInt8]] = [[], []]
         var open = [true, true]
@@ -148,6 +149,7 @@ public enum Spawn {
                 }
                 if count > 0 {
                     results[index].append(contentsOf: buffer[0..<count])
+                    if index == 0, let onFirst { onFirst(String(decoding: buffer[0..<count], as: UTF8.self)) }
                 } else if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
                     open[index] = false
                 }
