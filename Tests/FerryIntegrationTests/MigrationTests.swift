@@ -274,7 +274,7 @@ extension Integration {
             #expect(!full.succeeded && full.stderr.contains("free"), "\(full.stderr)")
 
             // Already migrating: the container's lock is held.
-            let lockHolder = try Spawn.start(["flock", hosts.root(1) + "/containers/src", "sleep", "30"], environment: Spawn.defaultEnvironment)
+            let lockHolder = try Spawn.start(["flock", "--no-fork", hosts.root(1) + "/containers/src", "sleep", "30"], environment: Spawn.defaultEnvironment)
             usleep(300_000)
             let busy = try a.migrate("src", to: 2)
             Shell.stop(lockHolder)

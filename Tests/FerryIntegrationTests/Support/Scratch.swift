@@ -30,6 +30,7 @@ final class Scratch {
             for name in names where !name.hasPrefix(".") {
                 _ = try? host.run(["stop", name, "--timeout", "0"])
                 _ = try? host.run(["destroy", name])
+                Self.forceKill(path(root) + "/containers/" + name)
             }
         }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
@@ -41,6 +42,20 @@ final class Scratch {
     }
 
     func path(_ relative: String) -> String { directory + "/" + relative }
+
+    /// Last resort when `ferry stop` failed in a broken test: kill the recorded init and
+    /// monitor (only those: pids Ferry wrote for this container, checked to still be ours).
+    static func forceKill(_ containerDirectory: String) {
+        guard let data = FileManager.default.contents(atPath: containerDirectory + "/run.json"),
+            let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return }
+        for key in ["initPid", "monitorPid"] {
+            guard let pid = state[key] as? Int32 ?? (state[key] as? Int).map(Int32.init) else { continue }
+            let startKey = key == "initPid" ? "initStartTime" : "monitorStartTime"
+            let recorded = (state[startKey] as? UInt64) ?? (state[startKey] as? Int).map(UInt64.init)
+            if let recorded, ProcFS.startTime(of: pid) == recorded { kill(pid, SIGKILL) }
+        }
+    }
 }
 
 /// What the privileged tests need. Missing pieces fail the test with the reason: CI runs

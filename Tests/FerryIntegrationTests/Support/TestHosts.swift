@@ -32,6 +32,7 @@ final class TestHosts {
             for name in names where !name.hasPrefix(".") {
                 _ = try? ferry.run(["stop", name, "--timeout", "0"])
                 _ = try? ferry.run(["destroy", name])
+                Scratch.forceKill(root(host) + "/containers/" + name)
             }
         }
         _ = try? Shell.run([Repository.root + "/scripts/test-hosts", "down", directory])
