@@ -72,6 +72,8 @@ extension Integration {
                 try a.plain.ok(["create", name, "--rootfs", rootfs] + storage + ["--", "/bin/sh", "-c", "echo \(name) > /note; " + Self.counter])
                 try a.plain.ok(["start", name])
                 #expect(try a.plain.waitFor(name, file: "/counter"))
+                let everyFile = "find / -xdev -type f ! -name counter | sort | xargs sha256sum | sha256sum"
+                let checksum = try a.plain.exec(name, everyFile)
                 try a.plain.ok(["stop", name, "--timeout", "0"])
                 let privateArea = hosts.root(1) + "/containers/\(name)/private"
                 #expect(!isMountPoint(privateArea) || storage.isEmpty)
@@ -82,6 +84,7 @@ extension Integration {
                 let targetArea = hosts.root(2) + "/containers/\(name)/private"
                 #expect(isMountPoint(targetArea) == name.hasSuffix("-insulated"), "\(name): wrong storage on the target")
                 #expect(try b.plain.read(name, "/note") == name)
+                #expect(try b.plain.exec(name, everyFile) == checksum, "\(name): files differ after the migration")
                 #expect(try b.plain.read(name, "/bin/busybox | sha256sum | cut -c1-16") == (try Shell.run(["sh", "-c", "sha256sum \(rootfs)/bin/busybox | cut -c1-16"])).trimmingCharacters(in: .whitespacesAndNewlines))
                 #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/containers/\(name)"))
             }
