@@ -10,7 +10,7 @@ public final class AgentChannel {
     private let input: OwnedFileDescriptor
     private let output: OwnedFileDescriptor
     private let errors: OwnedFileDescriptor
-    private var buffer: [UInt8] = []
+    private let lines: LineReader
     public let target: SSHTarget
 
     public init(target: SSHTarget, remoteFerry: String) throws(FerryError) {
@@ -27,6 +27,7 @@ public final class AgentChannel {
         input = stdinPipe.write
         output = stdoutPipe.read
         errors = stderrPipe.read
+        lines = LineReader(fd: output.rawValue)
     }
 
     deinit {
@@ -49,7 +50,7 @@ public final class AgentChannel {
         } catch {
             throw unreachable()
         }
-        guard let line = try readLine() else { throw unreachable() }
+        guard let line = lines.next() else { throw unreachable() }
         let response: AgentResponse
         do {
             response = try JSONDecoder().decode(AgentResponse.self, from: Data(line.utf8))
@@ -62,20 +63,6 @@ public final class AgentChannel {
                 "target \(target.destination): \(response.error ?? "unknown error")")
         }
         return response
-    }
-
-    private func readLine() throws(FerryError) -> String? {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(output.rawValue, $0.baseAddress, $0.count) }
-            if count <= 0 { return nil }
-            buffer.append(contentsOf: chunk[0..<count])
-        }
     }
 
     /// What ssh said when the channel broke (host unreachable, host key mismatch, …).
