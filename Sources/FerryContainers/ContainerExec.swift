@@ -153,7 +153,7 @@ struct StreamRelay {
             guard count > 0 else { return }
             var offset = 0
             while offset < count {
-                let written = buffer.withUnsafeBytes { Glibc.write(destination, $0.baseAddress! + offset, count - offset) }
+                let written = buffer.withUnsafeBytes { Glibc.write(destination, $0.baseAddress?.advanced(by: offset), count - offset) }
                 if written <= 0 { return }
                 offset += written
             }
