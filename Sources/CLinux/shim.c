@@ -39,7 +39,6 @@ int fy_spawn_actions_closefrom(void *actions, int from) {
 const short FY_POSIX_SPAWN_SETSID = POSIX_SPAWN_SETSID;
 int fy_sethostname(const char *name, size_t length) { return sethostname(name, length); }
 
-int fy_unshare(int flags) { return unshare(flags); }
 int fy_setns(int fd, int nstype) { return setns(fd, nstype); }
 int fy_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
@@ -51,7 +50,6 @@ int fy_close_range(unsigned int first, unsigned int last, unsigned int flags) {
     return (int)syscall(SYS_close_range, first, last, flags);
 }
 int fy_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
-int fy_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
 
 int fy_pivot_root(const char *new_root, const char *put_old) {
     return (int)syscall(SYS_pivot_root, new_root, put_old);
@@ -99,7 +97,7 @@ int fy_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint6
 const uint64_t FY_CLONE_NEWNS = CLONE_NEWNS, FY_CLONE_NEWPID = CLONE_NEWPID,
                FY_CLONE_NEWUTS = CLONE_NEWUTS, FY_CLONE_NEWIPC = CLONE_NEWIPC,
                FY_CLONE_NEWNET = CLONE_NEWNET, FY_CLONE_NEWCGROUP = CLONE_NEWCGROUP,
-               FY_CLONE_NEWUSER = CLONE_NEWUSER, FY_CLONE_NEWTIME = 0x00000080;
+               FY_CLONE_NEWUSER = CLONE_NEWUSER;
 
 const unsigned int FY_OPEN_TREE_CLONE = OPEN_TREE_CLONE, FY_OPEN_TREE_CLOEXEC = OPEN_TREE_CLOEXEC,
                    FY_AT_RECURSIVE = AT_RECURSIVE, FY_AT_EMPTY_PATH = AT_EMPTY_PATH,
@@ -132,17 +130,7 @@ int fy_loop_configure(int loop_fd, int backing_fd, int read_only) {
     return ioctl(loop_fd, LOOP_CONFIGURE, &config);
 }
 
-int fy_loop_clear(int loop_fd) { return ioctl(loop_fd, LOOP_CLR_FD, 0); }
 
-int fy_loop_backing_file(int loop_fd, char *buffer, size_t size) {
-    struct loop_info64 info;
-    memset(&info, 0, sizeof info);
-    if (ioctl(loop_fd, LOOP_GET_STATUS64, &info) != 0) return -1;
-    size_t n = size < LO_NAME_SIZE ? size : LO_NAME_SIZE;
-    memcpy(buffer, info.lo_file_name, n);
-    if (n > 0) buffer[n - 1] = '\0';
-    return 0;
-}
 
 int fy_interface_up(const char *name) {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -97,14 +97,6 @@ public struct CRIUClient {
         return response.restore.pid
     }
 
-    /// CRIU's own version, over RPC.
-    public func version() throws(FerryError) -> CRIUVersion {
-        var message = Ferry_Criu_criu_req()
-        message.type = .version
-        let response = try call(message, what: "version", logPath: nil, notify: { _ throws(FerryError) in })
-        let version = response.version
-        return CRIUVersion(major: Int(version.majorNumber), minor: Int(version.minorNumber), patch: Int(version.sublevel))
-    }
 
     private func baseOptions(images: OwnedFileDescriptor, work: OwnedFileDescriptor, logPath: String) -> Ferry_Criu_criu_opts {
         var options = Ferry_Criu_criu_opts()

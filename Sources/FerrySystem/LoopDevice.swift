@@ -27,23 +27,7 @@ public enum LoopDevice {
         throw FerryError(.busy, "no free loop device could be configured for \(image)")
     }
 
-    /// Loop devices whose backing file is `image` (a kernel-recorded name, maybe truncated).
-    public static func devices(backing image: String) -> [String] {
-        let names = ((try? directoryEntries("/sys/block")) ?? []).filter { $0.hasPrefix("loop") }
-        return names.compactMap { name in
-            guard let file = try? readText("/sys/block/\(name)/loop/backing_file") else { return nil }
-            return file.trimmingNewline == image ? "/dev/\(name)" : nil
-        }
-    }
 
-    /// Detaches a loop device. The corresponding ioctl is `LOOP_CLR_FD`.
-    public static func detach(_ path: String) throws(FerryError) {
-        let device = try OwnedFileDescriptor.open(path, O_RDONLY)
-        switch valueOrErrno({ fy_loop_clear(device.rawValue) }) {
-        case .success, .failure(.noSuchAddressOrDevice): return
-        case .failure(let errno): throw FerryError.system("ioctl(LOOP_CLR_FD)", errno, path: path)
-        }
-    }
 }
 
 extension String {

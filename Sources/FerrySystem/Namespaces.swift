@@ -17,15 +17,6 @@ public struct NamespaceSet: OptionSet, Sendable, Hashable {
     /// What a Ferry system container runs in.
     public static let container: NamespaceSet = [.mount, .pid, .uts, .ipc, .network]
 
-    /// The names under /proc/PID/ns/ for each member, in the order setns must join them
-    /// (the pid namespace last: it only takes effect for children anyway).
-    public var procNames: [(NamespaceSet, String)] {
-        let all: [(NamespaceSet, String)] = [
-            (.ipc, "ipc"), (.uts, "uts"), (.network, "net"), (.cgroup, "cgroup"),
-            (.pid, "pid"), (.mount, "mnt"),
-        ]
-        return all.filter { contains($0.0) }
-    }
 }
 
 public enum Namespaces {
@@ -37,10 +28,6 @@ public enum Namespaces {
         try syscall("setns") { fy_setns(pidfd, Int32(truncatingIfNeeded: set.rawValue)) }
     }
 
-    /// The corresponding C function is `unshare`.
-    public static func unshare(_ set: NamespaceSet) throws(FerryError) {
-        try syscall("unshare") { fy_unshare(Int32(truncatingIfNeeded: set.rawValue)) }
-    }
 
     /// The inode number that identifies a namespace, from /proc/PID/ns/NAME.
     public static func identity(pid: Int32, _ name: String) -> UInt64? {

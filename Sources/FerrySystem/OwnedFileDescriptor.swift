@@ -25,12 +25,6 @@ public final class OwnedFileDescriptor: @unchecked Sendable {
         rawValue = -1
     }
 
-    /// Gives the descriptor up without closing it (for example to dup2 it into place).
-    public func release() -> Int32 {
-        let value = rawValue
-        rawValue = -1
-        return value
-    }
 
     /// Opens a path with O_CLOEXEC always added.
     public static func open(

@@ -55,10 +55,6 @@ public enum ProcFS {
         (try? directoryEntries("/proc/\(pid)/task").count) ?? 0
     }
 
-    /// Every pid on the host, from the /proc directory.
-    public static func allPids() -> [pid_t] {
-        ((try? directoryEntries("/proc")) ?? []).compactMap { pid_t($0) }
-    }
 }
 
 /// A monotonic clock in seconds, for timeouts and the timings Ferry reports.

@@ -13,13 +13,11 @@
 /// continues like a forked one. Only async-signal-safe work may follow in the child.
 pid_t fy_clone_fork(uint64_t flags);
 
-int fy_unshare(int flags);
 int fy_setns(int fd, int nstype);
 int fy_pidfd_open(pid_t pid, unsigned int flags);
 int fy_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int fy_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int fy_set_child_subreaper(void);
-int fy_set_pdeathsig(int sig);
 
 // --- GNU extensions (Swift imports Glibc without _GNU_SOURCE) ---------------------------
 
@@ -57,7 +55,7 @@ int fy_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint6
 // --- constants (named here so Swift need not import the conflicting kernel headers) -----
 
 extern const uint64_t FY_CLONE_NEWNS, FY_CLONE_NEWPID, FY_CLONE_NEWUTS, FY_CLONE_NEWIPC,
-    FY_CLONE_NEWNET, FY_CLONE_NEWCGROUP, FY_CLONE_NEWUSER, FY_CLONE_NEWTIME;
+    FY_CLONE_NEWNET, FY_CLONE_NEWCGROUP, FY_CLONE_NEWUSER;
 
 extern const unsigned int FY_OPEN_TREE_CLONE, FY_OPEN_TREE_CLOEXEC, FY_AT_RECURSIVE,
     FY_AT_EMPTY_PATH, FY_AT_SYMLINK_NOFOLLOW;
@@ -80,9 +78,6 @@ int fy_loop_get_free(int control_fd);
 /// Attaches `backing_fd` to the loop device `loop_fd` in one LOOP_CONFIGURE call, with
 /// autoclear so the device detaches itself once the last user (the mount) is gone.
 int fy_loop_configure(int loop_fd, int backing_fd, int read_only);
-int fy_loop_clear(int loop_fd);
-/// Reads the backing file name the kernel records for a loop device (up to 64 bytes).
-int fy_loop_backing_file(int loop_fd, char *buffer, size_t size);
 
 // --- networking ----------------------------------------------------------------------
 
