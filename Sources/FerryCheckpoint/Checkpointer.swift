@@ -88,10 +88,6 @@ public struct Checkpointer {
             }
             return
         }
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw FerryError(.systemCallFailed, "cannot create image directory \(path)", cause: .error(error))
-        }
+        try makeDirectories(path)
     }
 }

@@ -67,7 +67,7 @@ struct ContainerCreation {
 
         let staging = ContainerLayout(directory: "\(root.containersDirectory)/.\(name.value).creating")
         try? removeTree(staging.directory)
-        try makeDirectory(staging.directory)
+        try makeDirectories(staging.directory)
         do throws(FerryError) {
             let config = try build(in: staging, source: source)
             try JSONFile.write(config, to: staging.config)
@@ -140,7 +140,7 @@ struct ContainerCreation {
         let config = ContainerConfig(
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
             binds: request.binds, command: request.command, hooks: request.hooks)
-        try makeDirectory(layout.privateArea)
+        try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break
         case .insulatedImage(let file, let size):
@@ -152,11 +152,11 @@ struct ContainerCreation {
         try area.mountPrivate()
         defer { try? area.unmountPrivate() }
         if template == nil {
-            try makeDirectory(layout.privateRootfs)
+            try makeDirectories(layout.privateRootfs)
             try populate(layout.privateRootfs, from: source)
         } else {
-            try makeDirectory(layout.overlayUpper)
-            try makeDirectory(layout.overlayWork)
+            try makeDirectories(layout.overlayUpper)
+            try makeDirectories(layout.overlayWork)
         }
         try area.unmountPrivate()
         return config
@@ -175,7 +175,7 @@ struct ContainerCreation {
             try root.prepare()
             let unpacking = template + ".unpacking"
             try? removeTree(unpacking)
-            try makeDirectory(unpacking)
+            try makeDirectories(unpacking)
             try populate(unpacking, from: source)
             try syscall("rename", path: template) { rename(unpacking, template) }
             return template
@@ -190,11 +190,4 @@ struct ContainerCreation {
             try Spawn.check(["tar", "--numeric-owner", "-xpf", path, "-C", destination], "cannot unpack rootfs \(path)")
         }
     }
-}
-
-/// Removes a directory tree without crossing into other filesystems (a mount left under
-/// it must never be emptied by accident).
-func removeTree(_ path: String) throws(FerryError) {
-    guard access(path, F_OK) == 0 else { return }
-    try Spawn.check(["rm", "-rf", "--one-file-system", path], "cannot remove \(path)")
 }

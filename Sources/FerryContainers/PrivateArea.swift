@@ -59,7 +59,7 @@ public struct PrivateArea {
     public func mountPrivate() throws(FerryError) {
         guard let backing else { return }
         if try MountTable.isMountPoint(layout.privateArea) { return }
-        try makeDirectory(layout.privateArea)
+        try makeDirectories(layout.privateArea)
         switch config.storage {
         case .insulatedImage:
             let (device, fd) = try LoopDevice.attach(backing)
@@ -86,7 +86,7 @@ public struct PrivateArea {
             throw FerryError(.notFound, "overlay template \(template) of container \(config.name) is missing")
         }
         for directory in [layout.overlayMountPoint, layout.overlayUpper, layout.overlayWork] {
-            try makeDirectory(directory)
+            try makeDirectories(directory)
         }
         let overlay = try DetachedMount.filesystem(
             "overlay", source: "overlay",
@@ -154,15 +154,5 @@ public enum MountTable {
 
     public static func isMountPoint(_ path: String) throws(FerryError) -> Bool {
         try current().contains { $0.mountPoint == path }
-    }
-}
-
-func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(FerryError) {
-    var current = ""
-    for part in path.split(separator: "/") {
-        current += "/\(part)"
-        if mkdir(current, mode) != 0 && errno != EEXIST {
-            throw FerryError.system("mkdir", .init(rawValue: errno), path: current)
-        }
     }
 }

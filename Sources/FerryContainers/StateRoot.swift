@@ -31,11 +31,7 @@ public struct StateRoot: Sendable {
     /// Creates the root's directories if they are missing.
     public func prepare() throws(FerryError) {
         for directory in [path, containersDirectory, templatesDirectory] {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw FerryError(.systemCallFailed, "cannot create state directory \(directory)", cause: .error(error))
-            }
+            try makeDirectories(directory)
         }
     }
 

@@ -91,7 +91,8 @@ public struct AgentServer {
             guard mkdir(layout.directory, 0o700) == 0 else {
                 throw FerryError(.alreadyExists, "container \(name) is already being migrated to this host")
             }
-            try makeDirectories([layout.privateArea, "\(layout.directory)/images"])
+            try makeDirectories(layout.privateArea)
+            try makeDirectories("\(layout.directory)/images")
             try manager.writeConfig(config, to: layout)
             // Shared storage (insulatedDevice) needs nothing here: the source still uses the
             // device; the restore (or start) mounts it once the source has let it go.
@@ -172,7 +173,7 @@ public struct AgentServer {
         let staged = staging(name).directory
         if access(staged, F_OK) == 0 {
             try unmountStaged(name)
-            try Spawn.check(["rm", "-rf", "--one-file-system", staged], "cannot remove \(staged)")
+            try removeTree(staged)
         }
         let arrived = root.layout(of: name).directory
         guard access("\(arrived)/.incoming", F_OK) == 0 else { return }
@@ -189,9 +190,4 @@ public struct AgentServer {
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
-    private func makeDirectories(_ paths: [String]) throws(FerryError) {
-        for path in paths where mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw FerryError.system("mkdir", .init(rawValue: errno), path: path)
-        }
-    }
 }

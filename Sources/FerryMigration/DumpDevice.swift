@@ -29,9 +29,7 @@ public struct DumpDevice: Codable, Sendable, Equatable {
             .stdout.trimmingNewline
         let type = try Spawn.check(["blkid", "-s", "TYPE", "-o", "value", device], "cannot read the filesystem type of \(device)")
             .stdout.trimmingNewline
-        if mkdir(mountPoint, 0o700) != 0 && errno != EEXIST {
-            throw FerryError.system("mkdir", .init(rawValue: errno), path: mountPoint)
-        }
+        try makeDirectories(mountPoint, mode: 0o700)
         try PrivateArea.refuseIfMounted(device: device)
         try Mounts.mount(source: device, target: mountPoint, type: type, flags: [])
         defer {

@@ -48,9 +48,7 @@ public struct MigrationJournal: Codable, Sendable {
     public func save(root: StateRoot) throws(FerryError) {
         let name = (try? ContainerName(container))?.value ?? container
         let directory = "\(root.path)/migrations"
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw FerryError.system("mkdir", .init(rawValue: errno), path: directory)
-        }
+        try makeDirectories(directory, mode: 0o700)
         let path = "\(directory)/\(name).json"
         do {
             let data = try JSONEncoder().encode(self)

@@ -299,12 +299,7 @@ struct MigrationRun {
     private var dumpMountPoint: String { "\(runtime.layout.directory)/dump-device" }
 
     private func makeParent(of path: String) throws(FerryError) {
-        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        do {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        } catch {
-            throw FerryError(.systemCallFailed, "cannot create \(parent)", cause: .error(error))
-        }
+        try makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
     }
 
     /// The agent channel, reconnecting if this run (a recovery) has none yet.

@@ -41,13 +41,7 @@ public struct CgroupFreezer: Sendable {
     }
 
     public func create() throws(FerryError) {
-        var current = ""
-        for part in path.split(separator: "/") {
-            current += "/\(part)"
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw FerryError.system("mkdir", .init(rawValue: errno), path: current)
-            }
-        }
+        try makeDirectories(path)
     }
 
     public func add(_ pid: pid_t) throws(FerryError) {
