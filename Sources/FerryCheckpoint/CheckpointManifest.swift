@@ -67,16 +67,7 @@ public struct CheckpointManifest: Sendable, Codable {
     }
 
     public func write(to directory: String) throws(FerryError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let path = "\(directory)/\(Self.fileName)"
-        do {
-            try encoder.encode(self).write(to: URL(fileURLWithPath: path + ".tmp"))
-        } catch {
-            throw FerryError(.systemCallFailed, "cannot write \(path)", cause: .error(error))
-        }
-        try syscall("rename", path: path) { rename(path + ".tmp", path) }
+        try JSONFile.write(self, to: "\(directory)/\(Self.fileName)")
     }
 
     /// Compares the directory with the recorded checksums; names every file that differs.

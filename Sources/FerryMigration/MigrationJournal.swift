@@ -38,30 +38,12 @@ public struct MigrationJournal: Codable, Sendable {
     public static func load(root: StateRoot, name: ContainerName) throws(FerryError) -> MigrationJournal? {
         let path = path(root: root, name: name)
         guard access(path, F_OK) == 0 else { return nil }
-        do {
-            return try JSONDecoder().decode(MigrationJournal.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw FerryError(.corrupt, "migration journal \(path) is corrupt", cause: .error(error))
-        }
+        return try JSONFile.read(MigrationJournal.self, from: path, what: "migration journal")
     }
 
     public func save(root: StateRoot) throws(FerryError) {
-        let name = (try? ContainerName(container))?.value ?? container
-        let directory = "\(root.path)/migrations"
-        try makeDirectories(directory, mode: 0o700)
-        let path = "\(directory)/\(name).json"
-        do {
-            let data = try JSONEncoder().encode(self)
-            try data.write(to: URL(fileURLWithPath: path + ".tmp"))
-            // Durable before the step acts: fsync through a descriptor, then rename.
-            let fd = try OwnedFileDescriptor.open(path + ".tmp", O_RDONLY)
-            fsync(fd.rawValue)
-        } catch let error as FerryError {
-            throw error
-        } catch {
-            throw FerryError(.systemCallFailed, "cannot write migration journal \(path)", cause: .error(error))
-        }
-        try syscall("rename", path: path) { rename(path + ".tmp", path) }
+        try makeDirectories("\(root.path)/migrations", mode: 0o700)
+        try JSONFile.write(self, to: "\(root.path)/migrations/\(container).json", durable: true)
     }
 
     public static func remove(root: StateRoot, name: ContainerName) {
