@@ -130,6 +130,8 @@ struct MigrationRun {
     var frozenSeconds: Double?
     /// The target's path of the source's device, when both see the same storage.
     var sharedDevice: String?
+    /// Bytes in the private area, measured once (`du` over many files is not free).
+    var sourceBytes: UInt64 = 0
 
     var name: ContainerName { runtime.config.name }
     var root: StateRoot { manager.root }
@@ -177,7 +179,8 @@ struct MigrationRun {
             let probed = try mountForProbe()
             defer { releaseProbe(mountedHere: probed) }
             let probe = try sharedStorageProbe()
-            let hello = try agent().call(.hello(name: name.value, neededBytes: try privateAreaBytes(), shared: probe)).hello
+            sourceBytes = try privateAreaBytes()
+            let hello = try agent().call(.hello(name: name.value, neededBytes: sourceBytes, shared: probe)).hello
             guard let hello else { throw FerryError(.corrupt, "target sent no hello") }
             sharedDevice = hello.sharedDevice
             if hello.nameTaken {
@@ -336,7 +339,7 @@ struct MigrationRun {
             let output = try Spawn.check(["blockdev", "--getsize64", path], "cannot read the size of \(path)")
             return UInt64(output.stdout.trimmingNewline) ?? 0
         case .shared:
-            return max(256 << 20, try privateAreaBytes() * 2)
+            return max(256 << 20, sourceBytes * 2)
         }
     }
 
