@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(name: "FerrySystemTests", dependencies: ["FerrySystem"]),
         .testTarget(name: "FerryContainersTests", dependencies: ["FerryContainers"]),
         .testTarget(name: "FerryCRIUTests", dependencies: ["FerryCRIU"]),
+        .testTarget(name: "FerryCheckpointTests", dependencies: ["FerryCheckpoint", "FerryContainers", "FerryMounts", "FerryCRIU"]),
         // Privileged scenarios: real namespaces, mounts and CRIU, driven through `ferry`.
         .testTarget(
             name: "FerryIntegrationTests",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryCheckpoint
 import FerryContainers
 import FerryErrors
 
@@ -13,8 +14,9 @@ struct MountsCommand: ParsableCommand {
 
     func run() throws {
         let runtime = try global.manager().runtime(try containerName(name))
-        let capture = try MountCapturer(runtime: runtime).capture()
-        let report = MountReport(capture)
+        let plan = try CheckpointPlan(runtime: runtime)
+        let capture = plan.capture
+        let report = plan.report
         if json { return try printJSON(report) }
         var namespace = 0
         for entry in report.entries {

@@ -22,6 +22,19 @@ public struct CheckpointManifest: Sendable, Codable {
     /// sha256 of every file in the directory except this manifest and CRIU's logs.
     public var checksums: [String: String]
 
+    public init(
+        format: Int, container: ContainerConfig, createdAt: Date, mounts: MountTreeCapture, externals: [ExternalMount], stats: CRIUStats,
+        checksums: [String: String]
+    ) {
+        self.format = format
+        self.container = container
+        self.createdAt = createdAt
+        self.mounts = mounts
+        self.externals = externals
+        self.stats = stats
+        self.checksums = checksums
+    }
+
     /// A host file or directory bound into the container, dumped by CRIU as an external
     /// mount under `key` and re-attached from the (possibly moved) host path at restore.
     public struct ExternalMount: Sendable, Codable, Equatable {

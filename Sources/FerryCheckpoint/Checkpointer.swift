@@ -35,13 +35,8 @@ public struct Checkpointer {
             throw FerryError(.invalidState, "container \(name) is not running; there is nothing to checkpoint")
         }
         // Every refusal happens here, before anything is frozen.
-        let capture = try MountCapturer(runtime: runtime).capture()
-        let blocked = MountReport(capture).blocked
-        if !blocked.isEmpty {
-            let list = blocked.map { "\($0.mountPoint) (\($0.fsType)): \($0.verdict)" }.joined(separator: "; ")
-            throw FerryError(.invalidState, "cannot checkpoint \(name): \(list); see 'ferry mounts \(name)'")
-        }
-        let externals = try ExternalMountPlan.plan(for: capture, config: runtime.config)
+        let plan = try CheckpointPlan(runtime: runtime)
+        try plan.refuseIfBlocked("checkpoint", name)
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
         try prepareEmptyDirectory(imagesPath)
 
@@ -51,7 +46,7 @@ public struct Checkpointer {
             let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
             var request = CRIUClient.DumpRequest(pid: state.initPid, imagesDirectory: images, workDirectory: work, logPath: logPath)
             request.leaveRunning = leaveRunning
-            request.externals = ExternalMountPlan.dumpArguments(externals)
+            request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
             try CRIUClient(engine: engine).dump(request)
         } catch {
@@ -64,8 +59,8 @@ public struct Checkpointer {
             try? stats.merge(image: bytes)
         }
         let manifest = CheckpointManifest(
-            format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: capture,
-            externals: externals, stats: stats, checksums: try CheckpointManifest.checksums(of: imagesPath))
+            format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
+            externals: plan.externals, stats: stats, checksums: try CheckpointManifest.checksums(of: imagesPath))
         try manifest.write(to: imagesPath)
         if !leaveRunning {
             // CRIU killed the tree; the monitor tears the host side down. Wait for it.
@@ -76,7 +71,7 @@ public struct Checkpointer {
         }
         manager.logger.info("checkpoint written", metadata: ["container": "\(name)", "directory": "\(imagesPath)"])
         return Result(
-            directory: imagesPath, stats: stats, mounts: capture.mountCount, namespaces: capture.namespaces.count,
+            directory: imagesPath, stats: stats, mounts: plan.capture.mountCount, namespaces: plan.capture.namespaces.count,
             totalSeconds: Monotonic.now - started)
     }
 

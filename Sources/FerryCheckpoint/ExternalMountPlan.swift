@@ -7,26 +7,25 @@ import FerryMounts
 /// CRIU cannot dump a mount whose source lies outside the container; it records such a
 /// mount under a key (`--external mnt[PATH]:KEY`) and needs a host path for that key at
 /// restore (`mnt[KEY]:HOSTPATH`). The keys come from the container's `--bind` list, so a
-/// restore on another host can find each bind's new source by its container path.
+/// restore on another host can find each bind's new source by its container path. Binds
+/// of a `--bind` made inside the container need no key: CRIU restores them as binds of
+/// the external mount they show.
 public enum ExternalMountPlan {
-    /// The externals of a captured tree, refusing any that Ferry did not bind itself.
-    public static func plan(for capture: MountTreeCapture, config: ContainerConfig) throws(FerryError) -> [CheckpointManifest.ExternalMount] {
-        var result: [CheckpointManifest.ExternalMount] = []
-        guard let initNamespace = capture.namespaces.first(where: { $0.containerPids.contains(1) }) ?? capture.namespaces.first else {
+    /// The externals of a captured tree: the mounts the handler table gives to CRIU as
+    /// externals, at their `--bind` destination in the init's namespace.
+    public static func plan(for capture: MountTreeCapture, config: ContainerConfig) -> [CheckpointManifest.ExternalMount] {
+        guard let index = capture.namespaces.firstIndex(where: { $0.containerPids.contains(1) }) ?? capture.namespaces.indices.first else {
             return []
         }
-        let analysis = MountAnalysis(initNamespace.mounts)
-        for mount in initNamespace.mounts where analysis.verdict(for: mount).kind == .externalBind {
+        let namespace = capture.namespaces[index]
+        let analysis = capture.analyses()[index]
+        var result: [CheckpointManifest.ExternalMount] = []
+        for mount in namespace.mounts where analysis.handler(for: mount).criu == .external && analysis.context(for: mount).isDeclaredDestination {
             let path = analysis.key(of: mount)
-            guard let index = config.binds.firstIndex(where: { $0.destination == path }) else {
-                throw FerryError(
-                    .invalidState,
-                    "mount \(path) in container \(config.name) comes from the host (\(mount.root)) but is not one of its --bind mounts; Ferry cannot map it on restore")
-            }
-            let bind = config.binds[index]
+            guard let bindIndex = config.binds.firstIndex(where: { $0.destination == path }) else { continue }
             result.append(CheckpointManifest.ExternalMount(
-                key: "ferry-bind-\(index)", containerPath: path, hostSource: bind.source,
-                isDirectory: fileStatus(bind.source).map(isDirectory) ?? true))
+                key: "ferry-bind-\(bindIndex)", containerPath: path, hostSource: config.binds[bindIndex].source,
+                isDirectory: !namespace.fileMounts.contains(mount.id)))
         }
         return result
     }

@@ -55,11 +55,13 @@ public struct Restorer {
             break
         }
         runtime = try apply(remap, to: runtime)
-        _ = try ExternalMountPlan.restoreArguments(manifest.externals, config: runtime.config)
-
-        let pid = try manager.launchMonitor(name, arguments: ["--restore-from", imagesPath])
+        let plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config)
+        try plan.write(for: runtime.layout)
+        let launched = Swift.Result { () throws(FerryError) in try manager.launchMonitor(name, arguments: ["--restore-from", imagesPath]) }
+        RestorePlan.remove(for: runtime.layout)
+        let pid = try launched.get()
         let actual = try MountCapturer(runtime: runtime).capture()
-        let differences = MountTreeDiff.lines(expected: manifest.mounts, actual: actual)
+        let differences = MountTreeDiff.lines(expected: plan.expectedMounts, actual: actual)
         if !differences.isEmpty {
             try? manager.stop(name, timeout: 0, locked: true)
             throw FerryError(
@@ -97,7 +99,7 @@ public struct Restorer {
     }
 }
 
-/// The monitor's launcher for a restore: prepare the rootfs, run CRIU, return the init.
+/// The monitor's launcher for a restore: create the mount points, run CRIU, return the init.
 public struct RestoreLauncher: ContainerLauncher {
     public let imagesPath: String
     public let engine: CRIUEngine
@@ -108,32 +110,17 @@ public struct RestoreLauncher: ContainerLauncher {
     }
 
     public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
-        let manifest = try CheckpointManifest.read(from: imagesPath, expecting: runtime.config.name)
-        try MountDestinations.create(for: manifest, in: runtime)
-        let externals = try ExternalMountPlan.restoreArguments(manifest.externals, config: runtime.config)
+        let plan = try RestorePlan.read(for: runtime.layout)
+        guard plan.imagesDirectory == imagesPath else {
+            throw FerryError(.invalidState, "restore plan of container \(runtime.config.name) is for \(plan.imagesDirectory), not \(imagesPath)")
+        }
+        try plan.createDestinations(in: runtime.rootfs)
         let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
         let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
         var request = CRIUClient.RestoreRequest(
             imagesDirectory: images, workDirectory: work, logPath: "\(runtime.layout.directory)/restore.log", root: runtime.rootfs)
-        request.externals = externals
+        request.externals = plan.externals
         let cgroup = runtime.cgroup
         return try CRIUClient(engine: engine).restore(request, started: { pid throws(FerryError) in try cgroup.add(pid) })
-    }
-}
-
-/// Creates what CRIU will mount onto in the rootfs, if it is missing: on another host the
-/// rootfs may lack a mount point, and a file bind needs a *file* there, not a directory.
-enum MountDestinations {
-    static func create(for manifest: CheckpointManifest, in runtime: ContainerRuntime) throws(FerryError) {
-        let tree = try ContainedPath(root: runtime.rootfs)
-        for namespace in manifest.mounts.namespaces {
-            let analysis = MountAnalysis(namespace.mounts)
-            guard let root = analysis.root else { continue }
-            for mount in namespace.mounts where mount.parentID == root.id && mount.mountPoint != "/" {
-                let external = manifest.externals.first { $0.containerPath == mount.mountPoint }
-                let kind: ContainedPath.Kind = (external.map { !$0.isDirectory } ?? false) ? .file : .directory
-                _ = try tree.openCreating(mount.mountPoint, as: kind)
-            }
-        }
     }
 }

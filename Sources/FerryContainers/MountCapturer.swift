@@ -32,11 +32,17 @@ public struct MountCapturer {
         for inode in order {
             guard let group = groups[inode] else { continue }
             let mounts = try MountTable.current(pid: "\(group.hostPid)")
-            namespaces.append(MountNamespaceCapture(inode: inode, containerPids: group.containerPids.sorted(), mounts: mounts))
+            // Only the topmost mount at a path can be looked at; a file bind is never covered
+            // by a directory mount, so that is the one whose kind matters.
+            let fileMounts = mounts.filter { mount in
+                ProcessRoot.status(pid: group.hostPid, path: mount.mountPoint).map { !isDirectory($0) } ?? false
+            }.map(\.id)
+            namespaces.append(MountNamespaceCapture(inode: inode, containerPids: group.containerPids.sorted(), mounts: mounts, fileMounts: fileMounts))
         }
         // Lowest pid first: the init's namespace leads, and the order is stable across a restore.
         namespaces.sort { ($0.containerPids.first ?? .max) < ($1.containerPids.first ?? .max) }
-        return MountTreeCapture(hostRoot: runtime.rootfs, namespaces: namespaces)
+        return MountTreeCapture(
+            hostRoot: runtime.rootfs, namespaces: namespaces, declaredBinds: runtime.config.binds.map(\.destination), hostPids: pids)
     }
 
     /// The pid as the container sees it: the last NSpid entry of /proc/PID/status.
@@ -48,38 +54,3 @@ public struct MountCapturer {
     }
 }
 
-/// The pre-flight report `ferry mounts` prints and `ferry checkpoint` consults.
-public struct MountReport: Sendable, Codable {
-    public struct Entry: Sendable, Codable {
-        public var namespace: Int
-        public var mountPoint: String
-        public var fsType: String
-        public var source: String
-        public var propagation: String
-        public var kind: FilesystemKind
-        public var verdict: MountVerdict
-    }
-
-    public var entries: [Entry]
-
-    public init(_ capture: MountTreeCapture) {
-        var entries: [Entry] = []
-        for (index, namespace) in capture.namespaces.enumerated() {
-            let analysis = MountAnalysis(namespace.mounts)
-            for mount in namespace.mounts {
-                let (kind, verdict) = analysis.verdict(for: mount)
-                var propagation: [String] = []
-                if let group = mount.propagation.sharedGroup { propagation.append("shared:\(group)") }
-                if let master = mount.propagation.masterGroup { propagation.append("master:\(master)") }
-                if mount.propagation.unbindable { propagation.append("unbindable") }
-                entries.append(Entry(
-                    namespace: index + 1, mountPoint: analysis.key(of: mount), fsType: mount.fsType, source: mount.source,
-                    propagation: propagation.isEmpty ? "private" : propagation.joined(separator: " "),
-                    kind: kind, verdict: verdict))
-            }
-        }
-        self.entries = entries
-    }
-
-    public var blocked: [Entry] { entries.filter { $0.verdict.isBlocked } }
-}

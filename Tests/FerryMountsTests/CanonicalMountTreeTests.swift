@@ -74,7 +74,9 @@ import Testing
         #expect(kinds["/"] == .rootfs)
         #expect(kinds["/proc"] == .pseudo)
         #expect(kinds["/shared"] == .tmpfs)
+        // Not declared with --bind here: a host mount Ferry knows nothing about.
         #expect(kinds["/etc/resolv.conf"] == .externalBind)
+        #expect(analysis.verdict(for: analysis.mounts[5]).verdict.isBlocked)
         #expect(kinds["/data2"] == .rootfs)
         #expect(kinds["/over#1"] == .tmpfs)
         let fuse = try MountInfoParser.parseLine("200 100 0:60 / /mnt/remote rw - fuse.sshfs me@host:/srv rw")

@@ -1,0 +1,72 @@
+import FerryContainers
+import FerryErrors
+import FerryMounts
+import FerrySystem
+import Glibc
+
+/// Everything decided before CRIU restores a container: which images, the externals with
+/// their host sources on this host, the mount points to create, and the tree to expect.
+///
+/// The restorer builds it once from the verified manifest and the (remapped) config and
+/// writes it next to the container; the monitor's launcher reads it instead of reading
+/// and checking the manifest a second time.
+public struct RestorePlan: Sendable, Codable, Equatable {
+    public var imagesDirectory: String
+    /// CRIU `--external` values: `mnt[KEY]:HOSTPATH`.
+    public var externals: [String]
+    /// Mount points in the container's root filesystem, with the type of what is mounted
+    /// there: on another host the rootfs may lack one, and a file bind needs a *file*.
+    public var destinations: [Destination]
+    /// The tree as it was checkpointed, for the check after the restore.
+    public var expectedMounts: MountTreeCapture
+
+    public struct Destination: Sendable, Codable, Equatable {
+        public var path: String
+        public var isFile: Bool
+    }
+
+    public init(manifest: CheckpointManifest, imagesDirectory: String, config: ContainerConfig) throws(FerryError) {
+        self.imagesDirectory = imagesDirectory
+        externals = try ExternalMountPlan.restoreArguments(manifest.externals, config: config)
+        expectedMounts = manifest.mounts
+        destinations = Self.destinations(of: manifest)
+    }
+
+    /// Every mount point on the root filesystem, once, in namespace order.
+    static func destinations(of manifest: CheckpointManifest) -> [Destination] {
+        var seen: Set<String> = []
+        var result: [Destination] = []
+        let capture = manifest.mounts
+        for (namespace, analysis) in zip(capture.namespaces, capture.analyses()) {
+            for mount in namespace.mounts where analysis.isOnRootFilesystem(mount) && seen.insert(mount.mountPoint).inserted {
+                // Manifests from before file mounts were recorded know it for externals only.
+                let external = manifest.externals.first { $0.containerPath == mount.mountPoint }
+                let isFile = namespace.fileMounts.contains(mount.id) || external.map { !$0.isDirectory } ?? false
+                result.append(Destination(path: mount.mountPoint, isFile: isFile))
+            }
+        }
+        return result
+    }
+
+    static func path(for layout: ContainerLayout) -> String { "\(layout.directory)/restore-plan.json" }
+
+    func write(for layout: ContainerLayout) throws(FerryError) {
+        try JSONFile.write(self, to: Self.path(for: layout))
+    }
+
+    static func read(for layout: ContainerLayout) throws(FerryError) -> RestorePlan {
+        try JSONFile.read(RestorePlan.self, from: path(for: layout), what: "restore plan")
+    }
+
+    static func remove(for layout: ContainerLayout) {
+        unlink(path(for: layout))
+    }
+
+    /// Creates the missing mount points inside the rootfs, never outside it.
+    func createDestinations(in rootfs: String) throws(FerryError) {
+        let tree = try ContainedPath(root: rootfs)
+        for destination in destinations {
+            _ = try tree.openCreating(destination.path, as: destination.isFile ? .file : .directory)
+        }
+    }
+}
