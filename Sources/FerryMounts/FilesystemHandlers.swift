@@ -27,6 +27,16 @@ public enum FilesystemHandlers {
             equivalence: Equivalence(identity: .containerRoot, hostStorage: true),
             claims: { _, context in context.isContainerRoot },
             verdict: { _, _ in .migratableWithRemap("container root: given to CRIU as --root") }),
+        // Before the declared-bind row: a network share or FUSE bound in from the host
+        // moves only once Ferry mounts it on the target itself (not yet).
+        FilesystemHandler(
+            name: "network filesystem", kind: .networkFS,
+            claims: { mount, _ in networkTypes.contains(mount.fsType) },
+            verdict: { mount, _ in .blocked("network filesystem \(mount.fsType) from \(mount.source) is not supported yet") }),
+        FilesystemHandler(
+            name: "FUSE", kind: .fuse,
+            claims: { mount, _ in mount.fsType == "fuse" || mount.fsType.hasPrefix("fuse.") || mount.fsType == "fuseblk" },
+            verdict: { mount, _ in .blocked("FUSE filesystem \(mount.fsType) cannot be dumped by CRIU") }),
         // Before the tmpfs and pseudo rows: a host tmpfs bound in is the host's, not a
         // tmpfs for CRIU to dump.
         FilesystemHandler(
@@ -60,14 +70,6 @@ public enum FilesystemHandlers {
             name: "autofs", kind: .autofs, equivalence: Equivalence(identity: .asIs, derivedOptions: autofsDerived),
             claims: { mount, _ in mount.fsType == "autofs" },
             verdict: { _, _ in .blocked("autofs mounts are not supported yet") }),
-        FilesystemHandler(
-            name: "network filesystem", kind: .networkFS,
-            claims: { mount, _ in networkTypes.contains(mount.fsType) },
-            verdict: { mount, _ in .blocked("network filesystem \(mount.fsType) from \(mount.source) is not supported yet") }),
-        FilesystemHandler(
-            name: "FUSE", kind: .fuse,
-            claims: { mount, _ in mount.fsType == "fuse" || mount.fsType.hasPrefix("fuse.") || mount.fsType == "fuseblk" },
-            verdict: { mount, _ in .blocked("FUSE filesystem \(mount.fsType) cannot be dumped by CRIU") }),
         FilesystemHandler(
             name: "unknown host mount", kind: .externalBind, equivalence: Equivalence(identity: .host, hostStorage: true),
             claims: { mount, _ in diskTypes.contains(mount.fsType) },

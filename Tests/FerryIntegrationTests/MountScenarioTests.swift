@@ -1,28 +1,40 @@
 import Foundation
 import Testing
 
-/// One mount scenario, described once as data: the set-up script the container's init runs,
-/// the host binds it gets, and a probe whose output must be the same after restore.
-/// The driver does set-up, checkpoint, (moving binds), restore — which runs Ferry's own
-/// equivalence check — and compares the probe.
+/// One mount scenario in zdtm's shape, described once as data: what it needs, the set-up
+/// script the container's init runs, the host binds it gets, a probe whose output must be
+/// the same afterwards, and the expected outcome. The driver runs every row in each
+/// flavour: set-up → checkpoint/restore (locally, relocated, or a live migration) → verify,
+/// where the restore runs Ferry's own mount-tree equivalence check.
 struct MountScenario: Sendable, CustomTestStringConvertible {
     var name: String
+    /// What the host must offer; a missing need fails the test with its name (CI has all).
+    var needs: [Need] = []
     var setup: String
     var probe: String
     var hostFile: String? = nil
     var hostDirectory: String? = nil
-    /// Move the bind sources to other host paths between checkpoint and restore.
+    /// Local flavour: move the bind sources to other host paths before the restore.
     var moveBindSources = false
     var minimumMounts = 0
     var namespaces = 1
     /// Root is an overlay over the rootfs as template.
     var overlay = false
-    /// Restore on a second state root: the container's directory (and so the overlay's
-    /// upper and work dirs) is copied there and the template moves too.
-    var relocate = false
-    /// Container paths removed from the rootfs before restore: Ferry must create them again
-    /// with the right type (a file for a file bind).
+    /// Container paths removed from the rootfs before a local or relocated restore: Ferry
+    /// must create them again with the right type (a file for a file bind).
     var removeBeforeRestore: [String] = []
+    var expected: Outcome = .restored
+
+    enum Need: Sendable, Equatable {
+        /// A filesystem type the kernel must know (/proc/filesystems).
+        case filesystem(String)
+    }
+
+    enum Outcome: Sendable, Equatable {
+        case restored
+        /// Refused before anything freezes, with a message containing this text.
+        case blocked(String)
+    }
 
     var testDescription: String { name }
 
@@ -44,11 +56,20 @@ struct MountScenario: Sendable, CustomTestStringConvertible {
             name: "bind inside the container", setup: "mkdir -p /data /data2 && echo inside > /data/f && mount --bind /data /data2",
             probe: "cat /data2/f"),
         MountScenario(
+            name: "file bind onto a file made inside the container",
+            setup: "mkdir -p /a /b && echo inside > /a/file && echo covered > /b/file && mount --bind /a/file /b/file",
+            probe: "cat /b/file; test -f /b/file && echo file"),
+        MountScenario(
             name: "host file at /etc/resolv.conf, moved, destination missing", setup: "true",
             probe: "cat /etc/resolv.conf; test -f /etc/resolv.conf && echo file",
             hostFile: "/etc/resolv.conf", moveBindSources: true, removeBeforeRestore: ["/etc/resolv.conf"]),
         MountScenario(
             name: "host directory at /run/secrets, moved", setup: "true", probe: "cat /run/secrets/token",
+            hostDirectory: "/run/secrets", moveBindSources: true),
+        MountScenario(
+            name: "bind of a --bind made inside the container",
+            setup: "mkdir -p /mnt/again && mount --bind /run/secrets /mnt/again",
+            probe: "cat /mnt/again/token; [ $(stat -c %d /mnt/again/token) = $(stat -c %d /run/secrets/token) ] && echo one superblock",
             hostDirectory: "/run/secrets", moveBindSources: true),
         MountScenario(
             name: "second mount namespace with its own mounts",
@@ -73,9 +94,12 @@ struct MountScenario: Sendable, CustomTestStringConvertible {
             setup: "mkdir -p /o && mount -t tmpfs lower /o && mkdir /o/sub && mount -t tmpfs sub /o/sub && echo hidden > /o/sub/f && mount -t tmpfs upper /o && echo top > /o/f",
             probe: "cat /o/f; ls /o"),
         MountScenario(
-            name: "overlay root, upper and work dirs at new paths",
-            setup: "mkdir -p /var/app && echo written > /var/app/state", probe: "cat /var/app/state; cat /etc/hostname",
-            overlay: true, relocate: true),
+            name: "overlay root", setup: "mkdir -p /var/app && echo written > /var/app/state", probe: "cat /var/app/state; cat /etc/hostname",
+            overlay: true),
+        MountScenario(
+            name: "overlay mounted inside the container", needs: [.filesystem("overlay")],
+            setup: "mkdir -p /ov/l /ov/u /ov/w /ov/m && mount -t tmpfs ov /ov && mkdir -p /ov/l /ov/u /ov/w /ov/m && mount -t overlay o -o lowerdir=/ov/l,upperdir=/ov/u,workdir=/ov/w /ov/m",
+            probe: "ls /ov", expected: .blocked("an overlay mounted inside the container is not supported yet")),
         MountScenario(
             name: "200 mounts over 5 namespaces",
             setup: "mkdir -p /st\n"
@@ -85,73 +109,118 @@ struct MountScenario: Sendable, CustomTestStringConvertible {
                 + "\nfor i in $(seq 40); do mkdir -p /st/0-$i && mount -t tmpfs s /st/0-$i; done",
             probe: "ls /st | wc -l", minimumMounts: 200, namespaces: 5),
     ]
+
+    /// How the checkpointed container comes back.
+    enum Flavour: String, Sendable, CaseIterable, CustomTestStringConvertible {
+        /// `ferry checkpoint` then `ferry restore` on the same state root.
+        case local
+        /// The container's directory copied to a second state root, the original destroyed,
+        /// the template and every bind source moved: restore with the remapping options.
+        case relocated
+        /// `ferry migrate --online` to a second test host.
+        case migrated
+
+        var testDescription: String { rawValue }
+    }
 }
 
 extension Integration {
     @Suite struct MountScenarios {
-        @Test(arguments: MountScenario.all)
-        func scenarioSurvivesCheckpointAndRestore(_ scenario: MountScenario) throws {
+        @Test(arguments: MountScenario.all, MountScenario.Flavour.allCases)
+        func scenario(_ scenario: MountScenario, _ flavour: MountScenario.Flavour) throws {
+            for case .filesystem(let type) in scenario.needs {
+                let known = try String(contentsOfFile: "/proc/filesystems", encoding: .utf8)
+                try #require(known.split(separator: "\n").contains { $0.split(separator: "\t").last.map(String.init) == type }, "needs filesystem \(type)")
+            }
             let scratch = try Scratch("scenario")
             defer { scratch.cleanUp() }
-            let ferry = scratch.ferry
+            var hosts: TestHosts?
+            defer { hosts?.tearDown() }
+            if flavour == .migrated { hosts = try TestHosts(scratch) }
+            let source = hosts.map { Ferry(root: $0.root(1)) } ?? scratch.ferry
             let rootfs = try Rootfs.busybox(in: scratch)
             try (scenario.setup + "\ntouch /ready\nwhile true; do sleep 1; done\n").write(toFile: rootfs + "/setup.sh", atomically: true, encoding: .utf8)
             var arguments = ["create", "sc", "--rootfs", rootfs] + (scenario.overlay ? ["--overlay"] : [])
             var moves: [(from: String, to: String, destination: String)] = []
+            try FileManager.default.createDirectory(atPath: scratch.path("host"), withIntermediateDirectories: true)
             if let destination = scenario.hostFile {
-                let source = scratch.path("host/resolv.conf")
-                try FileManager.default.createDirectory(atPath: scratch.path("host"), withIntermediateDirectories: true)
-                try "nameserver 192.0.2.53\n".write(toFile: source, atomically: true, encoding: .utf8)
-                arguments += ["--bind", "\(source):\(destination)"]
-                moves.append((source, scratch.path("moved/resolv.conf"), destination))
+                let path = scratch.path("host/resolv.conf")
+                try "nameserver 192.0.2.53\n".write(toFile: path, atomically: true, encoding: .utf8)
+                arguments += ["--bind", "\(path):\(destination)"]
+                moves.append((path, scratch.path("moved/resolv.conf"), destination))
             }
             if let destination = scenario.hostDirectory {
-                let source = scratch.path("host/secrets")
-                try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-                try "s3cret\n".write(toFile: source + "/token", atomically: true, encoding: .utf8)
-                arguments += ["--bind", "\(source):\(destination):ro"]
-                moves.append((source, scratch.path("moved/secrets"), destination))
+                let path = scratch.path("host/secrets")
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                try "s3cret\n".write(toFile: path + "/token", atomically: true, encoding: .utf8)
+                arguments += ["--bind", "\(path):\(destination):ro"]
+                moves.append((path, scratch.path("moved/secrets"), destination))
             }
-            try ferry.ok(arguments + ["--", "/bin/sh", "/setup.sh"])
-            try ferry.ok(["start", "sc"])
-            #expect(try ferry.waitFor("sc", file: "/ready"), "set-up did not finish")
-            let probeBefore = try ferry.exec("sc", scenario.probe)
-            let report = try ferry.ok(["mounts", "sc", "--json"]).stdout
-            let entries = (try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+            try source.ok(arguments + ["--", "/bin/sh", "/setup.sh"])
+            try source.ok(["start", "sc"])
+            #expect(try source.waitFor("sc", file: "/ready"), "set-up did not finish")
+            let probeBefore = try source.exec("sc", scenario.probe)
+            let entries = try Self.reportEntries(source)
             #expect(entries.count >= scenario.minimumMounts, "only \(entries.count) mounts")
             #expect(Set(entries.compactMap { $0["namespace"] as? Int }).count == scenario.namespaces)
 
-            try ferry.ok(["checkpoint", "sc", "--to", scratch.path("images")])
-            var restore = ["restore", "sc", "--from", scratch.path("images")]
-            var target = ferry
-            let containerDirectory = scratch.stateRoot + "/containers/sc"
-            var privateRoot = containerDirectory + (scenario.overlay ? "/private/upper" : "/private/rootfs")
-            if scenario.relocate {
-                let other = scratch.path("state-b/containers")
-                try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
-                try Shell.run(["cp", "-a", containerDirectory, other + "/sc"])
-                try ferry.ok(["destroy", "sc"])
-                let moved = scratch.path("rootfs-moved")
-                try FileManager.default.moveItem(atPath: rootfs, toPath: moved)
-                restore += ["--overlay-template", moved]
-                target = scratch.secondHost()
-                privateRoot = other + "/sc/private/" + (scenario.overlay ? "upper" : "rootfs")
+            if case .blocked(let reason) = scenario.expected {
+                let refused = try hosts.map { try $0.ferry(1).migrate("sc", to: 2) } ?? source.run(["checkpoint", "sc", "--to", scratch.path("images")])
+                #expect(!refused.succeeded && refused.stderr.contains(reason), "expected a refusal naming '\(reason)': \(refused.stderr)")
+                let report = try source.run(["mounts", "sc"])
+                #expect(!report.succeeded && report.stdout.contains(reason), "ferry mounts does not say '\(reason)': \(report.stdout)")
+                #expect(try source.exec("sc", scenario.probe) == probeBefore, "the container does not run on after the refusal")
+                return
             }
-            for path in scenario.removeBeforeRestore {
-                try FileManager.default.removeItem(atPath: privateRoot + path)
-            }
-            if scenario.moveBindSources {
-                try FileManager.default.createDirectory(atPath: scratch.path("moved"), withIntermediateDirectories: true)
-                for move in moves {
-                    try FileManager.default.moveItem(atPath: move.from, toPath: move.to)
-                    restore += ["--bind-source", "\(move.destination)=\(move.to)"]
+
+            let target: Ferry
+            switch flavour {
+            case .local, .relocated:
+                try source.ok(["checkpoint", "sc", "--to", scratch.path("images")])
+                var restore = ["restore", "sc", "--from", scratch.path("images")]
+                let containerDirectory = scratch.stateRoot + "/containers/sc"
+                var privateRoot = containerDirectory + (scenario.overlay ? "/private/upper" : "/private/rootfs")
+                var moveBinds = scenario.moveBindSources
+                if flavour == .relocated {
+                    let other = scratch.path("state-b/containers")
+                    try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+                    try Shell.run(["cp", "-a", containerDirectory, other + "/sc"])
+                    try source.ok(["destroy", "sc"])
+                    if scenario.overlay {
+                        let moved = scratch.path("rootfs-moved")
+                        try FileManager.default.moveItem(atPath: rootfs, toPath: moved)
+                        restore += ["--overlay-template", moved]
+                    }
+                    target = scratch.secondHost()
+                    privateRoot = other + "/sc/private/" + (scenario.overlay ? "upper" : "rootfs")
+                    moveBinds = true
+                } else {
+                    target = source
                 }
+                for path in scenario.removeBeforeRestore {
+                    try FileManager.default.removeItem(atPath: privateRoot + path)
+                }
+                if moveBinds && !moves.isEmpty {
+                    try FileManager.default.createDirectory(atPath: scratch.path("moved"), withIntermediateDirectories: true)
+                    for move in moves {
+                        try FileManager.default.moveItem(atPath: move.from, toPath: move.to)
+                        restore += ["--bind-source", "\(move.destination)=\(move.to)"]
+                    }
+                }
+                try target.ok(restore)
+            case .migrated:
+                let hosts = try #require(hosts)
+                let result = try hosts.ferry(1).migrate("sc", to: 2, ["--online"])
+                #expect(result.succeeded, "migration failed: \(result.stderr)")
+                target = Ferry(root: hosts.root(2))
             }
-            try target.ok(restore)
-            #expect(try target.exec("sc", scenario.probe) == probeBefore, "the probe differs after restore")
-            let after = try target.ok(["mounts", "sc", "--json"]).stdout
-            let afterEntries = (try JSONSerialization.jsonObject(with: Data(after.utf8)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
-            #expect(afterEntries.count == entries.count)
+            #expect(try target.exec("sc", scenario.probe) == probeBefore, "the probe differs after the \(flavour) restore")
+            #expect(try Self.reportEntries(target).count == entries.count)
+        }
+
+        static func reportEntries(_ ferry: Ferry) throws -> [[String: Any]] {
+            let report = try ferry.ok(["mounts", "sc", "--json"]).stdout
+            return (try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
         }
     }
 }
