@@ -12,10 +12,11 @@ public struct CRIUEngine: Sendable {
 
     public static let minimumVersion = CRIUVersion(major: 4, minor: 0, patch: 0)
 
-    /// Where scripts/setup installs CRIU: keyed by version, outside any checkout.
+    /// Where scripts/setup installs CRIU: a prefix keyed by version, outside any checkout,
+    /// and `criu-current` pointing at the one in use.
     public static var defaultPath: String {
         let cache = getenv("FERRY_CACHE").map { String(cString: $0) } ?? "/var/cache/ferry"
-        return "\(cache)/criu-4.1.1/bin/criu"
+        return "\(cache)/criu-current/bin/criu"
     }
 
     /// The engine named by the setting, or the environment, or the default.
