@@ -17,7 +17,7 @@ struct MountsCommand: ParsableCommand {
         let plan = try CheckpointPlan(runtime: runtime)
         let capture = plan.capture
         let report = plan.report
-        if json { return try printJSON(report) }
+        if json { return try printJSON(plan.printable) }
         var namespace = 0
         for entry in report.entries {
             if entry.namespace != namespace {
@@ -27,8 +27,11 @@ struct MountsCommand: ParsableCommand {
             }
             printLine("  \(entry.mountPoint.padding(28))\(entry.fsType.padding(10))\(entry.propagation.padding(18))\(entry.verdict)")
         }
-        let blocked = report.blocked
-        printLine(blocked.isEmpty ? "verdict: migratable" : "verdict: blocked by \(blocked.count) mount(s): \(blocked.map(\.mountPoint).joined(separator: ", "))")
+        for blocker in plan.processBlockers {
+            printLine("process \(blocker.pid) (\(blocker.command)): blocked (\(blocker.reason))")
+        }
+        let blocked = report.blocked.map(\.mountPoint) + plan.processBlockers.map { "process \($0.pid)" }
+        printLine(blocked.isEmpty ? "verdict: migratable" : "verdict: blocked by \(blocked.joined(separator: ", "))")
         if !blocked.isEmpty { throw ExitCode(1) }
     }
 }

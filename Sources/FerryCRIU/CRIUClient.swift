@@ -35,6 +35,9 @@ public struct CRIUClient {
         public var externals: [String] = []
         public var freezeCgroup: String?
         public var timeoutSeconds: UInt32 = 60
+        /// How long CRIU may take before Ferry kills it: a dump can hang for ever (a task in
+        /// D state on an automount whose daemon is frozen, for one).
+        public var watchdogSeconds = CRIUClient.defaultWatchdogSeconds
 
         public init(pid: Int32, imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String) {
             self.pid = pid
@@ -52,6 +55,12 @@ public struct CRIUClient {
         public var root: String
         /// `mnt[KEY]:HOSTPATH` entries.
         public var externals: [String] = []
+        /// How long CRIU may take before Ferry kills it.
+        public var watchdogSeconds = CRIUClient.defaultWatchdogSeconds
+        /// The container's cgroup on this host (e.g. /ferry/TAG/NAME): CRIU puts the tree's
+        /// cgroups back below it in every hierarchy, as they were below the container's
+        /// cgroup at the dump (its cgroup namespace included).
+        public var cgroupRoot: String?
 
         public init(imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String, root: String) {
             self.imagesDirectory = imagesDirectory
@@ -73,7 +82,7 @@ public struct CRIUClient {
         var message = Ferry_Criu_criu_req()
         message.type = .dump
         message.opts = options
-        _ = try call(message, what: "dump", logPath: request.logPath, notify: notify)
+        _ = try call(message, what: "dump", logPath: request.logPath, watchdog: request.watchdogSeconds, notify: notify)
     }
 
     /// Restores a tree as a sibling of CRIU, i.e. as the caller's child; returns its pid.
@@ -88,12 +97,20 @@ public struct CRIUClient {
         options.external = request.externals
         options.rstSibling = true
         options.fileLocks = true
-        // Ferry places the tree in its cgroup itself: the target host's cgroup paths differ.
-        options.manageCgroupsMode = .ignore
+        if let cgroupRoot = request.cgroupRoot {
+            var root = Ferry_Criu_cgroup_root()
+            root.path = cgroupRoot
+            options.cgRoot = [root]
+            options.manageCgroupsMode = .soft
+        } else {
+            // The caller places the tree in its cgroup itself.
+            options.manageCgroupsMode = .ignore
+        }
         var message = Ferry_Criu_criu_req()
         message.type = .restore
         message.opts = options
-        let response = try call(message, what: "restore", logPath: request.logPath, started: started, notify: notify)
+        let response = try call(
+            message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds, started: started, notify: notify)
         return response.restore.pid
     }
 
@@ -110,15 +127,31 @@ public struct CRIUClient {
     }
 
     /// Sends a request, answers notifications until the final response, checks success.
+    /// The watchdog's default, or `FERRY_CRIU_WATCHDOG` seconds.
+    public static var defaultWatchdogSeconds: Double {
+        getenv("FERRY_CRIU_WATCHDOG").flatMap { Double(String(cString: $0)) }.map { max($0, 1) } ?? 300
+    }
+
     private func call(
-        _ request: Ferry_Criu_criu_req, what: String, logPath: String?,
+        _ request: Ferry_Criu_criu_req, what: String, logPath: String?, watchdog: Double,
         started: (pid_t) throws(FerryError) -> Void = { _ throws(FerryError) in }, notify: CRIUNotificationHandler
     ) throws(FerryError) -> Ferry_Criu_criu_resp {
         let connection = try CRIUConnection(engine: engine)
         try started(connection.pid)
         try connection.send(try serialize(request))
+        let deadline = Monotonic.now + watchdog
         while true {
-            guard let bytes = try connection.receive(timeout: 600) else {
+            let bytes: [UInt8]?
+            do throws(FerryError) {
+                bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
+            } catch where error.code == .timedOut {
+                connection.kill()
+                throw FerryError(
+                    .timedOut,
+                    "CRIU \(what) did not finish within \(Int(watchdog)) s, so Ferry killed it (watchdog; FERRY_CRIU_WATCHDOG sets it)\(logPath.map { " (log: \($0))" } ?? "")",
+                    cause: .error(error))
+            }
+            guard let bytes else {
                 let status = connection.finish()
                 throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
             }
@@ -177,11 +210,15 @@ public struct CRIUClient {
 
 /// Reading CRIU's log for the lines that explain a failure.
 public enum CRIULog {
-    /// The first "Error" lines, without the harmless RLIMIT_NOFILE one every run prints here.
+    /// Error lines every run prints here and that never explain a failure: the RLIMIT_NOFILE
+    /// one, and `ip addr restore` finding lo's addresses already there.
+    static let harmless = ["RLIMIT_NOFILE", "Address already assigned", "address already assigned"]
+
+    /// The first "Error" lines, without the harmless ones.
     public static func errors(at path: String) -> [String] {
         guard let text = try? readText(path) else { return [] }
         return text.split(separator: "\n")
-            .filter { $0.contains("Error") && !$0.contains("RLIMIT_NOFILE") }
+            .filter { line in line.contains("Error") && !harmless.contains { line.contains($0) } }
             .prefix(5)
             .map { line in
                 // Drop the "(00.123456) " timestamp prefix.

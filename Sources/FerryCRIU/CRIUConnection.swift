@@ -27,7 +27,7 @@ public final class CRIUConnection {
 
     deinit {
         if !exited {
-            _ = kill(pid, SIGKILL)
+            _ = Glibc.kill(pid, SIGKILL)
             var status: Int32 = 0
             _ = waitpid(pid, &status, 0)
         }
@@ -62,6 +62,12 @@ public final class CRIUConnection {
             buffer.withUnsafeMutableBytes { Glibc.recv(socket.rawValue, $0.baseAddress, $0.count, 0) }
         }
         return Array(buffer[0..<received])
+    }
+
+    /// Kills CRIU (the watchdog fired) and reaps it.
+    public func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+        finish()
     }
 
     /// Waits for CRIU to exit (after it answered) and returns its exit status.

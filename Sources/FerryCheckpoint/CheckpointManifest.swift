@@ -21,10 +21,13 @@ public struct CheckpointManifest: Sendable, Codable {
     public var stats: CRIUStats
     /// sha256 of every file in the directory except this manifest and CRIU's logs.
     public var checksums: [String: String]
+    /// The container's cgroups below its own, per hierarchy (CgroupSet.tree); nil in
+    /// manifests written before they were recorded.
+    public var cgroups: [String: [String]]?
 
     public init(
         format: Int, container: ContainerConfig, createdAt: Date, mounts: MountTreeCapture, externals: [ExternalMount], stats: CRIUStats,
-        checksums: [String: String]
+        checksums: [String: String], cgroups: [String: [String]]? = nil
     ) {
         self.format = format
         self.container = container
@@ -33,6 +36,7 @@ public struct CheckpointManifest: Sendable, Codable {
         self.externals = externals
         self.stats = stats
         self.checksums = checksums
+        self.cgroups = cgroups
     }
 
     /// A host file or directory bound into the container, dumped by CRIU as an external

@@ -3,7 +3,8 @@ import FerryErrors
 import FerryMounts
 
 /// Everything decided before a container is frozen: its mount tree, the verdict on each
-/// mount, what CRIU gets as externals, and what blocks the checkpoint.
+/// mount, what CRIU gets as externals, and what blocks the checkpoint — a mount, or a
+/// process CRIU cannot carry on this host.
 ///
 /// `ferry mounts`, `ferry checkpoint` and `ferry migrate` all build this one value, so the
 /// pre-flight report and the checkpoint can never disagree.
@@ -11,28 +12,42 @@ public struct CheckpointPlan: Sendable {
     public let capture: MountTreeCapture
     public let report: MountReport
     public let externals: [CheckpointManifest.ExternalMount]
+    public let processBlockers: [ProcessBlocker]
 
-    /// A plan from a capture (pure: what unit tests build).
-    public init(capture: MountTreeCapture, config: ContainerConfig) {
+    /// A plan from a capture and the processes' facts (pure: what unit tests build).
+    public init(capture: MountTreeCapture, config: ContainerConfig, processes: [ProcessFacts] = [], hostHasSysResource: Bool = true) {
         self.capture = capture
         report = MountReport(capture)
         externals = ExternalMountPlan.plan(for: capture, config: config)
+        let initUTS = processes.first { $0.containerPid == 1 }?.utsNamespace
+        processBlockers = ProcessRules.blockers(processes, initUTS: initUTS, hostHasSysResource: hostHasSysResource)
     }
 
-    /// Captures the running container's mounts and plans from them.
+    /// Captures the running container's mounts and processes and plans from them.
     public init(runtime: ContainerRuntime) throws(FerryError) {
-        self.init(capture: try MountCapturer(runtime: runtime).capture(), config: runtime.config)
+        let capture = try MountCapturer(runtime: runtime).capture()
+        let processes = capture.hostPids.compactMap { ProcessFacts.read(hostPid: $0) }
+        self.init(capture: capture, config: runtime.config, processes: processes, hostHasSysResource: ProcessRules.hostHasSysResource)
     }
 
     public var blockers: [MountReport.Entry] { report.blocked }
 
-    /// Throws the one refusal every command gives for a blocked mount: each blocked mount
-    /// with its reason, and where to look.
+    /// Throws the one refusal every command gives: each blocked mount and process with its
+    /// reason, and where to look.
     public func refuseIfBlocked(_ action: String, _ name: ContainerName) throws(FerryError) {
-        guard !blockers.isEmpty else { return }
-        let list = blockers.map { "\($0.mountPoint) (\($0.fsType)): \($0.verdict.reason ?? "blocked")" }.joined(separator: "; ")
-        throw FerryError(.invalidState, "cannot \(action) \(name): \(list); see 'ferry mounts \(name)'")
+        let list = blockers.map { "\($0.mountPoint) (\($0.fsType)): \($0.verdict.reason ?? "blocked")" }
+            + processBlockers.map { "process \($0.pid) (\($0.command)) \($0.reason)" }
+        guard !list.isEmpty else { return }
+        throw FerryError(.invalidState, "cannot \(action) \(name): \(list.joined(separator: "; ")); see 'ferry mounts \(name)'")
     }
+
+    /// What `ferry mounts --json` prints.
+    public struct Report: Sendable, Codable {
+        public var entries: [MountReport.Entry]
+        public var processBlockers: [ProcessBlocker]
+    }
+
+    public var printable: Report { Report(entries: report.entries, processBlockers: processBlockers) }
 
     /// `--external` values for CRIU's dump.
     public var dumpExternals: [String] { ExternalMountPlan.dumpArguments(externals) }

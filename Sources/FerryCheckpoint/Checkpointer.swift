@@ -37,6 +37,7 @@ public struct Checkpointer {
         // Every refusal happens here, before anything is frozen.
         let plan = try CheckpointPlan(runtime: runtime)
         try plan.refuseIfBlocked("checkpoint", name)
+        let cgroups = runtime.cgroups.tree()
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
         try prepareEmptyDirectory(imagesPath)
 
@@ -51,6 +52,11 @@ public struct Checkpointer {
             try CRIUClient(engine: engine).dump(request)
         } catch {
             try? FileManager.default.removeItem(atPath: imagesPath)
+            // A CRIU that failed or was killed mid-dump may leave the tasks frozen.
+            if runtime.status == .running {
+                try? runtime.cgroup.thaw()
+                throw FerryError(error.code, "\(error.message); the container runs on", cause: error.cause)
+            }
             throw error
         }
 
@@ -60,7 +66,8 @@ public struct Checkpointer {
         }
         let manifest = CheckpointManifest(
             format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
-            externals: plan.externals, stats: stats, checksums: try CheckpointManifest.checksums(of: imagesPath))
+            externals: plan.externals, stats: stats, checksums: try CheckpointManifest.checksums(of: imagesPath),
+            cgroups: cgroups)
         try manifest.write(to: imagesPath)
         if !leaveRunning {
             // CRIU killed the tree; the monitor tears the host side down. Wait for it.

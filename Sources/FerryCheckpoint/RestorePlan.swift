@@ -19,6 +19,8 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     public var destinations: [Destination]
     /// The tree as it was checkpointed, for the check after the restore.
     public var expectedMounts: MountTreeCapture
+    /// The container's cgroups below its own, recreated before CRIU runs.
+    public var cgroups: [String: [String]]
 
     public struct Destination: Sendable, Codable, Equatable {
         public var path: String
@@ -29,6 +31,7 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         self.imagesDirectory = imagesDirectory
         externals = try ExternalMountPlan.restoreArguments(manifest.externals, config: config)
         expectedMounts = manifest.mounts
+        cgroups = manifest.cgroups ?? [:]
         destinations = Self.destinations(of: manifest)
     }
 

@@ -115,12 +115,14 @@ public struct RestoreLauncher: ContainerLauncher {
             throw FerryError(.invalidState, "restore plan of container \(runtime.config.name) is for \(plan.imagesDirectory), not \(imagesPath)")
         }
         try plan.createDestinations(in: runtime.rootfs)
+        try runtime.cgroups.createTree(plan.cgroups)
         let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
         let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
         var request = CRIUClient.RestoreRequest(
             imagesDirectory: images, workDirectory: work, logPath: "\(runtime.layout.directory)/restore.log", root: runtime.rootfs)
         request.externals = plan.externals
-        let cgroup = runtime.cgroup
-        return try CRIUClient(engine: engine).restore(request, started: { pid throws(FerryError) in try cgroup.add(pid) })
+        request.cgroupRoot = "/" + runtime.cgroups.relativePath
+        let cgroups = runtime.cgroups
+        return try CRIUClient(engine: engine).restore(request, started: { pid throws(FerryError) in try cgroups.add(pid) })
     }
 }

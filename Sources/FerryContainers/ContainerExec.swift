@@ -68,7 +68,13 @@ public struct ContainerExec {
         failure: OwnedFileDescriptor
     ) -> Int32 {
         do throws(FerryError) {
-            let namespaces: NamespaceSet = [.ipc, .uts, .network, .pid, .mount]
+            // Into the container's cgroups while their host paths are still in view, then
+            // into its cgroup namespace too when it has one (systemd's).
+            try runtime.cgroups.add(getpid())
+            var namespaces: NamespaceSet = [.ipc, .uts, .network, .pid, .mount]
+            if Namespaces.identity(pid: initProcess.pid, "cgroup") != Namespaces.identity(pid: getpid(), "cgroup") {
+                namespaces.insert(.cgroup)
+            }
             try Namespaces.enter(namespaces, of: initProcess.fd.rawValue)
             let child = fy_clone_fork(0)
             if child == 0 {

@@ -14,12 +14,22 @@ import Glibc
 struct ContainerInitSetup {
     let config: ContainerConfig
     let rootfs: String
+    /// The init is systemd (see SystemdGuest): it gets its cgroup hierarchy, a read-only
+    /// /proc/sys, a console node and its runtime units.
+    let systemd: Bool
 
     /// Device nodes every distro expects, made with mknod so they belong to the container.
     static let deviceNodes: [(name: String, major: UInt32, minor: UInt32, mode: mode_t)] = [
         ("null", 1, 3, 0o666), ("zero", 1, 5, 0o666), ("full", 1, 7, 0o666),
         ("random", 1, 8, 0o666), ("urandom", 1, 9, 0o666), ("tty", 5, 0, 0o666),
+        // The automount daemon and systemd's .automount units talk to autofs through it.
+        ("autofs", 10, 235, 0o600),
     ]
+
+    /// systemd writes to /dev/console and needs it to be a node (a file bound there makes
+    /// console-getty loop and breaks a restore); it is the container's null device until
+    /// the monitor owns a console of its own.
+    static let consoleNode: (name: String, major: UInt32, minor: UInt32, mode: mode_t) = ("console", 1, 3, 0o600)
 
     static let deviceLinks: [(name: String, target: String)] = [
         ("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -39,6 +49,10 @@ struct ContainerInitSetup {
         try Mounts.mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
         let tree = try ContainedPath(root: rootfs)
         try mountPseudoFilesystems(in: tree)
+        if systemd {
+            try mountSystemdFilesystems(in: tree)
+            try SystemdGuest.prepare(in: tree)
+        }
         try mountBinds(in: tree)
         try syscall("sethostname") { fy_sethostname(config.hostname, config.hostname.utf8.count) }
         try syscall("bring up lo") { fy_interface_up("lo") }
@@ -66,7 +80,7 @@ struct ContainerInitSetup {
         let dev = try tree.openCreating("/dev", as: .directory)
         // O_PATH descriptors cannot be used for mknodat; reopen /dev for real.
         let devDirectory = try OwnedFileDescriptor.open(dev.procPath, O_RDONLY | O_DIRECTORY)
-        for node in Self.deviceNodes {
+        for node in Self.deviceNodes + (systemd ? [Self.consoleNode] : []) {
             let device = DeviceNumber(major: node.major, minor: node.minor).rawValue
             try syscall("mknodat", path: "/dev/\(node.name)") {
                 mknodat(devDirectory.rawValue, node.name, S_IFCHR | node.mode, device)
@@ -86,6 +100,21 @@ struct ContainerInitSetup {
         try attach(
             DetachedMount.filesystem("tmpfs", source: "tmpfs", options: [("mode", "755")], attributes: [.noSetuid, .noDevices]),
             at: "/run", in: tree)
+    }
+
+    /// What systemd needs besides the basics: /proc/sys read-only (else it writes host-wide
+    /// sysctls), and the name=systemd hierarchy on a tmpfs at /sys/fs/cgroup (it mounts
+    /// the controllers and cgroup2 itself, inside its cgroup namespace).
+    private func mountSystemdFilesystems(in tree: ContainedPath) throws(FerryError) {
+        let sysctl = try DetachedMount.bind("\(rootfs)/proc/sys", recursive: false)
+        try sysctl.set(.readOnly)
+        try attach(sysctl, at: "/proc/sys", in: tree)
+        try attach(
+            DetachedMount.filesystem("tmpfs", source: "cgroup", options: [("mode", "755")], attributes: [.noSetuid, .noDevices, .noExec]),
+            at: "/sys/fs/cgroup", in: tree)
+        try attach(
+            DetachedMount.filesystem("cgroup", source: "cgroup", options: [("none", nil), ("name", "systemd")], attributes: [.noSetuid, .noDevices, .noExec]),
+            at: "/sys/fs/cgroup/systemd", in: tree)
     }
 
     private func mountBinds(in tree: ContainedPath) throws(FerryError) {

@@ -58,7 +58,7 @@ public struct ContainerMonitor {
     private func start(_ runtime: ContainerRuntime, launcher: any ContainerLauncher) throws(FerryError) -> pid_t {
         try runtime.privateArea.mount()
         do throws(FerryError) {
-            try runtime.cgroup.create()
+            try runtime.cgroups.create()
             let pid = try launcher.launch(runtime)
             guard let startTime = ProcFS.startTime(of: pid), let monitorStart = ProcFS.startTime(of: getpid()) else {
                 throw FerryError(.invalidState, "container \(name) init (pid \(pid)) exited right after start")
@@ -98,30 +98,38 @@ public struct FreshStart: ContainerLauncher {
     public init() {}
 
     public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
-        let cgroup = runtime.cgroup
+        let systemd = runtime.runsSystemd
         let failure = try makePipe()
         let go = try makePipe()
-        let pid = fy_clone_fork(NamespaceSet.container.rawValue)
+        // The init is cloned from inside the container's cgroups, so that a cgroup
+        // namespace (systemd's) is rooted there; the monitor steps back out right after.
+        let membership = CgroupSet.membership(of: getpid())
+        try runtime.cgroups.add(getpid())
+        let namespaces: NamespaceSet = systemd ? NamespaceSet.container.union(.cgroup) : NamespaceSet.container
+        let pid = fy_clone_fork(namespaces.rawValue)
         if pid == 0 {
             failure.read.close()
             go.write.close()
             var byte: UInt8 = 0
             _ = Glibc.read(go.read.rawValue, &byte, 1)
             do throws(FerryError) {
-                try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs).run()
+                try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs, systemd: systemd).run()
             } catch {
                 try? failure.write.write(error.message)
             }
             _exit(127)
         }
-        guard pid > 0 else { throw FerryError.system("clone", .init(rawValue: errno)) }
+        let cloneError = errno
         failure.write.close()
         go.read.close()
         do throws(FerryError) {
-            try cgroup.add(pid)
+            try CgroupSet.restore(getpid(), to: membership)
+            guard pid > 0 else { throw FerryError.system("clone", .init(rawValue: cloneError)) }
         } catch {
-            _ = kill(pid, SIGKILL)
-            _ = try? Spawn.wait(pid)
+            if pid > 0 {
+                _ = kill(pid, SIGKILL)
+                _ = try? Spawn.wait(pid)
+            }
             throw error
         }
         try go.write.write("g")

@@ -57,13 +57,15 @@ public struct ContainerRuntime {
     /// Undoes everything `start` did on the host. Safe to call twice.
     public func teardown() throws(FerryError) {
         try privateArea.unmount()
-        if cgroup.exists {
-            if !cgroup.pids.isEmpty {
-                throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")
-            }
-            try cgroup.remove()
-            // The state root's group too, once its last container is gone (EBUSY otherwise).
-            _ = rmdir(String(cgroup.path.prefix(upTo: cgroup.path.lastIndex(of: "/") ?? cgroup.path.endIndex)))
+        if cgroup.exists, !cgroup.pids.isEmpty {
+            throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")
+        }
+        try cgroups.remove()
+        // The state root's group, then Ferry's own, once their last container is gone
+        // (EBUSY while another remains).
+        for member in cgroups.members {
+            let group = String(member.path.prefix(upTo: member.path.lastIndex(of: "/") ?? member.path.endIndex))
+            if rmdir(group) == 0 { _ = rmdir(String(group.prefix(upTo: group.lastIndex(of: "/") ?? group.endIndex))) }
         }
         if access(layout.runtimeState, F_OK) == 0 { unlink(layout.runtimeState) }
     }

@@ -54,6 +54,14 @@ public struct CgroupFreezer: Sendable {
 
     public var exists: Bool { access(path, F_OK) == 0 }
 
+    /// Lets frozen tasks run again: what a CRIU that died mid-dump leaves frozen.
+    public func thaw() throws(FerryError) {
+        switch version {
+        case .v1: try writeText("\(path)/freezer.state", "THAWED\n")
+        case .v2: try writeText("\(path)/cgroup.freeze", "0\n")
+        }
+    }
+
     /// Removes the (empty) cgroup; a cgroup that still has processes stays and is reported.
     public func remove() throws(FerryError) {
         guard exists else { return }

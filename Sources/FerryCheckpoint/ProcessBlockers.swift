@@ -1,0 +1,83 @@
+import FerryErrors
+import FerrySystem
+import Glibc
+
+/// What Ferry reads of one container process to decide whether CRIU can carry it here.
+public struct ProcessFacts: Sendable, Equatable {
+    public var hostPid: Int32
+    public var containerPid: Int32
+    public var command: String
+    /// Real, effective, saved and filesystem uids and gids (/proc/PID/status).
+    public var uids: [UInt32]
+    public var gids: [UInt32]
+    public var utsNamespace: UInt64?
+    /// What each open descriptor points at (readlink of /proc/PID/fd/N).
+    public var descriptors: [String]
+
+    public init(hostPid: Int32, containerPid: Int32, command: String, uids: [UInt32], gids: [UInt32], utsNamespace: UInt64?, descriptors: [String]) {
+        self.hostPid = hostPid
+        self.containerPid = containerPid
+        self.command = command
+        self.uids = uids
+        self.gids = gids
+        self.utsNamespace = utsNamespace
+        self.descriptors = descriptors
+    }
+
+    /// Reads the facts from /proc; nil for a process that is gone.
+    public static func read(hostPid: pid_t) -> ProcessFacts? {
+        guard let status = try? readText("/proc/\(hostPid)/status") else { return nil }
+        func field(_ name: String) -> [Substring] {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }?.dropFirst(name.count + 1)
+                .split(whereSeparator: { $0 == "\t" || $0 == " " }) ?? []
+        }
+        let fdDirectory = "/proc/\(hostPid)/fd"
+        let descriptors = ((try? directoryEntries(fdDirectory)) ?? []).compactMap { RootedLookup.linkTarget("\(fdDirectory)/\($0)") }
+        return ProcessFacts(
+            hostPid: hostPid, containerPid: field("NSpid").last.flatMap { Int32($0) } ?? hostPid,
+            command: field("Name").joined(separator: " "), uids: field("Uid").compactMap { UInt32($0) },
+            gids: field("Gid").compactMap { UInt32($0) }, utsNamespace: Namespaces.identity(pid: hostPid, "uts"),
+            descriptors: descriptors)
+    }
+}
+
+/// A process CRIU cannot dump on this host, and why: found before anything is frozen.
+public struct ProcessBlocker: Sendable, Codable, Equatable {
+    public var pid: Int32
+    public var command: String
+    public var reason: String
+}
+
+/// The rules, one per limit measured on this machine (../shared/CRIU-FACTS.md).
+public enum ProcessRules {
+    /// Whether this host's bounding set has CAP_SYS_RESOURCE, which CRIU needs to read the
+    /// rlimits of a task with another uid.
+    public static var hostHasSysResource: Bool {
+        guard let status = try? readText("/proc/self/status"),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
+            let mask = UInt64(line.dropFirst("CapBnd:".count).filter { !$0.isWhitespace }, radix: 16)
+        else { return false }
+        return mask & (1 << 24) != 0
+    }
+
+    public static func blockers(_ processes: [ProcessFacts], initUTS: UInt64?, hostHasSysResource: Bool) -> [ProcessBlocker] {
+        var result: [ProcessBlocker] = []
+        for process in processes {
+            func block(_ reason: String) {
+                result.append(ProcessBlocker(pid: process.containerPid, command: process.command, reason: reason))
+            }
+            if !hostHasSysResource, let id = (process.uids + process.gids).first(where: { $0 != 0 }) {
+                block(
+                    "runs as uid/gid \(id), and this host lacks CAP_SYS_RESOURCE, which CRIU needs to read its rlimits; run the service as root (User=root) or stop it before the checkpoint")
+            }
+            if let initUTS, let uts = process.utsNamespace, uts != initUTS {
+                block("has a uts namespace of its own (systemd's ProtectHostname=), which CRIU cannot dump; restart it with ProtectHostname=no")
+            }
+            if process.descriptors.contains(where: { $0.hasPrefix("anon_inode:bpf-") }) {
+                block("holds a BPF program or map (systemd's IPAddressDeny=/IPAddressAllow=), which CRIU cannot dump; only a fresh boot releases them")
+            }
+        }
+        return result
+    }
+}
+
