@@ -24,8 +24,11 @@ struct StopCommand: ParsableCommand {
     @Option(help: "Seconds to wait for a clean shutdown before SIGKILL (0 kills at once).") var timeout: Double = 10
 
     func run() throws {
-        try global.manager().stop(try containerName(name), timeout: timeout)
-        printLine("stopped \(name)")
+        switch try global.manager().stop(try containerName(name), timeout: timeout) {
+        case .shutDown: printLine("stopped \(name) (shut down cleanly)")
+        case .killed: printLine("stopped \(name) (killed\(timeout > 0 ? " after \(timeout) s without a clean shutdown" : ""))")
+        case .alreadyExited: printLine("stopped \(name) (it had already exited)")
+        }
     }
 }
 

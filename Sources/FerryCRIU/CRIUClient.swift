@@ -77,6 +77,10 @@ public struct CRIUClient {
         options.leaveRunning = request.leaveRunning
         options.external = request.externals
         options.fileLocks = true
+        // inotify watches (systemd keeps dozens) are dumped by file handle, which names an
+        // inode: a restore from a copied tree (another state root, another host) finds none.
+        // With the inode's path resolved at dump, CRIU reopens the watch by path instead.
+        options.forceIrmap = true
         options.timeout = request.timeoutSeconds
         if let cgroup = request.freezeCgroup { options.freezeCgroup = cgroup }
         var message = Ferry_Criu_criu_req()

@@ -85,9 +85,21 @@ public struct ContainerManager {
             .commandFailed, "cannot start container \(name): its monitor exited without a word; see \(runtime.layout.monitorLog)")
     }
 
+    /// How a stop ended.
+    public enum StopOutcome: Sendable, Equatable {
+        /// The init exited on its shutdown signal within the timeout.
+        case shutDown
+        /// SIGKILL: asked for (timeout 0), no shutdown signal the init handles, or the
+        /// timeout ran out.
+        case killed
+        /// It had already exited on its own; Ferry only cleaned up.
+        case alreadyExited
+    }
+
     /// Stops the container: the init's own shutdown signal, then SIGKILL after `timeout`.
     /// `locked`: the caller already holds the container's lock.
-    public func stop(_ name: ContainerName, timeout: Double = 10, locked: Bool = false) throws(FerryError) {
+    @discardableResult
+    public func stop(_ name: ContainerName, timeout: Double = 10, locked: Bool = false) throws(FerryError) -> StopOutcome {
         let lock = locked ? nil : try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
@@ -95,7 +107,7 @@ public struct ContainerManager {
             if runtime.status == .crashed {
                 try cleanUpCrashed(runtime)
                 logger.warning("container had exited on its own; cleaned up", metadata: ["container": "\(name)"])
-                return
+                return .alreadyExited
             }
             throw FerryError(.invalidState, "container \(name) is not running; nothing to stop")
         }
@@ -106,7 +118,9 @@ public struct ContainerManager {
             try initProcess.signal(signal)
             logger.debug("sent shutdown signal", metadata: ["signal": "\(signal)"])
         }
+        var outcome = StopOutcome.shutDown
         if signal == nil || timeout <= 0 || !initProcess.waitForExit(seconds: timeout) {
+            outcome = .killed
             try initProcess.signal(SIGKILL)
             guard initProcess.waitForExit(seconds: 30) else {
                 throw FerryError(.timedOut, "container \(name) init (pid \(state.initPid)) did not die after SIGKILL")
@@ -118,6 +132,7 @@ public struct ContainerManager {
         } else {
             try runtime.teardown()
         }
+        return outcome
     }
 
     public func destroy(_ name: ContainerName, locked: Bool = false) throws(FerryError) {
@@ -182,17 +197,20 @@ public struct ContainerManager {
 
 /// Which signal asks an init to shut down, or nil when it would ignore every one.
 ///
-/// A signal from outside a pid namespace reaches its init only if the init handles it,
-/// so Ferry reads the init's caught-signal mask (SigCgt) instead of waiting in vain.
+/// A signal from outside a pid namespace reaches its init only if the init handles it: it
+/// catches it (SigCgt), or blocks it to read it from a signalfd (SigBlk), as systemd does.
+/// Ferry reads both masks instead of waiting in vain.
 enum ShutdownSignal {
     static func choose(for pid: pid_t) -> Int32? {
-        guard let status = try? readText("/proc/\(pid)/status"),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
-            let mask = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16)
-        else { return nil }
+        guard let status = try? readText("/proc/\(pid)/status") else { return nil }
+        func mask(_ name: String) -> UInt64 {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+            return UInt64(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
+        }
+        let handled = mask("SigCgt") | mask("SigBlk")
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
         // systemd halts on SIGRTMIN+3; SIGTERM would make it re-execute itself.
-        let candidates: [Int32] = executable.contains("systemd") ? [FY_SIGRTMIN + 3] : [SIGTERM, SIGPWR]
-        return candidates.first { mask & (1 << UInt64($0 - 1)) != 0 }
+        let candidates: [Int32] = executable.hasSuffix("/systemd") ? [FY_SIGRTMIN + 3] : [SIGTERM, SIGPWR]
+        return candidates.first { handled & (1 << UInt64($0 - 1)) != 0 }
     }
 }

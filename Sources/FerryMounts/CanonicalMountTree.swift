@@ -35,6 +35,7 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
     public static let hostRootMarker = "<container-root>"
     public static let externalMarker = "<external>"
     public static let hostStorageMarker = "<host-storage>"
+    public static let cgroupMarker = "<container-cgroup>"
 
     public init(_ capture: MountTreeCapture) {
         var peerGroups: [Int: Int] = [:]
@@ -94,6 +95,11 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
         case .host:
             root = externalMarker
             source = externalMarker
+        case .cgroup:
+            let base = analysis.cgroupPath
+            if !base.isEmpty, MountAnalysis.path(mount.root, isWithin: base) {
+                root = cgroupMarker + String(mount.root.dropFirst(base.count))
+            }
         }
         var fsType = mount.fsType
         var mountOptions = mount.mountOptions

@@ -61,6 +61,9 @@ public struct Equivalence: Sendable {
         case declaredBind
         /// A host mount Ferry knows nothing about (refused anyway).
         case host
+        /// A cgroup hierarchy: its root is a path in the host's cgroup tree, below the
+        /// container's cgroup, which is named differently on every host.
+        case cgroup
     }
 
     public var identity: Identity

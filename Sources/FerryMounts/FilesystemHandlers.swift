@@ -59,6 +59,10 @@ public enum FilesystemHandlers {
             claims: { mount, _ in mount.fsType == "overlay" },
             verdict: { _, _ in .blocked("an overlay mounted inside the container is not supported yet") }),
         FilesystemHandler(
+            name: "cgroup", kind: .pseudo, equivalence: Equivalence(identity: .cgroup),
+            claims: { mount, _ in mount.fsType == "cgroup" || mount.fsType == "cgroup2" },
+            verdict: { _, _ in .migratable }),
+        FilesystemHandler(
             name: "pseudo", kind: .pseudo,
             claims: { mount, _ in pseudoTypes.contains(mount.fsType) },
             verdict: { _, _ in .migratable }),

@@ -7,8 +7,11 @@ public struct MountAnalysis: Sendable {
     /// The bottom mount at "/": its parent is not in the list (it is outside the container).
     public let root: MountInfo?
     private let contexts: [Int: MountContext]
+    /// The container's cgroup on the capturing host (see MountTreeCapture).
+    public let cgroupPath: String
 
-    public init(_ mounts: [MountInfo], declaredBinds: [String] = [], hostPids: Set<Int32> = []) {
+    public init(_ mounts: [MountInfo], declaredBinds: [String] = [], hostPids: Set<Int32> = [], cgroupPath: String = "") {
+        self.cgroupPath = cgroupPath
         self.mounts = mounts
         var index: [Int: MountInfo] = [:]
         for mount in mounts { index[mount.id] = mount }

@@ -12,22 +12,28 @@ public struct MountTreeCapture: Sendable, Codable, Equatable {
     /// The host pids of the container's processes when captured, for handlers that ask
     /// whether a mount's owner (autofs `pgrp=`) is inside the container. Not compared.
     public var hostPids: [Int32]
+    /// The container's cgroup on the host that captured it (/ferry/TAG/NAME): cgroup
+    /// mounts show their root below it, a path that differs between hosts.
+    public var cgroupPath: String
 
-    public init(hostRoot: String, namespaces: [MountNamespaceCapture], declaredBinds: [String] = [], hostPids: [Int32] = []) {
+    public init(
+        hostRoot: String, namespaces: [MountNamespaceCapture], declaredBinds: [String] = [], hostPids: [Int32] = [], cgroupPath: String = ""
+    ) {
         self.hostRoot = hostRoot
         self.namespaces = namespaces
         self.declaredBinds = declaredBinds
         self.hostPids = hostPids
+        self.cgroupPath = cgroupPath
     }
 
     public var mountCount: Int { namespaces.reduce(0) { $0 + $1.mounts.count } }
 
     /// Each namespace's mounts analysed with what the whole capture knows.
     public func analyses() -> [MountAnalysis] {
-        namespaces.map { MountAnalysis($0.mounts, declaredBinds: declaredBinds, hostPids: Set(hostPids)) }
+        namespaces.map { MountAnalysis($0.mounts, declaredBinds: declaredBinds, hostPids: Set(hostPids), cgroupPath: cgroupPath) }
     }
 
-    private enum CodingKeys: String, CodingKey { case hostRoot, namespaces, declaredBinds, hostPids }
+    private enum CodingKeys: String, CodingKey { case hostRoot, namespaces, declaredBinds, hostPids, cgroupPath }
 
     /// Manifests written before declared binds were recorded decode with none.
     public init(from decoder: Decoder) throws {
@@ -36,6 +42,7 @@ public struct MountTreeCapture: Sendable, Codable, Equatable {
         namespaces = try container.decode([MountNamespaceCapture].self, forKey: .namespaces)
         declaredBinds = try container.decodeIfPresent([String].self, forKey: .declaredBinds) ?? []
         hostPids = try container.decodeIfPresent([Int32].self, forKey: .hostPids) ?? []
+        cgroupPath = try container.decodeIfPresent(String.self, forKey: .cgroupPath) ?? ""
     }
 }
 

@@ -75,3 +75,21 @@ import Testing
         #expect(try differences(before, after) == ["namespace 1 (pids 1): /t: superblock options expected rw,size=1024k, found rw,size=2048k"])
     }
 }
+
+extension EquivalenceRuleTests {
+    /// A cgroup hierarchy mounted inside shows its root as a path in the host's cgroup
+    /// tree: the container's cgroup is named after the state root on each host.
+    @Test func theContainersCgroupPathIsTheHosts() throws {
+        let mounts = "100 50 8:1 /c/rootfs / rw - ext4 /dev/sda1 rw\n110 100 0:30 /ferry/rA/web /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory"
+        func capture(_ text: String, cgroup: String) throws -> MountTreeCapture {
+            MountTreeCapture(
+                hostRoot: "/x", namespaces: [MountNamespaceCapture(inode: 1, containerPids: [1], mounts: try MountInfoParser.parse(text))],
+                cgroupPath: cgroup)
+        }
+        let before = try capture(mounts, cgroup: "/ferry/rA/web")
+        let after = try capture(mounts.replacingOccurrences(of: "/ferry/rA/web", with: "/ferry/rB/web"), cgroup: "/ferry/rB/web")
+        #expect(MountTreeDiff.lines(expected: before, actual: after) == [])
+        let elsewhere = try capture(mounts.replacingOccurrences(of: "/ferry/rA/web", with: "/ferry/rB/web/sub"), cgroup: "/ferry/rB/web")
+        #expect(MountTreeDiff.lines(expected: before, actual: elsewhere).count == 1)
+    }
+}
