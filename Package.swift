@@ -81,6 +81,7 @@ let package = Package(
         .testTarget(name: "FerryContainersTests", dependencies: ["FerryContainers"]),
         .testTarget(name: "FerryCRIUTests", dependencies: ["FerryCRIU"]),
         .testTarget(name: "FerryCheckpointTests", dependencies: ["FerryCheckpoint", "FerryContainers", "FerryMounts", "FerryCRIU"]),
+        .testTarget(name: "FerryMigrationTests", dependencies: ["FerryMigration", "FerryContainers", "FerrySystem", "FerryCRIU", "FerryErrors"]),
         // Privileged scenarios: real namespaces, mounts and CRIU, driven through `ferry`.
         .testTarget(
             name: "FerryIntegrationTests",

@@ -49,7 +49,7 @@ struct MigrateCommand: ParsableCommand {
             options.targetStorage = storage
         }
         options.targetImageBytes = try dstImage.map { try ByteSize.bytes($0) }
-        let summary = try Migrator(manager: global.manager(), engine: global.engine).migrate(try containerName(name), options)
+        let summary = try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).migrate(try containerName(name), options)
         if json { return try printJSON(summary) }
         printLine(MigrationText.summary(summary))
     }
@@ -67,8 +67,12 @@ enum TerminalProgress {
 
 enum MigrationText {
     static func summary(_ summary: MigrationSummary) -> String {
-        if summary.dryRun { return "dry run: \(summary.container) can be migrated to \(summary.target) (\(summary.mode)); nothing was changed" }
-        var lines = ["migrated \(summary.container) to \(summary.target) (\(summary.mode))"]
+        let differences = summary.differences.map { "  differs: \($0)" }
+        if summary.dryRun {
+            return (["dry run: \(summary.container) can be migrated to \(summary.target) (\(summary.mode)); nothing was changed"] + differences)
+                .joined(separator: "\n")
+        }
+        var lines = ["migrated \(summary.container) to \(summary.target) (\(summary.mode))"] + differences
         if let frozen = summary.frozenSeconds { lines.append(String(format: "  frozen (downtime): %.3f s", frozen)) }
         lines.append(String(format: "  total:             %.3f s", summary.totalSeconds))
         lines.append("  data over the wire:   \(bytes(summary.dataBytes))")
@@ -91,7 +95,7 @@ struct AgentCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        AgentServer(manager: global.manager(), engine: global.engine).serve()
+        try AgentServer(manager: global.manager(), engine: global.engine).serve()
     }
 }
 
@@ -103,6 +107,6 @@ struct RecoverCommand: ParsableCommand {
     @Argument(help: "Container name.") var name: String
 
     func run() throws {
-        printLine(try Migrator(manager: global.manager(), engine: global.engine).recover(try containerName(name)))
+        printLine(try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).recover(try containerName(name)))
     }
 }

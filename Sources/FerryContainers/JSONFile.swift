@@ -14,13 +14,34 @@ public enum JSONFile {
         } catch {
             throw FerryError(.notFound, "\(what) \(path) cannot be read", cause: .error(error))
         }
+        return try decode(type, from: data, what: "\(what) \(path)")
+    }
+
+    /// The document a file would hold (what the agent protocol sends as a config).
+    public static func encode<T: Encodable>(_ value: T) throws(FerryError) -> Data {
+        do {
+            return try encoder.encode(value)
+        } catch {
+            throw FerryError(.invalidArgument, "cannot encode \(T.self)", cause: .error(error))
+        }
+    }
+
+    /// A document read from somewhere else than a file; `what` names it in the error.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, what: String) throws(FerryError) -> T {
         do {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
             return try decoder.decode(type, from: data)
         } catch {
-            throw FerryError(.corrupt, "\(what) \(path) is corrupt", cause: .error(error))
+            throw FerryError(.corrupt, "\(what) is corrupt", cause: .error(error))
         }
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
     }
 
     /// `durable`: fsync before the rename, for records that must survive a crash (the
@@ -28,9 +49,6 @@ public enum JSONFile {
     public static func write<T: Encodable>(_ value: T, to path: String, durable: Bool = false) throws(FerryError) {
         let temporary = path + ".tmp"
         do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
             try encoder.encode(value).write(to: URL(fileURLWithPath: temporary))
         } catch {
             throw FerryError(.systemCallFailed, "cannot write \(path)", cause: .error(error))

@@ -2,18 +2,27 @@ import FerryErrors
 import FerrySystem
 import Foundation
 import Glibc
+import Logging
+
+/// Something that answers agent requests: the ssh channel, or a test double.
+protocol AgentCalling: AnyObject {
+    /// Sends one request and waits for its response; a failed response becomes an error.
+    func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse
+}
 
 /// The source's side of the agent protocol: `ssh HOST ferry agent`, one request and one
-/// response per line.
-public final class AgentChannel {
+/// response per line. The agent's stderr (its warnings, ssh's own complaints) is drained
+/// into the source's log as it comes, so a chatty target can never block on a full pipe,
+/// and its last words explain a broken channel.
+final class AgentChannel: AgentCalling {
     private let process: pid_t
     private let input: OwnedFileDescriptor
     private let output: OwnedFileDescriptor
-    private let errors: OwnedFileDescriptor
     private let lines: LineReader
-    public let target: SSHTarget
+    private let stderr: StderrDrain
+    let target: SSHTarget
 
-    public init(target: SSHTarget, remoteFerry: String) throws(FerryError) {
+    init(target: SSHTarget, remoteFerry: String, logger: Logger) throws(FerryError) {
         self.target = target
         let stdinPipe = try makePipe()
         let stdoutPipe = try makePipe()
@@ -26,8 +35,10 @@ public final class AgentChannel {
         stderrPipe.write.close()
         input = stdinPipe.write
         output = stdoutPipe.read
-        errors = stderrPipe.read
         lines = LineReader(fd: output.rawValue)
+        var agentLogger = logger
+        agentLogger[metadataKey: "target"] = "\(target.destination)"
+        stderr = StderrDrain(fd: stderrPipe.read, logger: agentLogger)
     }
 
     deinit {
@@ -37,16 +48,10 @@ public final class AgentChannel {
         _ = waitpid(process, &status, 0)
     }
 
-    /// Sends one request and waits for its response; a failed response becomes an error.
-    public func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
-        let data: Data
-        do {
-            data = try JSONEncoder().encode(AgentRequest(operation))
-        } catch {
-            throw FerryError(.invalidArgument, "cannot encode an agent request", cause: .error(error))
-        }
+    func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
+        let data = try AgentProtocol.line(AgentRequest(operation))
         do throws(FerryError) {
-            try input.write(String(decoding: data, as: UTF8.self) + "\n")
+            try input.write(data)
         } catch {
             throw unreachable()
         }
@@ -58,20 +63,52 @@ public final class AgentChannel {
             throw FerryError(.corrupt, "target \(target.destination) answered something that is not Ferry's agent protocol: \(line.prefix(200))")
         }
         guard response.ok else {
-            throw FerryError(
-                FerryError.Code(rawValue: response.code ?? "commandFailed"),
-                "target \(target.destination): \(response.error ?? "unknown error")")
+            throw (response.failure ?? .init(FerryError(.commandFailed, "unknown error"))).error(on: target.destination)
         }
         return response
     }
 
-    /// What ssh said when the channel broke (host unreachable, host key mismatch, …).
+    /// What ssh or the agent said last when the channel broke (host unreachable, host key
+    /// mismatch, the agent crashed, …).
     private func unreachable() -> FerryError {
-        _ = fcntl(errors.rawValue, F_SETFL, O_NONBLOCK)
-        var bytes = [UInt8](repeating: 0, count: 8192)
-        let count = bytes.withUnsafeMutableBytes { Glibc.read(errors.rawValue, $0.baseAddress, $0.count) }
-        let text = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self) : ""
-        let reason = text.split(separator: "\n").last.map(String.init) ?? "the connection closed"
+        let reason = stderr.lastLine(waitingForEndUpTo: 5) ?? "the connection closed"
         return FerryError(.commandFailed, "cannot talk to ferry agent on \(target.destination): \(reason)")
+    }
+}
+
+/// Reads a child's stderr on a thread of its own until end of file, logging each line and
+/// keeping the last few.
+final class StderrDrain: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var recent: [String] = []
+    private var ended = false
+
+    init(fd: OwnedFileDescriptor, logger: Logger) {
+        let raw = fd.rawValue
+        Thread.detachNewThread { [self] in
+            let reader = LineReader(fd: raw)
+            while let line = reader.next() {
+                logger.info("\(line)")
+                lock.lock()
+                recent.append(line)
+                if recent.count > 20 { recent.removeFirst() }
+                lock.unlock()
+            }
+            withExtendedLifetime(fd) {}
+            lock.lock()
+            ended = true
+            lock.broadcast()
+            lock.unlock()
+        }
+    }
+
+    /// The last non-empty line, after waiting (bounded) for the writer to close its end:
+    /// a dying ssh writes its reason just before it exits.
+    func lastLine(waitingForEndUpTo seconds: Double) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !ended, lock.wait(until: deadline) {}
+        return recent.last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }
 }

@@ -1,17 +1,30 @@
-import FerryCRIU
-import FerryContainers
-import FerrySystem
+import FerryErrors
+import Foundation
 
 /// The request/response protocol between `ferry migrate` (source) and `ferry agent`
 /// (target), one JSON object per line over the ssh channel.
 ///
+/// These are wire types, kept apart from Ferry's internal values on purpose: an internal
+/// type may change with the code, the wire may change only with `version`. Each payload
+/// names its fields explicitly; the container's config crosses as its on-disk document,
+/// which carries its own format number and is checked by the target like any config.
 /// Every request carries the protocol version; an agent that speaks another one answers
 /// with an error naming both, so mismatched Ferry versions fail clearly before any work.
 public enum AgentProtocol {
-    public static let version = 1
+    /// 2: explicit wire payloads, features by name, errors with their causes.
+    public static let version = 2
+
+    /// One message as one line: compact JSON and a newline.
+    static func line<T: Encodable>(_ message: T) throws(FerryError) -> String {
+        do {
+            return String(decoding: try JSONEncoder().encode(message), as: UTF8.self) + "\n"
+        } catch {
+            throw FerryError(.invalidArgument, "cannot encode an agent message", cause: .error(error))
+        }
+    }
 }
 
-public struct AgentRequest: Codable, Sendable {
+public struct AgentRequest: Codable, Sendable, Equatable {
     public var protocolVersion: Int
     public var operation: Operation
 
@@ -20,55 +33,157 @@ public struct AgentRequest: Codable, Sendable {
         self.operation = operation
     }
 
-    public enum Operation: Codable, Sendable {
+    public enum Operation: Sendable, Equatable {
         /// Who are you, what can you do, how much room is there?
-        /// `shared`: a probe of the source's device, to see whether this host sees it too.
-        case hello(name: String, neededBytes: UInt64, shared: SharedStorageProbe?)
+        case hello(Hello)
         /// Make a staging directory for an incoming container.
-        case prepare(config: ContainerConfig)
+        case prepare(Prepare)
         /// Move the staged container into place and restore it from its staged images, or
         /// from a dump device both hosts see.
-        case restore(name: String, keepImages: Bool, dumpDevice: DumpDevice?)
+        case restore(Restore)
         /// Move the staged container into place, stopped (offline migration).
-        case register(name: String)
+        case register(container: String)
         /// Undo everything this migration did on the target.
-        case abort(name: String)
+        case abort(container: String)
         /// The migration is complete: the container belongs to the target now.
-        case commit(name: String)
+        case commit(container: String)
         case bye
+
+        /// The operation's name on the wire.
+        public var name: String {
+            switch self {
+            case .hello: "hello"
+            case .prepare: "prepare"
+            case .restore: "restore"
+            case .register: "register"
+            case .abort: "abort"
+            case .commit: "commit"
+            case .bye: "bye"
+            }
+        }
+    }
+
+    public struct Hello: Codable, Sendable, Equatable {
+        public var container: String
+        public var neededBytes: UInt64
+        /// A probe of the source's device, to see whether this host sees it too.
+        public var sharedStorage: StorageProbe?
+    }
+
+    public struct Prepare: Codable, Sendable, Equatable {
+        /// The container's config.json as the target will keep it.
+        public var config: String
+    }
+
+    public struct Restore: Codable, Sendable, Equatable {
+        public var container: String
+        public var keepImages: Bool
+        public var dumpDevice: DumpLocation?
+    }
+
+    /// A marker written on the source's device: filesystem UUID, random token, byte offset.
+    public struct StorageProbe: Codable, Sendable, Equatable {
+        public var uuid: String
+        public var token: String
+        public var offset: UInt64
+    }
+
+    /// Images on a device both hosts see: its filesystem UUID and the directory on it.
+    public struct DumpLocation: Codable, Sendable, Equatable {
+        public var uuid: String
+        public var directory: String
+    }
+
+    private enum Keys: String, CodingKey { case protocolVersion, op, args }
+    private struct Container: Codable { var container: String }
+
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: Keys.self)
+        protocolVersion = try values.decode(Int.self, forKey: .protocolVersion)
+        let op = try values.decode(String.self, forKey: .op)
+        switch op {
+        case "hello": operation = .hello(try values.decode(Hello.self, forKey: .args))
+        case "prepare": operation = .prepare(try values.decode(Prepare.self, forKey: .args))
+        case "restore": operation = .restore(try values.decode(Restore.self, forKey: .args))
+        case "register": operation = .register(container: try values.decode(Container.self, forKey: .args).container)
+        case "abort": operation = .abort(container: try values.decode(Container.self, forKey: .args).container)
+        case "commit": operation = .commit(container: try values.decode(Container.self, forKey: .args).container)
+        case "bye": operation = .bye
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .op, in: values, debugDescription: "unknown operation '\(op)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var values = encoder.container(keyedBy: Keys.self)
+        try values.encode(protocolVersion, forKey: .protocolVersion)
+        try values.encode(operation.name, forKey: .op)
+        switch operation {
+        case .hello(let args): try values.encode(args, forKey: .args)
+        case .prepare(let args): try values.encode(args, forKey: .args)
+        case .restore(let args): try values.encode(args, forKey: .args)
+        case .register(let name), .abort(let name), .commit(let name): try values.encode(Container(container: name), forKey: .args)
+        case .bye: break
+        }
     }
 }
 
-public struct AgentResponse: Codable, Sendable {
+public struct AgentResponse: Codable, Sendable, Equatable {
     public var ok: Bool
-    public var error: String?
-    public var code: String?
+    public var failure: Failure?
     public var hello: Hello?
     public var prepared: Prepared?
     public var restored: Restored?
 
     public static func success() -> AgentResponse { AgentResponse(ok: true) }
 
-    public struct Hello: Codable, Sendable {
+    /// An error that crossed the wire: its code, its message, and its causes as text.
+    public struct Failure: Codable, Sendable, Equatable {
+        public var code: String
+        public var message: String
+        public var causes: [String]
+
+        public init(_ error: FerryError) {
+            code = error.code.rawValue
+            message = error.message
+            causes = error.detailedDescription.split(separator: "\n").dropFirst().map {
+                String($0.trimmingPrefix("  caused by: "))
+            }
+        }
+
+        /// The error again on the source, prefixed with the host it happened on; the
+        /// causes become its cause chain, so `--verbose` shows them.
+        public func error(on host: String) -> FerryError {
+            let chain = causes.reversed().reduce(FerryError.Cause?.none) { inner, text in
+                .error(FerryError(.commandFailed, text, cause: inner))
+            }
+            return FerryError(FerryError.Code(rawValue: code), "target \(host): \(message)", cause: chain)
+        }
+    }
+
+    public struct Hello: Codable, Sendable, Equatable {
         public var protocolVersion: Int
         public var host: String
         public var stateRoot: String
         public var criuVersion: String?
-        public var kernel: KernelFeatures
+        public var kernelRelease: String
+        /// Kernel features by name (`KernelFeatures.Feature`); a name this side does not
+        /// know is ignored, a name it misses counts as absent.
+        public var kernelFeatures: [String: Bool]
         public var freeBytes: UInt64
         public var nameTaken: Bool
         /// The target's path of the source's device, when it sees the same one.
         public var sharedDevice: String?
     }
 
-    public struct Prepared: Codable, Sendable {
+    public struct Prepared: Codable, Sendable, Equatable {
         /// Where the private area is synced to (a directory on the target).
         public var privateArea: String
         /// Where CRIU's images are sent to.
         public var images: String
     }
 
-    public struct Restored: Codable, Sendable {
+    public struct Restored: Codable, Sendable, Equatable {
         public var pid: Int32
         public var restoreSeconds: Double
     }

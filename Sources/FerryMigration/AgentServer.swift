@@ -20,33 +20,38 @@ public struct AgentServer {
         self.engine = engine
     }
 
-    public func serve(input: Int32 = 0, output: Int32 = 1) {
+    /// Answers requests until `bye` or end of input. Fails only when it cannot answer at
+    /// all (no output descriptor); every request's own failure is an answer.
+    public func serve(input: Int32 = 0, output: Int32 = 1) throws(FerryError) {
         let reader = LineReader(fd: input)
-        let writer = OwnedFileDescriptor(taking: dup(output))
+        let writer = try OwnedFileDescriptor.duplicate(output, what: "the agent's output (descriptor \(output))")
         while let line = reader.next() {
             let response: AgentResponse
             var stop = false
-            do {
-                let request = try JSONDecoder().decode(AgentRequest.self, from: Data(line.utf8))
-                if request.protocolVersion != AgentProtocol.version {
-                    throw FerryError(
-                        .invalidArgument,
-                        "agent speaks protocol \(AgentProtocol.version), the source speaks \(request.protocolVersion); install the same Ferry on both hosts")
-                }
+            do throws(FerryError) {
+                let request = try decode(line)
                 if case .bye = request.operation { stop = true }
                 response = try handle(request.operation)
-            } catch let error as FerryError {
-                response = AgentResponse(ok: false, error: error.message, code: error.code.rawValue)
             } catch {
-                response = AgentResponse(ok: false, error: "malformed request: \(error)", code: FerryError.Code.invalidArgument.rawValue)
+                response = AgentResponse(ok: false, failure: .init(error))
             }
-            guard let data = try? JSONEncoder().encode(response) else { return }
-            do {
-                try writer.write(String(decoding: data, as: UTF8.self) + "\n")
-            } catch {
-                return
-            }
+            try writer.write(try AgentProtocol.line(response))
             if stop { return }
+        }
+    }
+
+    private func decode(_ line: String) throws(FerryError) -> AgentRequest {
+        // The version first, on its own: a newer source's request may not decode at all.
+        struct Versioned: Decodable { var protocolVersion: Int }
+        if let versioned = try? JSONDecoder().decode(Versioned.self, from: Data(line.utf8)), versioned.protocolVersion != AgentProtocol.version {
+            throw FerryError(
+                .invalidArgument,
+                "agent speaks protocol \(AgentProtocol.version), the source speaks \(versioned.protocolVersion); install the same Ferry on both hosts")
+        }
+        do {
+            return try JSONDecoder().decode(AgentRequest.self, from: Data(line.utf8))
+        } catch {
+            throw FerryError(.invalidArgument, "malformed agent request: \(line.prefix(200))", cause: .error(error))
         }
     }
 
@@ -58,8 +63,10 @@ public struct AgentServer {
 
     private func handle(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
         switch operation {
-        case .hello(let rawName, let needed, let probe):
-            let name = try ContainerName(rawName)
+        case .hello(let hello):
+            let name = try ContainerName(hello.container)
+            let needed = hello.neededBytes
+            let probe = hello.sharedStorage?.value
             try root.prepare()
             let free = Self.freeBytes(root.path)
             let sharedDevice = probe?.locate()
@@ -69,14 +76,16 @@ public struct AgentServer {
                     "target has \(free / (1 << 20)) MiB free under \(root.path), the container needs \(needed / (1 << 20)) MiB")
             }
             let criu = try? engine.version()
+            let kernel = KernelFeatures.cached()
             let taken = access(root.layout(of: name).directory, F_OK) == 0 || access(staging(name).directory, F_OK) == 0
             var response = AgentResponse.success()
             response.hello = .init(
                 protocolVersion: AgentProtocol.version, host: ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName,
-                stateRoot: root.path, criuVersion: criu?.description, kernel: KernelFeatures.probe(), freeBytes: free,
-                nameTaken: taken, sharedDevice: sharedDevice)
+                stateRoot: root.path, criuVersion: criu?.description, kernelRelease: kernel.release, kernelFeatures: kernel.byName,
+                freeBytes: free, nameTaken: taken, sharedDevice: sharedDevice)
             return response
-        case .prepare(let config):
+        case .prepare(let prepare):
+            let config = try prepare.containerConfig()
             let name = config.name
             guard access(root.layout(of: name).directory, F_OK) != 0 else {
                 throw FerryError(.alreadyExists, "container \(name) already exists on the target; choose another name or destroy it there")
@@ -104,8 +113,10 @@ public struct AgentServer {
             var response = AgentResponse.success()
             response.prepared = .init(privateArea: layout.privateArea, images: "\(layout.directory)/images")
             return response
-        case .restore(let rawName, let keepImages, let dumpDevice):
-            let name = try ContainerName(rawName)
+        case .restore(let restore):
+            let name = try ContainerName(restore.container)
+            let keepImages = restore.keepImages
+            let dumpDevice = restore.dumpDevice?.value
             try moveIntoPlace(name)
             let started = Monotonic.now
             let directory = root.layout(of: name).directory

@@ -12,6 +12,8 @@ public struct MigrationSummary: Codable, Sendable {
     public var imageBytes: UInt64
     public var phases: [Phase]
     public var dryRun: Bool
+    /// How the hosts differ (none of it blocking, or the migration would have refused).
+    public var differences: [String]
 
     public struct Phase: Codable, Sendable {
         public var step: String

@@ -16,10 +16,12 @@ import Logging
 public struct Migrator {
     public let manager: ContainerManager
     public let engine: CRIUEngine
+    public let logger: Logger
 
-    public init(manager: ContainerManager, engine: CRIUEngine) {
+    public init(manager: ContainerManager, engine: CRIUEngine, logger: Logger = Logger(label: "ferry.migrate")) {
         self.manager = manager
         self.engine = engine
+        self.logger = logger
     }
 
     public struct Options: Sendable {
@@ -63,31 +65,38 @@ public struct Migrator {
         case (_, .running): online = true
         default: online = false
         }
-        if online {
-            let blocked = MountReport(try MountCapturer(runtime: runtime).capture()).blocked
-            if !blocked.isEmpty {
-                throw FerryError(.invalidState, "cannot migrate \(name): mount \(blocked[0].mountPoint) is \(blocked[0].verdict); see 'ferry mounts \(name)'")
-            }
-        }
+        // The same plan `ferry mounts` and `ferry checkpoint` build: what it refuses, this
+        // refuses, before anything changes.
+        let checkpointPlan = online ? try CheckpointPlan(runtime: runtime) : nil
+        try checkpointPlan?.refuseIfBlocked("migrate", name)
         var options = options
         options.target.controlPath = "/tmp/ferry-ssh-\(getpid())-%C"
+        let journal = MigrationJournal(
+            container: name.value, target: options.target, remoteFerry: options.remoteFerry,
+            imagesDirectory: "\(runtime.layout.directory)/migration-images",
+            dumpDevice: try options.dumpDevice.map { (device) throws(FerryError) in try DumpDevice.prepare(device: device, name: name) },
+            undo: [])
         var run = MigrationRun(
-            manager: manager, engine: engine, runtime: runtime, options: options, online: online,
-            journal: MigrationJournal(
-                container: name.value, target: options.target, remoteFerry: options.remoteFerry,
-                imagesDirectory: "\(runtime.layout.directory)/migration-images",
-                dumpDevice: try options.dumpDevice.map { (device) throws(FerryError) in try DumpDevice.prepare(device: device, name: name) },
-                undo: []))
+            manager: manager, engine: engine, runtime: runtime, options: options, online: online, journal: journal,
+            needs: Self.needs(runtime.config, checkpointPlan, online: online), logger: logger)
+        let root = manager.root
+        let dryRun = options.dryRun
+        var executor = MigrationExecutor(journal: journal, logger: logger) { (journal) throws(FerryError) in
+            if !dryRun { try journal.save(root: root) }
+        }
+        let started = Monotonic.now
         do throws(FerryError) {
-            return try run.execute()
+            let rows = dryRun ? MigrationRun.probeRows : MigrationRun.rows(online: online)
+            try executor.run(rows, on: &run) { step in options.progress?(.phase(step.rawValue)) }
         } catch {
-            let undoProblems = run.rollBack()
+            let undoProblems = run.rollBack(&executor)
             let note = undoProblems.isEmpty ? "" : "; undo problems: \(undoProblems.joined(separator: "; "))"
             throw FerryError(
                 error.code,
                 "migration of \(name) failed: \(error.message); \(online ? "the container runs on the source" : "the container stays on the source") and the target was cleaned\(note)",
                 cause: error.cause)
         }
+        return run.summary(phases: executor.phases, totalSeconds: Monotonic.now - started)
     }
 
     /// `ferry recover NAME`: finish what a killed migration left, from its journal.
@@ -100,281 +109,35 @@ public struct Migrator {
         let runtime = try manager.runtime(name)
         var run = MigrationRun(
             manager: manager, engine: engine, runtime: runtime,
-            options: Options(target: journal.target, remoteFerry: journal.remoteFerry), online: true, journal: journal)
+            options: Options(target: journal.target, remoteFerry: journal.remoteFerry), online: true, journal: journal,
+            needs: [], logger: logger)
         if journal.committed {
             try run.finishSource()
             return "the migration of \(name) had been committed; finished it (the container lives on \(journal.target.destination))"
         }
-        let problems = run.rollBack()
+        let root = manager.root
+        var executor = MigrationExecutor(journal: journal, logger: logger) { (journal) throws(FerryError) in try journal.save(root: root) }
+        let problems = run.rollBack(&executor)
         guard problems.isEmpty else {
             throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name)' again")
         }
         return "rolled back the migration of \(name): it is \(try manager.runtime(name).status.rawValue) on this host and the target was cleaned"
     }
-}
 
-/// One migration in progress: its channel, journal and timings.
-struct MigrationRun {
-    let manager: ContainerManager
-    let engine: CRIUEngine
-    let runtime: ContainerRuntime
-    let options: Migrator.Options
-    let online: Bool
-    var journal: MigrationJournal
-    var channel: AgentChannel?
-    var prepared: AgentResponse.Prepared?
-    var phases: [MigrationSummary.Phase] = []
-    var dataBytes: UInt64 = 0
-    var imageBytes: UInt64 = 0
-    var frozenStart: Double?
-    var frozenSeconds: Double?
-    /// The target's path of the source's device, when both see the same storage.
-    var sharedDevice: String?
-    /// Bytes in the private area, measured once (`du` over many files is not free).
-    var sourceBytes: UInt64 = 0
-
-    var name: ContainerName { runtime.config.name }
-    var root: StateRoot { manager.root }
-
-    init(manager: ContainerManager, engine: CRIUEngine, runtime: ContainerRuntime, options: Migrator.Options, online: Bool, journal: MigrationJournal) {
-        self.manager = manager
-        self.engine = engine
-        self.runtime = runtime
-        self.options = options
-        self.online = online
-        self.journal = journal
-    }
-
-    mutating func execute() throws(FerryError) -> MigrationSummary {
-        let started = Monotonic.now
-        let steps = online ? MigrationStep.online : MigrationStep.offline
-        for step in steps {
-            if options.dryRun && step == .prepareTarget { break }
-            let stepStarted = Monotonic.now
-            options.progress?(.phase(step.rawValue))
-            try perform(step)
-            phases.append(.init(step: step.rawValue, seconds: Monotonic.now - stepStarted))
-        }
-        return MigrationSummary(
-            container: name.value, target: options.target.destination, mode: online ? "online" : "offline",
-            frozenSeconds: frozenSeconds, totalSeconds: Monotonic.now - started, dataBytes: dataBytes,
-            imageBytes: imageBytes, phases: phases, dryRun: options.dryRun)
-    }
-
-    /// Records the undo (if any), lets FERRY_FAIL_AT strike, then acts.
-    private mutating func record(_ undo: MigrationJournal.UndoAction?, before step: MigrationStep) throws(FerryError) {
-        if let undo { journal.undo.append(undo) }
-        if !options.dryRun { try journal.save(root: root) }
-        try FailureInjection.check(step)
-    }
-
-    private mutating func perform(_ step: MigrationStep) throws(FerryError) {
-        switch step {
-        case .connect:
-            try record(nil, before: step)
-            channel = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry)
-        case .checkTarget:
-            try record(nil, before: step)
-            // A device-backed area is probed for shared storage (mounted briefly if stopped).
-            let probed = try mountForProbe()
-            defer { releaseProbe(mountedHere: probed) }
-            let probe = try sharedStorageProbe()
-            sourceBytes = try privateAreaBytes()
-            let hello = try agent().call(.hello(name: name.value, neededBytes: sourceBytes, shared: probe)).hello
-            guard let hello else { throw FerryError(.corrupt, "target sent no hello") }
-            sharedDevice = hello.sharedDevice
-            if hello.nameTaken {
-                throw FerryError(.alreadyExists, "container \(name) already exists on \(options.target.destination)")
-            }
-            guard let criu = hello.criuVersion else {
-                throw FerryError(.kernelUnsupported, "target \(options.target.destination) has no working CRIU; run scripts/setup there")
-            }
-            if online, let major = Int(criu.split(separator: ".").first ?? ""), major < 4 {
-                throw FerryError(.kernelUnsupported, "target \(options.target.destination) has CRIU \(criu); Ferry needs 4.0 or newer")
-            }
-        case .prepareTarget:
-            try record(.abortTarget, before: step)
-            prepared = try agent().call(.prepare(config: try targetConfig())).prepared
-        case .mountSource:
-            // A stopped insulated container's filesystem is mounted only for the copy.
-            let needed = !online && runtime.config.storage.isInsulated && sharedDevice == nil
-            try record(needed ? .unmountSourcePrivateArea : nil, before: step)
-            if needed { try runtime.privateArea.mountPrivate() }
-        case .presync:
-            try record(nil, before: step)
-            if sharedDevice != nil { return }
-            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target, progress: transferProgress)
-        case .checkpoint:
-            try record(.restoreSource, before: step)
-            try? FileManager.default.removeItem(atPath: journal.imagesDirectory)
-            frozenStart = Monotonic.now
-            let checkpointer = Checkpointer(manager: manager, engine: engine)
-            let name = name
-            if let dumpDevice = journal.dumpDevice {
-                try dumpDevice.withMounted(at: dumpMountPoint) { (images) throws(FerryError) in
-                    try makeParent(of: images)
-                    _ = try checkpointer.checkpoint(name, to: images, leaveRunning: false, lockHeld: true)
-                }
-            } else {
-                _ = try checkpointer.checkpoint(name, to: journal.imagesDirectory, leaveRunning: false, lockHeld: true)
-            }
-        case .finalSync:
-            try record(nil, before: step)
-            if sharedDevice != nil { return }
-            dataBytes += try Rsync.push(runtime.layout.privateArea, to: try staged().privateArea, target: options.target, progress: transferProgress)
-        case .sendImages:
-            try record(nil, before: step)
-            if journal.dumpDevice != nil { return }
-            imageBytes += try Rsync.push(journal.imagesDirectory, to: try staged().images, target: options.target, progress: transferProgress)
-        case .restoreTarget:
-            // Undo in reverse order: the target's copy must stop before the source restarts
-            // (with shared storage it holds the device).
-            try record(.abortTarget, before: step)
-            _ = try agent().call(.restore(name: name.value, keepImages: options.keepImages, dumpDevice: journal.dumpDevice))
-            frozenSeconds = frozenStart.map { Monotonic.now - $0 }
-        case .registerTarget:
-            try record(.abortTarget, before: step)
-            if runtime.config.storage.isInsulated { try runtime.privateArea.unmountPrivate() }
-            _ = try agent().call(.register(name: name.value))
-        case .finishSource:
-            try record(nil, before: step)
-            journal.committed = true
-            try journal.save(root: root)
-            try finishSource()
-        }
-    }
-
-    /// The point of no return: the target keeps the container, the source lets it go.
-    mutating func finishSource() throws(FerryError) {
-        _ = try agent().call(.commit(name: name.value))
-        if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
-        if !options.keepImages { try? FileManager.default.removeItem(atPath: journal.imagesDirectory) }
-        MigrationJournal.remove(root: root, name: name)
-        if !options.keepSource {
-            try manager.destroy(name, locked: true)
-        }
-    }
-
-    /// Runs the recorded undos backwards; returns what could not be undone.
-    mutating func rollBack() -> [String] {
-        var problems: [String] = []
-        for action in journal.undo.reversed() {
-            do throws(FerryError) {
-                switch action {
-                case .abortTarget:
-                    _ = try agent().call(.abort(name: name.value))
-                case .restoreSource:
-                    guard try manager.runtime(name).status != .running else { break }
-                    let restorer = Restorer(manager: manager, engine: engine)
-                    let name = name
-                    let restore = { (images: String) throws(FerryError) in
-                        if access("\(images)/\(CheckpointManifest.fileName)", F_OK) == 0 {
-                            _ = try restorer.restore(name, from: images, remap: .init(), lockHeld: true)
-                        }
-                    }
-                    if let dumpDevice = journal.dumpDevice {
-                        try dumpDevice.withMounted(at: dumpMountPoint) { (images) throws(FerryError) in
-                            try restore(images)
-                            try? FileManager.default.removeItem(atPath: images)
-                        }
-                    } else {
-                        try restore(journal.imagesDirectory)
-                    }
-                case .unmountSourcePrivateArea:
-                    try runtime.privateArea.unmountPrivate()
-                }
-            } catch {
-                problems.append("\(action): \(error.message)")
+    /// The kernel features the target needs to run this container: the freezer for a live
+    /// migration, overlayfs, FUSE or autofs when its root or its mounts use them.
+    static func needs(_ config: ContainerConfig, _ plan: CheckpointPlan?, online: Bool) -> Set<KernelFeatures.Feature> {
+        var needs: Set<KernelFeatures.Feature> = [.openat2]
+        if online { needs.insert(.cgroupFreezer) }
+        if config.overlayTemplate != nil { needs.insert(.overlayfs) }
+        for entry in plan?.report.entries ?? [] {
+            switch entry.fsType {
+            case "overlay": needs.insert(.overlayfs)
+            case "autofs": needs.insert(.autofs)
+            case let type where type == "fuse" || type.hasPrefix("fuse."): needs.insert(.fuse)
+            default: break
             }
         }
-        if problems.isEmpty {
-            try? FileManager.default.removeItem(atPath: journal.imagesDirectory)
-            MigrationJournal.remove(root: root, name: name)
-        }
-        return problems
-    }
-
-    private var transferProgress: (@Sendable (String) -> Void)? {
-        guard let progress = options.progress else { return nil }
-        return { line in progress(.transfer(line)) }
-    }
-
-    private var dumpMountPoint: String { "\(runtime.layout.directory)/dump-device" }
-
-    private func makeParent(of path: String) throws(FerryError) {
-        try makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
-    }
-
-    /// The agent channel, reconnecting if this run (a recovery) has none yet.
-    private mutating func agent() throws(FerryError) -> AgentChannel {
-        if let channel { return channel }
-        let fresh = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry)
-        channel = fresh
-        return fresh
-    }
-
-    /// The container's config as the target will keep it: the storage kind may change
-    /// (`--dst-storage`); an insulated area gets an image of its own on the target.
-    private func targetConfig() throws(FerryError) -> ContainerConfig {
-        var config = runtime.config
-        if let sharedDevice {
-            config.storage = .insulatedDevice(path: sharedDevice)
-            return config
-        }
-        let size = try sourceAreaSize()
-        switch options.targetStorage ?? (config.storage.isInsulated ? .insulated : .shared) {
-        case .shared:
-            config.storage = .shared
-        case .insulated:
-            config.storage = .insulatedImage(file: "private.img", sizeBytes: options.targetImageBytes ?? size)
-        }
-        return config
-    }
-
-    /// The size the source's area was given (image or device), or its contents plus room.
-    private func sourceAreaSize() throws(FerryError) -> UInt64 {
-        switch runtime.config.storage {
-        case .insulatedImage(_, let size): return size
-        case .insulatedDevice(let path):
-            let output = try Spawn.check(["blockdev", "--getsize64", path], "cannot read the size of \(path)")
-            return UInt64(output.stdout.trimmingNewline) ?? 0
-        case .shared:
-            return max(256 << 20, sourceBytes * 2)
-        }
-    }
-
-    private func staged() throws(FerryError) -> AgentResponse.Prepared {
-        guard let prepared else { throw FerryError(.invalidState, "the target was not prepared") }
-        return prepared
-    }
-
-    private var probedDevice: String? {
-        guard case .insulatedDevice(let device) = runtime.config.storage, options.targetStorage == nil else { return nil }
-        return device
-    }
-
-    /// Mounts a stopped container's device for the probe; returns whether it did.
-    private func mountForProbe() throws(FerryError) -> Bool {
-        guard probedDevice != nil, !(try MountTable.isMountPoint(runtime.layout.privateArea)) else { return false }
-        try runtime.privateArea.mountPrivate()
-        return true
-    }
-
-    /// Removes the marker and unmounts what `mountForProbe` mounted.
-    private func releaseProbe(mountedHere: Bool) {
-        guard probedDevice != nil else { return }
-        SharedStorageProbe.removeMarker(mountPoint: runtime.layout.privateArea)
-        if mountedHere { try? runtime.privateArea.unmountPrivate() }
-    }
-
-    /// For a container on a block device: a marker on it that only the same device holds.
-    private func sharedStorageProbe() throws(FerryError) -> SharedStorageProbe? {
-        guard let device = probedDevice else { return nil }
-        return try SharedStorageProbe.make(device: device, mountPoint: runtime.layout.privateArea)
-    }
-
-    private func privateAreaBytes() throws(FerryError) -> UInt64 {
-        let output = try Spawn.run(["du", "-sb", "--one-file-system", runtime.layout.privateArea])
-        return UInt64(output.stdout.split(separator: "\t").first ?? "0") ?? 0
+        return needs
     }
 }

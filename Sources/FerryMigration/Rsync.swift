@@ -5,9 +5,12 @@ import Foundation
 /// Copies a directory tree to the target over the same ssh as the agent, with rsync.
 enum Rsync {
     /// Syncs `source/` into `destination/` on the target; returns the bytes rsync sent.
+    /// `exact`: the copy must be complete (the frozen sync, the images); otherwise files
+    /// that vanished while rsync ran (a live pre-sync of a busy container) are fine — the
+    /// frozen sync that follows copies the final state.
     /// `progress`, when set, receives rsync's running totals (bytes, %, rate, ETA).
     static func push(
-        _ source: String, to destination: String, target: SSHTarget, progress: (@Sendable (String) -> Void)? = nil
+        _ source: String, to destination: String, target: SSHTarget, exact: Bool, progress: (@Sendable (String) -> Void)? = nil
     ) throws(FerryError) -> UInt64 {
         var argv = [
             "rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--delete", "--sparse",
@@ -23,12 +26,20 @@ enum Rsync {
                 }
             }
         })
-        guard output.status == 0 else {
+        guard acceptable(status: output.status, exact: exact) else {
             throw FerryError(
                 .commandFailed, "cannot copy \(source) to \(target.destination):\(destination): rsync exited with status \(output.status)",
                 cause: .output(command: "rsync", status: output.status, text: output.stderr))
         }
         return bytesSent(in: output.stdout)
+    }
+
+    /// rsync's exit status 24 is "some files vanished before they could be transferred".
+    static let vanishedFiles: Int32 = 24
+
+    /// Whether a copy that ended with `status` did its job.
+    static func acceptable(status: Int32, exact: Bool) -> Bool {
+        status == 0 || (!exact && status == vanishedFiles)
     }
 
     /// "Total bytes sent: 1,234,567" from rsync --stats.

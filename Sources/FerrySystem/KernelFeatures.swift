@@ -1,5 +1,6 @@
 import CLinux
 import FerryErrors
+import Foundation
 import Glibc
 
 /// What this kernel offers Ferry, probed once by trying each feature for real.
@@ -19,6 +20,85 @@ public struct KernelFeatures: Sendable, Codable, Equatable {
     public var userfaultfd: Bool
     public var softDirty: Bool
     public var cgroupFreezer: Bool
+
+    /// The features by name, as reports and the agent protocol carry them.
+    public enum Feature: String, CaseIterable, Sendable, Codable {
+        case mountAPI, moveMountSetGroup, openat2, pidfd, autofs, fuse, overlayfs, loop, userfaultfd, softDirty, cgroupFreezer
+
+        /// What CRIU or Ferry needs the feature for, for messages that name a missing one.
+        public var purpose: String {
+            switch self {
+            case .mountAPI: "the new mount API (fsopen, open_tree)"
+            case .moveMountSetGroup: "CRIU's mount-v2 engine (MOVE_MOUNT_SET_GROUP)"
+            case .openat2: "path resolution inside the container (openat2)"
+            case .pidfd: "process handles (pidfd_open)"
+            case .autofs: "autofs mounts"
+            case .fuse: "FUSE mounts"
+            case .overlayfs: "overlayfs"
+            case .loop: "insulated storage on a loop image"
+            case .userfaultfd: "lazy pages (userfaultfd)"
+            case .softDirty: "iterative pre-dump (soft-dirty page tracking)"
+            case .cgroupFreezer: "freezing the container (cgroup freezer)"
+            }
+        }
+    }
+
+    public subscript(feature: Feature) -> Bool {
+        switch feature {
+        case .mountAPI: mountAPI
+        case .moveMountSetGroup: moveMountSetGroup
+        case .openat2: openat2
+        case .pidfd: pidfd
+        case .autofs: autofs
+        case .fuse: fuse
+        case .overlayfs: overlayfs
+        case .loop: loop
+        case .userfaultfd: userfaultfd
+        case .softDirty: softDirty
+        case .cgroupFreezer: cgroupFreezer
+        }
+    }
+
+    /// The features this kernel lacks.
+    public var missing: [Feature] { Feature.allCases.filter { !self[$0] } }
+
+    /// The probe's result, remembered for this boot in /run/ferry (a tmpfs that a reboot
+    /// empties), like CRIU's `kerndat` cache: every command consults the kernel's features,
+    /// and some probes (soft-dirty, userfaultfd) are not free. The key also covers
+    /// /proc/filesystems, so loading a module (fuse, overlay) invalidates it.
+    public static func cached(directory: String = "/run/ferry") -> KernelFeatures {
+        let key = cacheKey()
+        let path = "\(directory)/kernel-features.json"
+        if let data = FileManager.default.contents(atPath: path),
+            let entry = try? JSONDecoder().decode(CacheEntry.self, from: data), entry.key == key
+        {
+            return entry.features
+        }
+        let features = probe()
+        if let data = try? JSONEncoder().encode(CacheEntry(key: key, features: features)) {
+            // Written whole and renamed into place: a concurrent reader sees the old or the new.
+            let temporary = "\(path).\(getpid())"
+            if (try? makeDirectories(directory, mode: 0o755)) != nil, FileManager.default.createFile(atPath: temporary, contents: data) {
+                if rename(temporary, path) != 0 { unlink(temporary) }
+            }
+        }
+        return features
+    }
+
+    private struct CacheEntry: Codable {
+        var key: String
+        var features: KernelFeatures
+    }
+
+    /// The boot id, and a digest of the filesystems the kernel knows now.
+    private static func cacheKey() -> String {
+        let boot = ((try? readText("/proc/sys/kernel/random/boot_id")) ?? "").trimmingNewline
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in ((try? readText("/proc/filesystems")) ?? "").utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return "\(boot)-\(String(hash, radix: 16))"
+    }
 
     public static func probe() -> KernelFeatures {
         let filesystems = (try? readText("/proc/filesystems")) ?? ""

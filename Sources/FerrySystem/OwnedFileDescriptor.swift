@@ -34,6 +34,14 @@ public final class OwnedFileDescriptor: @unchecked Sendable {
         return OwnedFileDescriptor(taking: fd)
     }
 
+    /// A duplicate of a descriptor this process holds (stdin, stdout), owned; an error,
+    /// not a crash, when it is not open (`ferry agent >&-`).
+    /// The corresponding C function is `fcntl(F_DUPFD_CLOEXEC)`.
+    public static func duplicate(_ fd: Int32, what: String) throws(FerryError) -> OwnedFileDescriptor {
+        let copy = try syscall("dup", path: what) { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
+        return OwnedFileDescriptor(taking: copy)
+    }
+
     /// `/proc/self/fd/N`: a path that names exactly this open file, for calls that take paths.
     public var procPath: String { "/proc/self/fd/\(rawValue)" }
 

@@ -1,0 +1,286 @@
+import FerryCRIU
+import FerryCheckpoint
+import FerryContainers
+import FerryErrors
+import FerrySystem
+import Foundation
+import Glibc
+import Logging
+
+/// One migration in progress: what it learnt, its channel, its plan, and the table of what
+/// each step does and how it is undone.
+struct MigrationRun {
+    let manager: ContainerManager
+    let engine: CRIUEngine
+    let runtime: ContainerRuntime
+    let options: Migrator.Options
+    let online: Bool
+    /// The journal as it was when the run began: where the images are, the dump device.
+    let journal: MigrationJournal
+    let needs: Set<KernelFeatures.Feature>
+    let logger: Logger
+    var channel: (any AgentCalling)?
+    var plan: MigrationPlan?
+    var prepared: AgentResponse.Prepared?
+    var dataBytes: UInt64 = 0
+    var imageBytes: UInt64 = 0
+    var frozenStart: Double?
+    var frozenSeconds: Double?
+
+    var name: ContainerName { runtime.config.name }
+    var root: StateRoot { manager.root }
+
+    init(
+        manager: ContainerManager, engine: CRIUEngine, runtime: ContainerRuntime, options: Migrator.Options, online: Bool,
+        journal: MigrationJournal, needs: Set<KernelFeatures.Feature>, logger: Logger
+    ) {
+        self.manager = manager
+        self.engine = engine
+        self.runtime = runtime
+        self.options = options
+        self.online = online
+        self.journal = journal
+        self.needs = needs
+        self.logger = logger
+    }
+
+    typealias Row = StepRow<MigrationRun>
+
+    /// The steps a dry run takes: talk to the target and plan, change nothing.
+    static var probeRows: [Row] { [connect, checkTarget] }
+
+    /// The table: every step of a migration, in order, with its undo.
+    static func rows(online: Bool) -> [Row] {
+        let all: [MigrationStep: Row] = [
+            .connect: connect, .checkTarget: checkTarget,
+            .prepareTarget: Row(step: .prepareTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
+                run.prepared = try run.agent().call(.prepare(try .init(config: try run.planned().targetConfig))).prepared
+            },
+            // A stopped insulated container's filesystem is mounted only for the copy.
+            .mountSource: Row(step: .mountSource, undo: { run in run.mountsSource ? .unmountSourcePrivateArea : nil }) { (run) throws(FerryError) in
+                if run.mountsSource { try run.runtime.privateArea.mountPrivate() }
+            },
+            .presync: Row(step: .presync, undo: { _ in nil }) { (run) throws(FerryError) in
+                // Live: files may vanish under a running container; the frozen sync is exact.
+                try run.syncPrivateArea(exact: !run.online)
+            },
+            .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
+                run.frozenStart = Monotonic.now
+                let checkpointer = Checkpointer(manager: run.manager, engine: run.engine)
+                let name = run.name
+                run.removeLocalImages()
+                _ = try run.imageTransport.withSourceImages { (images) throws(FerryError) in
+                    try checkpointer.checkpoint(name, to: images, leaveRunning: false, lockHeld: true)
+                }
+            },
+            .finalSync: Row(step: .finalSync, undo: { _ in nil }) { (run) throws(FerryError) in
+                try run.syncPrivateArea(exact: true)
+            },
+            .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
+                run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target, progress: run.transferProgress)
+            },
+            // Undo in reverse order: the target's copy must stop before the source restarts
+            // (with shared storage it holds the device).
+            .restoreTarget: Row(step: .restoreTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
+                _ = try run.agent().call(.restore(.init(
+                    container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation)))
+                run.frozenSeconds = run.frozenStart.map { Monotonic.now - $0 }
+            },
+            .registerTarget: Row(step: .registerTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
+                if run.runtime.config.storage.isInsulated { try run.runtime.privateArea.unmountPrivate() }
+                _ = try run.agent().call(.register(container: run.name.value))
+            },
+            .finishSource: Row(step: .finishSource, undo: { _ in nil }, commits: true) { (run) throws(FerryError) in
+                try run.finishSource()
+            },
+        ]
+        return (online ? MigrationStep.online : MigrationStep.offline).map { step in
+            guard let row = all[step] else { preconditionFailure("migration step \(step.rawValue) has no row in the table") }
+            return row
+        }
+    }
+
+    private static var connect: Row {
+        Row(step: .connect, undo: { _ in nil }) { (run) throws(FerryError) in
+            run.channel = try AgentChannel(target: run.options.target, remoteFerry: run.options.remoteFerry, logger: run.agentLogger)
+        }
+    }
+
+    /// Learns both sides' facts and builds the plan; refuses on any blocking difference.
+    private static var checkTarget: Row {
+        Row(step: .checkTarget, undo: { _ in nil }) { (run) throws(FerryError) in
+            // A device-backed area is probed for shared storage (mounted briefly if stopped).
+            let probed = try run.mountForProbe()
+            defer { run.releaseProbe(mountedHere: probed) }
+            let probe = try run.sharedStorageProbe()
+            let source = try run.sourceFacts()
+            let reply = try run.agent().call(.hello(.init(container: run.name.value, neededBytes: source.areaBytes, sharedStorage: probe.map { .init($0) })))
+            guard let hello = reply.hello else { throw FerryError(.corrupt, "target \(run.options.target.destination) sent no hello") }
+            if hello.nameTaken {
+                throw FerryError(.alreadyExists, "container \(run.name) already exists on \(run.options.target.destination)")
+            }
+            let plan = MigrationPlan(
+                source: source, target: hello,
+                request: .init(targetStorage: run.options.targetStorage, targetImageBytes: run.options.targetImageBytes, dumpDevice: run.journal.dumpDevice))
+            for difference in plan.differences {
+                run.logger.notice("hosts differ", metadata: ["difference": "\(difference)"])
+            }
+            try plan.refuseIfBlocked(run.name, target: run.options.target.destination)
+            run.plan = plan
+        }
+    }
+
+    /// The point of no return: the target keeps the container, the source lets it go.
+    mutating func finishSource() throws(FerryError) {
+        _ = try agent().call(.commit(container: name.value))
+        if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
+        if !options.keepImages { removeLocalImages() }
+        MigrationJournal.remove(root: root, name: name)
+        if !options.keepSource {
+            try manager.destroy(name, locked: true)
+        }
+    }
+
+    /// Runs the journal's undos backwards; returns what could not be undone. With none
+    /// left, the images and the journal go.
+    mutating func rollBack(_ executor: inout MigrationExecutor) -> [String] {
+        let problems = executor.rollBack { (action) throws(FerryError) in try undo(action) }
+        if problems.isEmpty {
+            removeLocalImages()
+            MigrationJournal.remove(root: root, name: name)
+        }
+        return problems
+    }
+
+    /// What takes one step back.
+    private mutating func undo(_ action: MigrationJournal.UndoAction) throws(FerryError) {
+        switch action {
+        case .abortTarget:
+            _ = try agent().call(.abort(container: name.value))
+        case .restoreSource:
+            guard try manager.runtime(name).status != .running else { return }
+            let restorer = Restorer(manager: manager, engine: engine)
+            let name = name
+            try imageTransport.withSourceImages { (images) throws(FerryError) in
+                if access("\(images)/\(CheckpointManifest.fileName)", F_OK) == 0 {
+                    _ = try restorer.restore(name, from: images, remap: .init(), lockHeld: true)
+                }
+                // Restored: the images have served (kept if the restore failed, for a retry).
+                try? FileManager.default.removeItem(atPath: images)
+            }
+        case .unmountSourcePrivateArea:
+            try runtime.privateArea.unmountPrivate()
+        }
+    }
+
+    func summary(phases: [MigrationSummary.Phase], totalSeconds: Double) -> MigrationSummary {
+        MigrationSummary(
+            container: name.value, target: options.target.destination, mode: online ? "online" : "offline",
+            frozenSeconds: frozenSeconds, totalSeconds: totalSeconds, dataBytes: dataBytes,
+            imageBytes: imageBytes, phases: phases, dryRun: options.dryRun,
+            differences: plan?.differences.map(\.description) ?? [])
+    }
+
+    // MARK: Helpers of the rows
+
+    /// The transport the journal names (the dump device, or rsync), so that a recovery
+    /// without a plan finds the images where the migration put them.
+    var imageTransport: any ImageTransport {
+        MigrationPlan.ImagePath(journal.dumpDevice).transport(
+            imagesDirectory: journal.imagesDirectory, dumpMountPoint: "\(runtime.layout.directory)/dump-device")
+    }
+
+    /// The source's images directory (a dump device's images are the target's to remove).
+    func removeLocalImages() {
+        try? FileManager.default.removeItem(atPath: journal.imagesDirectory)
+    }
+
+    private var agentLogger: Logger {
+        var logger = Logger(label: "ferry.agent")
+        logger[metadataKey: "container"] = "\(name)"
+        return logger
+    }
+
+    private var mountsSource: Bool {
+        !online && runtime.config.storage.isInsulated && plan?.data == .rsync
+    }
+
+    private mutating func syncPrivateArea(exact: Bool) throws(FerryError) {
+        guard try planned().data == .rsync else { return }
+        dataBytes += try Rsync.push(
+            runtime.layout.privateArea, to: try staged().privateArea, target: options.target, exact: exact, progress: transferProgress)
+    }
+
+    private var transferProgress: (@Sendable (String) -> Void)? {
+        guard let progress = options.progress else { return nil }
+        return { line in progress(.transfer(line)) }
+    }
+
+    /// The agent channel, reconnecting if this run (a recovery) has none yet.
+    private mutating func agent() throws(FerryError) -> any AgentCalling {
+        if let channel { return channel }
+        let fresh = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry, logger: agentLogger)
+        channel = fresh
+        return fresh
+    }
+
+    private func planned() throws(FerryError) -> MigrationPlan {
+        guard let plan else { throw FerryError(.invalidState, "the migration was not planned (check-target did not run)") }
+        return plan
+    }
+
+    private func staged() throws(FerryError) -> AgentResponse.Prepared {
+        guard let prepared else { throw FerryError(.invalidState, "the target was not prepared") }
+        return prepared
+    }
+
+    /// This host's side of the plan: the container, its area, CRIU and the kernel.
+    private func sourceFacts() throws(FerryError) -> SourceFacts {
+        SourceFacts(
+            config: runtime.config, online: online, areaBytes: try privateAreaBytes(), areaSizeBytes: try sourceAreaSize(),
+            criuVersion: online ? try engine.version() : try? engine.version(), kernel: KernelFeatures.cached(), needs: needs)
+    }
+
+    /// The size the source's area was given (image or device); nil for a directory.
+    private func sourceAreaSize() throws(FerryError) -> UInt64? {
+        switch runtime.config.storage {
+        case .insulatedImage(_, let size): return size
+        case .insulatedDevice(let path):
+            let output = try Spawn.check(["blockdev", "--getsize64", path], "cannot read the size of \(path)")
+            return UInt64(output.stdout.trimmingNewline) ?? 0
+        case .shared:
+            return nil
+        }
+    }
+
+    private var probedDevice: String? {
+        guard case .insulatedDevice(let device) = runtime.config.storage, options.targetStorage == nil else { return nil }
+        return device
+    }
+
+    /// Mounts a stopped container's device for the probe; returns whether it did.
+    private func mountForProbe() throws(FerryError) -> Bool {
+        guard probedDevice != nil, !(try MountTable.isMountPoint(runtime.layout.privateArea)) else { return false }
+        try runtime.privateArea.mountPrivate()
+        return true
+    }
+
+    /// Removes the marker and unmounts what `mountForProbe` mounted.
+    private func releaseProbe(mountedHere: Bool) {
+        guard probedDevice != nil else { return }
+        SharedStorageProbe.removeMarker(mountPoint: runtime.layout.privateArea)
+        if mountedHere { try? runtime.privateArea.unmountPrivate() }
+    }
+
+    /// For a container on a block device: a marker on it that only the same device holds.
+    private func sharedStorageProbe() throws(FerryError) -> SharedStorageProbe? {
+        guard let device = probedDevice else { return nil }
+        return try SharedStorageProbe.make(device: device, mountPoint: runtime.layout.privateArea)
+    }
+
+    /// Bytes in the private area, measured once (`du` over many files is not free).
+    private func privateAreaBytes() throws(FerryError) -> UInt64 {
+        let output = try Spawn.run(["du", "-sb", "--one-file-system", runtime.layout.privateArea])
+        return UInt64(output.stdout.split(separator: "\t").first ?? "0") ?? 0
+    }
+}
