@@ -1,4 +1,3 @@
-import CLinux
 import FerryErrors
 import FerrySystem
 import Foundation
@@ -192,25 +191,5 @@ public struct ContainerManager {
         ["FERRY_CRIU", "FERRY_CACHE"].compactMap { key in
             ProcessInfo.processInfo.environment[key].map { "\(key)=\($0)" }
         }
-    }
-}
-
-/// Which signal asks an init to shut down, or nil when it would ignore every one.
-///
-/// A signal from outside a pid namespace reaches its init only if the init handles it: it
-/// catches it (SigCgt), or blocks it to read it from a signalfd (SigBlk), as systemd does.
-/// Ferry reads both masks instead of waiting in vain.
-enum ShutdownSignal {
-    static func choose(for pid: pid_t) -> Int32? {
-        guard let status = try? readText("/proc/\(pid)/status") else { return nil }
-        func mask(_ name: String) -> UInt64 {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
-            return UInt64(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
-        }
-        let handled = mask("SigCgt") | mask("SigBlk")
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
-        // systemd halts on SIGRTMIN+3; SIGTERM would make it re-execute itself.
-        let candidates: [Int32] = executable.hasSuffix("/systemd") ? [FY_SIGRTMIN + 3] : [SIGTERM, SIGPWR]
-        return candidates.first { handled & (1 << UInt64($0 - 1)) != 0 }
     }
 }

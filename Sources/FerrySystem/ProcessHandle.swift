@@ -54,42 +54,4 @@ public enum ProcFS {
     public static func threadCount(of pid: String = "self") -> Int {
         (try? directoryEntries("/proc/\(pid)/task").count) ?? 0
     }
-
-}
-
-/// A monotonic clock in seconds, for timeouts and the timings Ferry reports.
-public enum Monotonic {
-    public static var now: Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
-}
-
-/// Reads a whole (small) file as text.
-public func readText(_ path: String) throws(FerryError) -> String {
-    let fd = try OwnedFileDescriptor.open(path, O_RDONLY)
-    return String(decoding: try fd.readAll(), as: UTF8.self)
-}
-
-/// Writes text to a file, creating or truncating it.
-public func writeText(_ path: String, _ text: String, mode: mode_t = 0o644) throws(FerryError) {
-    let fd = try OwnedFileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
-    try fd.write(text)
-}
-
-/// The names in a directory, without `.` and `..`.
-public func directoryEntries(_ path: String) throws(FerryError) -> [String] {
-    guard let dir = opendir(path) else {
-        throw FerryError.system("opendir", .init(rawValue: errno), path: path)
-    }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names
 }
