@@ -48,10 +48,7 @@ public struct MountCapturer {
 
     /// The pid as the container sees it: the last NSpid entry of /proc/PID/status.
     static func containerPid(of pid: pid_t) -> Int32? {
-        guard let status = try? readText("/proc/\(pid)/status"),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") })
-        else { return nil }
-        return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).last.flatMap { Int32($0) }
+        ProcFS.Status(of: "\(pid)")?.values("NSpid").last.flatMap { Int32($0) }
     }
 }
 

@@ -10,12 +10,8 @@ import Glibc
 /// Ferry reads both masks instead of waiting in vain.
 enum ShutdownSignal {
     static func choose(for pid: pid_t) -> Int32? {
-        guard let status = try? readText("/proc/\(pid)/status") else { return nil }
-        func mask(_ name: String) -> UInt64 {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
-            return UInt64(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
-        }
-        let handled = mask("SigCgt") | mask("SigBlk")
+        guard let status = ProcFS.Status(of: "\(pid)") else { return nil }
+        let handled = status.mask("SigCgt") | status.mask("SigBlk")
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
         // systemd halts on SIGRTMIN+3; SIGTERM would make it re-execute itself.
         let candidates: [Int32] = executable.hasSuffix("/systemd") ? [FY_SIGRTMIN + 3] : [SIGTERM, SIGPWR]

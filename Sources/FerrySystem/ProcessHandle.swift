@@ -35,23 +35,3 @@ public struct ProcessHandle: Sendable {
         }
     }
 }
-
-/// What /proc says about a process.
-public enum ProcFS {
-    /// The start time (clock ticks since boot, field 22 of /proc/PID/stat). Ferry stores it
-    /// next to a pid so that a pid reused by another process is not mistaken for the init.
-    public static func startTime(of pid: pid_t) -> UInt64? {
-        guard let text = try? readText("/proc/\(pid)/stat"),
-            let close = text.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name (which may contain spaces) start at field 3.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
-    }
-
-    /// Host pids of the threads of a process (used to assert single-threadedness).
-    public static func threadCount(of pid: String = "self") -> Int {
-        (try? directoryEntries("/proc/\(pid)/task").count) ?? 0
-    }
-}
