@@ -76,10 +76,10 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let summaries = global.manager().list()
         if json { return try printJSON(summaries) }
-        printLine("NAME".padding(20) + "STATUS".padding(10) + "PID".padding(9) + "STORAGE")
+        printLine("NAME".padding(20) + "STATUS".padding(12) + "PID".padding(9) + "STORAGE")
         for summary in summaries {
             printLine(
-                summary.name.padding(20) + summary.status.rawValue.padding(10)
+                summary.name.padding(20) + summary.status.padding(12)
                     + (summary.pid.map(String.init) ?? "-").padding(9) + summary.storage
                     + (summary.overlay ? ", overlay" : ""))
         }
@@ -97,7 +97,8 @@ struct StatusCommand: ParsableCommand {
         let summary = try global.manager().summary(try containerName(name))
         if json { return try printJSON(summary) }
         printLine("name:    \(summary.name)")
-        printLine("status:  \(summary.status.rawValue)\(summary.pid.map { " (init pid \($0))" } ?? "")")
+        printLine("status:  \(summary.status)\(summary.pid.map { " (init pid \($0))" } ?? "")")
+        if let problem = summary.problem { printLine("problem: \(problem)") }
         printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")
         printLine("rootfs:  \(summary.rootfs)")
         printLine("init:    \(summary.command.joined(separator: " "))")

@@ -14,7 +14,8 @@ struct MountsCommand: ParsableCommand {
 
     func run() throws {
         let runtime = try global.manager().runtime(try containerName(name))
-        let plan = try CheckpointPlan(runtime: runtime)
+        let state = try runtime.loadState().requireRunning(runtime.config.name, "'ferry start' it to see its mounts")
+        let plan = try CheckpointPlan(runtime: runtime, state: state)
         let capture = plan.capture
         let report = plan.report
         if json { return try printJSON(plan.printable) }

@@ -7,15 +7,15 @@ import Glibc
 /// in use by any of its processes (found through its cgroup).
 public struct MountCapturer {
     public let runtime: ContainerRuntime
+    /// The running init, as the caller's operation found it.
+    public let state: RuntimeState
 
-    public init(runtime: ContainerRuntime) {
+    public init(runtime: ContainerRuntime, state: RuntimeState) {
         self.runtime = runtime
+        self.state = state
     }
 
     public func capture() throws(FerryError) -> MountTreeCapture {
-        guard let state = runtime.runtimeState, runtime.status == .running else {
-            throw FerryError(.invalidState, "container \(runtime.config.name) is not running")
-        }
         var pids = runtime.cgroup.pids
         if !pids.contains(state.initPid) { pids.insert(state.initPid, at: 0) }
         var groups: [UInt64: (hostPid: pid_t, containerPids: [Int32])] = [:]

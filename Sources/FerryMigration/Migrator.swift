@@ -54,17 +54,20 @@ public struct Migrator {
             throw FerryError(.invalidState, "container \(name) has an unfinished migration; run 'ferry recover \(name)' first")
         }
         let runtime = try manager.runtime(name)
-        let online: Bool
-        switch (options.mode, runtime.status) {
+        let running: RuntimeState?
+        switch (options.mode, runtime.loadState()) {
+        case (_, .unreadable(let error)):
+            throw error
         case (.offline, .running):
             throw FerryError(.invalidState, "container \(name) is running; stop it for --offline, or migrate it --online")
         case (.online, .stopped), (.online, .crashed):
             throw FerryError(.invalidState, "container \(name) is not running; an --online migration needs a running container")
-        case (_, .running): online = true
-        default: online = false
+        case (_, .running(let state)): running = state
+        case (_, .stopped), (_, .crashed): running = nil
         }
-        if online {
-            let blocked = MountReport(try MountCapturer(runtime: runtime).capture()).blocked
+        let online = running != nil
+        if let running {
+            let blocked = MountReport(try MountCapturer(runtime: runtime, state: running).capture()).blocked
             if !blocked.isEmpty {
                 throw FerryError(.invalidState, "cannot migrate \(name): mount \(blocked[0].mountPoint) is \(blocked[0].verdict); see 'ferry mounts \(name)'")
             }
@@ -109,7 +112,7 @@ public struct Migrator {
         guard problems.isEmpty else {
             throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name)' again")
         }
-        return "rolled back the migration of \(name): it is \(try manager.runtime(name).status.rawValue) on this host and the target was cleaned"
+        return "rolled back the migration of \(name): it is \(try manager.runtime(name).loadState().label) on this host and the target was cleaned"
     }
 }
 
@@ -264,7 +267,12 @@ struct MigrationRun {
                 case .abortTarget:
                     _ = try agent().call(.abort(name: name.value))
                 case .restoreSource:
-                    guard try manager.runtime(name).status != .running else { break }
+                    // As the failed step left it: a source that still runs needs no restore.
+                    switch try manager.runtime(name).loadState() {
+                    case .running: continue
+                    case .unreadable(let error): throw error
+                    case .stopped, .crashed: break
+                    }
                     let restorer = Restorer(manager: manager, engine: engine)
                     let name = name
                     let restore = { (images: String) throws(FerryError) in
