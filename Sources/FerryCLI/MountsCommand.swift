@@ -5,7 +5,7 @@ import FerryErrors
 
 /// `ferry mounts NAME`: the container's mount trees with a verdict per mount — the
 /// pre-flight check a checkpoint runs, shown before anything is frozen.
-struct MountsCommand: ParsableCommand {
+struct MountsCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.")
     @OptionGroup var global: GlobalOptions
