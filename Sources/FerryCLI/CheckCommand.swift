@@ -4,7 +4,7 @@ import FerryErrors
 import FerrySystem
 
 /// `ferry check`: can this host run and migrate containers?
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "check", abstract: "Probe the kernel and CRIU; exit non-zero when Ferry cannot work here.")
 

@@ -5,7 +5,7 @@ import FerryContainers
 import FerryErrors
 
 /// `ferry checkpoint NAME [--to DIR] [--leave-running] [--json]`
-struct CheckpointCommand: ParsableCommand {
+struct CheckpointCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint", abstract: "Dump a running container with CRIU, mount tree included.")
     @OptionGroup var global: GlobalOptions
@@ -24,7 +24,7 @@ struct CheckpointCommand: ParsableCommand {
 }
 
 /// `ferry restore NAME [--from DIR] [--bind-source PATH=HOSTPATH]… [--overlay-template DIR] [--json]`
-struct RestoreCommand: ParsableCommand {
+struct RestoreCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "restore", abstract: "Restore a checkpointed container and verify its mount tree.")
     @OptionGroup var global: GlobalOptions

@@ -3,7 +3,7 @@ import FerryContainers
 import FerryErrors
 
 /// `ferry create NAME --rootfs DIR|TARBALL …`
-struct CreateCommand: ParsableCommand {
+struct CreateCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "create", abstract: "Create a container from a rootfs directory or tarball.")
 

@@ -7,7 +7,7 @@ import Foundation
 /// `ferry demo`: the README's main job. On two simulated hosts made by scripts/test-hosts,
 /// live-migrates a busybox container with a counter from h1 to h2 and back, printing each
 /// migration's summary and the counter on each side.
-struct DemoCommand: ParsableCommand {
+struct DemoCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Live-migrate a demo container between two test hosts and back.")
     @OptionGroup var global: GlobalOptions

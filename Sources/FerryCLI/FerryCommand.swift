@@ -18,12 +18,13 @@ public struct FerryCommand: ParsableCommand {
 
     /// Runs the command line, printing Ferry errors in one or two lines.
     public static func runMain() -> Never {
+        var verbose = false
         do {
             var command = try parseAsRoot()
+            verbose = (command as? any FerrySubcommand)?.global.verbose ?? false
             try command.run()
             exit(withError: nil)
         } catch let error as FerryError {
-            let verbose = CommandLine.arguments.contains("--verbose") || CommandLine.arguments.contains("-v")
             FileOutput.standardError.write("ferry: \(verbose ? error.detailedDescription : error.message)\n")
             exit(withError: ExitCode(error.code == .invalidArgument ? 2 : 1))
         } catch let exit as ExitCode {

@@ -34,6 +34,13 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// Every subcommand takes the global options. Through this `runMain` learns whether
+/// `-v`/`--verbose` was given as parsed, so that a `-v` after `--` (the `grep -v` that
+/// `ferry exec` runs) never counts as Ferry's own.
+protocol FerrySubcommand: ParsableCommand {
+    var global: GlobalOptions { get }
+}
+
 enum LoggingSetup {
     nonisolated(unsafe) private static var done = false
 

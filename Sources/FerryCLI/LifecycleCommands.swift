@@ -4,7 +4,7 @@ import FerryContainers
 import FerryErrors
 
 /// `ferry start NAME`
-struct StartCommand: ParsableCommand {
+struct StartCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a container.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
@@ -16,7 +16,7 @@ struct StartCommand: ParsableCommand {
 }
 
 /// `ferry stop NAME [--timeout S]`
-struct StopCommand: ParsableCommand {
+struct StopCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "stop", abstract: "Stop a container: its init's shutdown signal, then SIGKILL.")
     @OptionGroup var global: GlobalOptions
@@ -33,7 +33,7 @@ struct StopCommand: ParsableCommand {
 }
 
 /// `ferry destroy NAME`
-struct DestroyCommand: ParsableCommand {
+struct DestroyCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "destroy", abstract: "Remove a stopped container and its private area.")
     @OptionGroup var global: GlobalOptions
@@ -46,7 +46,7 @@ struct DestroyCommand: ParsableCommand {
 }
 
 /// `ferry exec NAME -- CMD…`
-struct ExecCommand: ParsableCommand {
+struct ExecCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "exec", abstract: "Run a command inside a running container.")
     @OptionGroup var global: GlobalOptions
@@ -68,7 +68,7 @@ struct ExecCommand: ParsableCommand {
 }
 
 /// `ferry list [--json]`
-struct ListCommand: ParsableCommand {
+struct ListCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List containers on this host.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
@@ -76,10 +76,10 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let summaries = global.manager().list()
         if json { return try printJSON(summaries) }
-        printLine("NAME".padding(20) + "STATUS".padding(10) + "PID".padding(9) + "STORAGE")
+        printLine("NAME".padding(20) + "STATUS".padding(12) + "PID".padding(9) + "STORAGE")
         for summary in summaries {
             printLine(
-                summary.name.padding(20) + summary.status.rawValue.padding(10)
+                summary.name.padding(20) + summary.status.padding(12)
                     + (summary.pid.map(String.init) ?? "-").padding(9) + summary.storage
                     + (summary.overlay ? ", overlay" : ""))
         }
@@ -87,7 +87,7 @@ struct ListCommand: ParsableCommand {
 }
 
 /// `ferry status NAME [--json]`
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show one container.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
@@ -97,7 +97,8 @@ struct StatusCommand: ParsableCommand {
         let summary = try global.manager().summary(try containerName(name))
         if json { return try printJSON(summary) }
         printLine("name:    \(summary.name)")
-        printLine("status:  \(summary.status.rawValue)\(summary.pid.map { " (init pid \($0))" } ?? "")")
+        printLine("status:  \(summary.status)\(summary.pid.map { " (init pid \($0))" } ?? "")")
+        if let problem = summary.problem { printLine("problem: \(problem)") }
         printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")
         printLine("rootfs:  \(summary.rootfs)")
         printLine("init:    \(summary.command.joined(separator: " "))")
@@ -108,7 +109,7 @@ struct StatusCommand: ParsableCommand {
 }
 
 /// `ferry __monitor NAME`: internal; the process that owns a running container.
-struct MonitorCommand: ParsableCommand {
+struct MonitorCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "__monitor", abstract: "Internal: supervise a container (started by 'ferry start').",
         shouldDisplay: false)

@@ -5,7 +5,7 @@ import FerryMigration
 import Foundation
 
 /// `ferry migrate NAME [USER@]HOST …`
-struct MigrateCommand: ParsableCommand {
+struct MigrateCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate", abstract: "Move a container to another host over ssh, live or offline.")
     @OptionGroup var global: GlobalOptions
@@ -89,7 +89,7 @@ enum MigrationText {
 }
 
 /// `ferry agent`: the target's side of a migration, spoken over ssh's stdin/stdout.
-struct AgentCommand: ParsableCommand {
+struct AgentCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "agent", abstract: "Serve a migration from a source host (run by 'ferry migrate' over ssh).")
     @OptionGroup var global: GlobalOptions
@@ -100,7 +100,7 @@ struct AgentCommand: ParsableCommand {
 }
 
 /// `ferry recover NAME`: finish or undo a migration that was interrupted.
-struct RecoverCommand: ParsableCommand {
+struct RecoverCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "recover", abstract: "Undo (or finish, if it was committed) an interrupted migration.")
     @OptionGroup var global: GlobalOptions

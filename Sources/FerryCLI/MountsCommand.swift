@@ -5,7 +5,7 @@ import FerryErrors
 
 /// `ferry mounts NAME`: the container's mount trees with a verdict per mount — the
 /// pre-flight check a checkpoint runs, shown before anything is frozen.
-struct MountsCommand: ParsableCommand {
+struct MountsCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.")
     @OptionGroup var global: GlobalOptions
@@ -14,7 +14,8 @@ struct MountsCommand: ParsableCommand {
 
     func run() throws {
         let runtime = try global.manager().runtime(try containerName(name))
-        let plan = try CheckpointPlan(runtime: runtime)
+        let state = try runtime.loadState().requireRunning(runtime.config.name, "'ferry start' it to see its mounts")
+        let plan = try CheckpointPlan(runtime: runtime, state: state)
         let capture = plan.capture
         let report = plan.report
         if json { return try printJSON(plan.printable) }

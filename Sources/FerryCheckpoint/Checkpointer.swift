@@ -31,11 +31,9 @@ public struct Checkpointer {
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try manager.runtime(name)
-        guard let state = runtime.runtimeState, runtime.status == .running else {
-            throw FerryError(.invalidState, "container \(name) is not running; there is nothing to checkpoint")
-        }
+        let state = try runtime.loadState().requireRunning(name, "there is nothing to checkpoint")
         // Every refusal happens here, before anything is frozen.
-        let plan = try CheckpointPlan(runtime: runtime)
+        let plan = try CheckpointPlan(runtime: runtime, state: state)
         try plan.refuseIfBlocked("checkpoint", name)
         let cgroups = runtime.cgroups.tree()
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
@@ -53,7 +51,7 @@ public struct Checkpointer {
         } catch {
             try? FileManager.default.removeItem(atPath: imagesPath)
             // A CRIU that failed or was killed mid-dump may leave the tasks frozen.
-            if runtime.status == .running {
+            if state.initAlive {
                 try? runtime.cgroup.thaw()
                 throw FerryError(error.code, "\(error.message); the container runs on", cause: error.cause)
             }
@@ -74,7 +72,7 @@ public struct Checkpointer {
             if state.monitorAlive, let monitor = try? ProcessHandle(pid: state.monitorPid) {
                 _ = monitor.waitForExit(seconds: 30)
             }
-            if runtime.runtimeState != nil { try runtime.teardown() }
+            if runtime.hasRunState { try runtime.teardown() }
         }
         manager.logger.info("checkpoint written", metadata: ["container": "\(name)", "directory": "\(imagesPath)"])
         return Result(

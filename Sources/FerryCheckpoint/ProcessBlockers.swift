@@ -26,17 +26,13 @@ public struct ProcessFacts: Sendable, Equatable {
 
     /// Reads the facts from /proc; nil for a process that is gone.
     public static func read(hostPid: pid_t) -> ProcessFacts? {
-        guard let status = try? readText("/proc/\(hostPid)/status") else { return nil }
-        func field(_ name: String) -> [Substring] {
-            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }?.dropFirst(name.count + 1)
-                .split(whereSeparator: { $0 == "\t" || $0 == " " }) ?? []
-        }
+        guard let status = ProcFS.Status(of: "\(hostPid)") else { return nil }
         let fdDirectory = "/proc/\(hostPid)/fd"
         let descriptors = ((try? directoryEntries(fdDirectory)) ?? []).compactMap { RootedLookup.linkTarget("\(fdDirectory)/\($0)") }
         return ProcessFacts(
-            hostPid: hostPid, containerPid: field("NSpid").last.flatMap { Int32($0) } ?? hostPid,
-            command: field("Name").joined(separator: " "), uids: field("Uid").compactMap { UInt32($0) },
-            gids: field("Gid").compactMap { UInt32($0) }, utsNamespace: Namespaces.identity(pid: hostPid, "uts"),
+            hostPid: hostPid, containerPid: status.values("NSpid").last.flatMap { Int32($0) } ?? hostPid,
+            command: status.values("Name").joined(separator: " "), uids: status.values("Uid").compactMap { UInt32($0) },
+            gids: status.values("Gid").compactMap { UInt32($0) }, utsNamespace: Namespaces.identity(pid: hostPid, "uts"),
             descriptors: descriptors)
     }
 }
@@ -53,11 +49,8 @@ public enum ProcessRules {
     /// Whether this host's bounding set has CAP_SYS_RESOURCE, which CRIU needs to read the
     /// rlimits of a task with another uid.
     public static var hostHasSysResource: Bool {
-        guard let status = try? readText("/proc/self/status"),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
-            let mask = UInt64(line.dropFirst("CapBnd:".count).filter { !$0.isWhitespace }, radix: 16)
-        else { return false }
-        return mask & (1 << 24) != 0
+        guard let status = ProcFS.Status(of: "self") else { return false }
+        return status.mask("CapBnd") & (1 << 24) != 0
     }
 
     public static func blockers(_ processes: [ProcessFacts], initUTS: UInt64?, hostHasSysResource: Bool) -> [ProcessBlocker] {

@@ -43,24 +43,26 @@ public struct Restorer {
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
         var runtime = try manager.runtime(name)
+        let crashed: Bool
+        switch runtime.loadState() {
+        case .running: throw FerryError(.invalidState, "container \(name) is already running; stop it before restoring")
+        case .unreadable(let error): throw error
+        case .crashed: crashed = true
+        case .stopped: crashed = false
+        }
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
         let manifest = try CheckpointManifest.read(from: imagesPath, expecting: name)
         try manifest.verify(directory: imagesPath)
-        switch runtime.status {
-        case .running:
-            throw FerryError(.invalidState, "container \(name) is already running; stop it before restoring")
-        case .crashed:
-            try runtime.teardown()
-        case .stopped:
-            break
-        }
+        if crashed { try runtime.teardown() }
         runtime = try apply(remap, to: runtime)
         let plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config)
         try plan.write(for: runtime.layout)
-        let launched = Swift.Result { () throws(FerryError) in try manager.launchMonitor(name, arguments: ["--restore-from", imagesPath]) }
+        let launched = Swift.Result { () throws(FerryError) in try manager.launchMonitor(runtime, arguments: ["--restore-from", imagesPath]) }
         RestorePlan.remove(for: runtime.layout)
         let pid = try launched.get()
-        let actual = try MountCapturer(runtime: runtime).capture()
+        // The restored init, as its monitor just recorded it.
+        let restored = try runtime.loadState().requireRunning(name, "it exited right after its restore")
+        let actual = try MountCapturer(runtime: runtime, state: restored).capture()
         let differences = MountTreeDiff.lines(expected: plan.expectedMounts, actual: actual)
         if !differences.isEmpty {
             try? manager.stop(name, timeout: 0, locked: true)

@@ -26,9 +26,7 @@ public struct ContainerExec {
         guard !arguments.isEmpty else {
             throw FerryError(.invalidArgument, "no command given; write 'ferry exec NAME -- COMMAND…'")
         }
-        guard let state = runtime.runtimeState, runtime.status == .running else {
-            throw FerryError(.invalidState, "container \(runtime.config.name) is not running; 'ferry start' it first")
-        }
+        let state = try runtime.loadState().requireRunning(runtime.config.name, "'ferry start' it first")
         let initProcess = try ProcessHandle(pid: state.initPid)
         let cgroupProcs = try OwnedFileDescriptor.open("\(state.cgroup)/cgroup.procs", O_WRONLY)
         let input = try makePipe()

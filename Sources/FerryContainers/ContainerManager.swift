@@ -1,4 +1,3 @@
-import CLinux
 import FerryErrors
 import FerrySystem
 import Foundation
@@ -48,21 +47,25 @@ public struct ContainerManager {
     public func start(_ name: ContainerName, timeout: Double = 60) throws(FerryError) -> pid_t {
         let lock = try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
-        return try launchMonitor(name, arguments: [], timeout: timeout)
-    }
-
-    /// Spawns `ferry __monitor` (with extra arguments, e.g. a checkpoint to restore from)
-    /// and waits for its report. The caller holds the container's lock.
-    public func launchMonitor(_ name: ContainerName, arguments: [String], timeout: Double = 60) throws(FerryError) -> pid_t {
         let runtime = try runtime(name)
-        switch runtime.status {
-        case .running:
-            throw FerryError(.invalidState, "container \(name) is already running (pid \(runtime.runtimeState?.initPid ?? 0))")
-        case .crashed:
-            try cleanUpCrashed(runtime)
+        switch runtime.loadState() {
+        case .running(let state):
+            throw FerryError(.invalidState, "container \(name) is already running (pid \(state.initPid))")
+        case .crashed(let state):
+            try cleanUpCrashed(runtime, state)
+        case .unreadable(let error):
+            throw error
         case .stopped:
             break
         }
+        return try launchMonitor(runtime, arguments: [], timeout: timeout)
+    }
+
+    /// Spawns `ferry __monitor` (with extra arguments, e.g. a checkpoint to restore from)
+    /// and waits for its report. The caller holds the container's lock and has found the
+    /// container stopped, or cleaned up after its crash.
+    public func launchMonitor(_ runtime: ContainerRuntime, arguments: [String], timeout: Double = 60) throws(FerryError) -> pid_t {
+        let name = runtime.config.name
         let report = try makePipe()
         let log = try OwnedFileDescriptor.open(runtime.layout.monitorLog, O_WRONLY | O_CREAT | O_APPEND)
         let monitor = try Spawn.start(
@@ -103,12 +106,17 @@ public struct ContainerManager {
         let lock = locked ? nil : try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
-        guard let state = runtime.runtimeState, runtime.status == .running else {
-            if runtime.status == .crashed {
-                try cleanUpCrashed(runtime)
-                logger.warning("container had exited on its own; cleaned up", metadata: ["container": "\(name)"])
-                return .alreadyExited
-            }
+        let state: RuntimeState
+        switch runtime.loadState() {
+        case .running(let running):
+            state = running
+        case .crashed(let crashed):
+            try cleanUpCrashed(runtime, crashed)
+            logger.warning("container had exited on its own; cleaned up", metadata: ["container": "\(name)"])
+            return .alreadyExited
+        case .unreadable(let error):
+            throw error
+        case .stopped:
             throw FerryError(.invalidState, "container \(name) is not running; nothing to stop")
         }
         let initProcess = try ProcessHandle(pid: state.initPid)
@@ -128,7 +136,7 @@ public struct ContainerManager {
         }
         // The monitor reaps the init and tears the host side down; wait for it.
         if let monitor, monitor.waitForExit(seconds: 60) {
-            if runtime.runtimeState != nil { try runtime.teardown() }
+            if runtime.hasRunState { try runtime.teardown() }
         } else {
             try runtime.teardown()
         }
@@ -139,11 +147,13 @@ public struct ContainerManager {
         let lock = locked ? nil : try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
-        switch runtime.status {
+        switch runtime.loadState() {
         case .running:
             throw FerryError(.invalidState, "container \(name) is running; 'ferry stop \(name)' first")
-        case .crashed:
-            try cleanUpCrashed(runtime)
+        case .crashed(let state):
+            try cleanUpCrashed(runtime, state)
+        case .unreadable(let error):
+            throw error
         case .stopped:
             break
         }
@@ -158,8 +168,12 @@ public struct ContainerManager {
     /// A one-line summary per container.
     public struct Summary: Sendable, Codable {
         public var name: String
-        public var status: ContainerStatus
+        /// `ContainerState.label`: stopped, running, crashed or unreadable.
+        public var status: String
+        /// The running init's host pid.
         public var pid: Int32?
+        /// Why the state is unreadable, with the fix; absent otherwise.
+        public var problem: String?
         public var storage: String
         public var overlay: Bool
         public var rootfs: String
@@ -169,9 +183,16 @@ public struct ContainerManager {
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
         let runtime = try runtime(name)
-        let status = runtime.status
+        let state = runtime.loadState()
+        var pid: Int32?
+        var problem: String?
+        switch state {
+        case .running(let running): pid = running.initPid
+        case .unreadable(let error): problem = error.message
+        case .stopped, .crashed: break
+        }
         return Summary(
-            name: name.value, status: status, pid: status == .running ? runtime.runtimeState?.initPid : nil,
+            name: name.value, status: state.label, pid: pid, problem: problem,
             storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments)
     }
@@ -180,8 +201,9 @@ public struct ContainerManager {
         root.containerNames().compactMap { try? summary($0) }
     }
 
-    private func cleanUpCrashed(_ runtime: ContainerRuntime) throws(FerryError) {
-        if let state = runtime.runtimeState, state.monitorAlive, let monitor = try? ProcessHandle(pid: state.monitorPid) {
+    /// Waits for a monitor still tearing down after its init, then finishes the teardown.
+    private func cleanUpCrashed(_ runtime: ContainerRuntime, _ state: RuntimeState) throws(FerryError) {
+        if state.monitorAlive, let monitor = try? ProcessHandle(pid: state.monitorPid) {
             _ = monitor.waitForExit(seconds: 30)
         }
         try runtime.teardown()
@@ -192,25 +214,5 @@ public struct ContainerManager {
         ["FERRY_CRIU", "FERRY_CACHE"].compactMap { key in
             ProcessInfo.processInfo.environment[key].map { "\(key)=\($0)" }
         }
-    }
-}
-
-/// Which signal asks an init to shut down, or nil when it would ignore every one.
-///
-/// A signal from outside a pid namespace reaches its init only if the init handles it: it
-/// catches it (SigCgt), or blocks it to read it from a signalfd (SigBlk), as systemd does.
-/// Ferry reads both masks instead of waiting in vain.
-enum ShutdownSignal {
-    static func choose(for pid: pid_t) -> Int32? {
-        guard let status = try? readText("/proc/\(pid)/status") else { return nil }
-        func mask(_ name: String) -> UInt64 {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
-            return UInt64(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
-        }
-        let handled = mask("SigCgt") | mask("SigBlk")
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
-        // systemd halts on SIGRTMIN+3; SIGTERM would make it re-execute itself.
-        let candidates: [Int32] = executable.hasSuffix("/systemd") ? [FY_SIGRTMIN + 3] : [SIGTERM, SIGPWR]
-        return candidates.first { handled & (1 << UInt64($0 - 1)) != 0 }
     }
 }

@@ -43,15 +43,33 @@ public struct ContainerRuntime {
             ?? CgroupFreezer(path: "/nonexistent", version: .v2)
     }
 
-    /// run.json, if the container was started and not yet torn down.
-    public var runtimeState: RuntimeState? {
-        guard access(layout.runtimeState, F_OK) == 0 else { return nil }
-        return try? JSONFile.read(RuntimeState.self, from: layout.runtimeState, what: "runtime state")
+    /// Reads run.json and asks /proc whether its init lives. An operation calls this once
+    /// and acts on the answer; a later call is a new look (after a start or a stop).
+    public func loadState() -> ContainerState {
+        let path = layout.runtimeState
+        guard access(path, F_OK) == 0 else {
+            if errno == ENOENT { return .stopped }
+            return .unreadable(unreadable(path, FerryError.system("access", .init(rawValue: errno), path: path)))
+        }
+        let state: RuntimeState
+        do throws(FerryError) {
+            state = try JSONFile.read(RuntimeState.self, from: path, what: "run state")
+        } catch {
+            return .unreadable(unreadable(path, error))
+        }
+        return state.initAlive ? .running(state) : .crashed(state)
     }
 
-    public var status: ContainerStatus {
-        guard let state = runtimeState else { return .stopped }
-        return state.initAlive ? .running : .crashed
+    /// Whether run.json is still there: the monitor removes it when it has torn down, so
+    /// a stop or checkpoint knows whether the host side is left to it.
+    public var hasRunState: Bool { access(layout.runtimeState, F_OK) == 0 }
+
+    private func unreadable(_ path: String, _ error: FerryError) -> FerryError {
+        let why = error.code == .corrupt ? "it does not decode as a run state" : "it cannot be read"
+        return FerryError(
+            .corrupt,
+            "run state \(path) of container \(config.name) is unreadable (\(why)); if no init of it runs, remove the file",
+            cause: .error(error))
     }
 
     /// Undoes everything `start` did on the host. Safe to call twice.
@@ -67,6 +85,6 @@ public struct ContainerRuntime {
             let group = String(member.path.prefix(upTo: member.path.lastIndex(of: "/") ?? member.path.endIndex))
             if rmdir(group) == 0 { _ = rmdir(String(group.prefix(upTo: group.lastIndex(of: "/") ?? group.endIndex))) }
         }
-        if access(layout.runtimeState, F_OK) == 0 { unlink(layout.runtimeState) }
+        if hasRunState { unlink(layout.runtimeState) }
     }
 }

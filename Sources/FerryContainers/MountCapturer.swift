@@ -7,15 +7,15 @@ import Glibc
 /// in use by any of its processes (found through its cgroup).
 public struct MountCapturer {
     public let runtime: ContainerRuntime
+    /// The running init, as the caller's operation found it.
+    public let state: RuntimeState
 
-    public init(runtime: ContainerRuntime) {
+    public init(runtime: ContainerRuntime, state: RuntimeState) {
         self.runtime = runtime
+        self.state = state
     }
 
     public func capture() throws(FerryError) -> MountTreeCapture {
-        guard let state = runtime.runtimeState, runtime.status == .running else {
-            throw FerryError(.invalidState, "container \(runtime.config.name) is not running")
-        }
         var pids = runtime.cgroup.pids
         if !pids.contains(state.initPid) { pids.insert(state.initPid, at: 0) }
         var groups: [UInt64: (hostPid: pid_t, containerPids: [Int32])] = [:]
@@ -48,10 +48,7 @@ public struct MountCapturer {
 
     /// The pid as the container sees it: the last NSpid entry of /proc/PID/status.
     static func containerPid(of pid: pid_t) -> Int32? {
-        guard let status = try? readText("/proc/\(pid)/status"),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") })
-        else { return nil }
-        return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).last.flatMap { Int32($0) }
+        ProcFS.Status(of: "\(pid)")?.values("NSpid").last.flatMap { Int32($0) }
     }
 }
 

@@ -22,11 +22,3 @@ public struct RuntimeState: Sendable, Codable, Equatable {
         ProcFS.startTime(of: monitorPid) == monitorStartTime
     }
 }
-
-/// The state a container is in, as `ferry list` shows it.
-public enum ContainerStatus: String, Sendable, Codable {
-    case running
-    case stopped
-    /// run.json names an init that is gone, and no monitor cleaned up after it.
-    case crashed
-}

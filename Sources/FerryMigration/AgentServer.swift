@@ -188,9 +188,10 @@ public struct AgentServer {
         }
         let arrived = root.layout(of: name).directory
         guard access("\(arrived)/.incoming", F_OK) == 0 else { return }
-        let runtime = try manager.runtime(name)
-        if runtime.status != .stopped {
-            try manager.stop(name, timeout: 0)
+        switch try manager.runtime(name).loadState() {
+        case .stopped: break
+        case .unreadable(let error): throw error
+        case .running, .crashed: try manager.stop(name, timeout: 0)
         }
         try manager.destroy(name)
     }

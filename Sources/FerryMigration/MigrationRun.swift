@@ -158,7 +158,12 @@ struct MigrationRun {
         case .abortTarget:
             _ = try agent().call(.abort(container: name.value))
         case .restoreSource:
-            guard try manager.runtime(name).status != .running else { return }
+            // As the failed step left it: a source that still runs needs no restore.
+            switch try manager.runtime(name).loadState() {
+            case .running: return
+            case .unreadable(let error): throw error
+            case .stopped, .crashed: break
+            }
             let restorer = Restorer(manager: manager, engine: engine)
             let name = name
             try imageTransport.withSourceImages { (images) throws(FerryError) in

@@ -56,18 +56,21 @@ public struct Migrator {
             throw FerryError(.invalidState, "container \(name) has an unfinished migration; run 'ferry recover \(name)' first")
         }
         let runtime = try manager.runtime(name)
-        let online: Bool
-        switch (options.mode, runtime.status) {
+        let running: RuntimeState?
+        switch (options.mode, runtime.loadState()) {
+        case (_, .unreadable(let error)):
+            throw error
         case (.offline, .running):
             throw FerryError(.invalidState, "container \(name) is running; stop it for --offline, or migrate it --online")
         case (.online, .stopped), (.online, .crashed):
             throw FerryError(.invalidState, "container \(name) is not running; an --online migration needs a running container")
-        case (_, .running): online = true
-        default: online = false
+        case (_, .running(let state)): running = state
+        case (_, .stopped), (_, .crashed): running = nil
         }
+        let online = running != nil
         // The same plan `ferry mounts` and `ferry checkpoint` build: what it refuses, this
         // refuses, before anything changes.
-        let checkpointPlan = online ? try CheckpointPlan(runtime: runtime) : nil
+        let checkpointPlan = try running.map { (state) throws(FerryError) in try CheckpointPlan(runtime: runtime, state: state) }
         try checkpointPlan?.refuseIfBlocked("migrate", name)
         var options = options
         options.target.controlPath = "/tmp/ferry-ssh-\(getpid())-%C"
@@ -121,7 +124,7 @@ public struct Migrator {
         guard problems.isEmpty else {
             throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name)' again")
         }
-        return "rolled back the migration of \(name): it is \(try manager.runtime(name).status.rawValue) on this host and the target was cleaned"
+        return "rolled back the migration of \(name): it is \(try manager.runtime(name).loadState().label) on this host and the target was cleaned"
     }
 
     /// The kernel features the target needs to run this container: the freezer for a live

@@ -18,3 +18,19 @@ public func removeTree(_ path: String) throws(FerryError) {
     guard access(path, F_OK) == 0 else { return }
     try Spawn.check(["rm", "-rf", "--one-file-system", path], "cannot remove \(path)")
 }
+
+/// The names in a directory, without `.` and `..`.
+public func directoryEntries(_ path: String) throws(FerryError) -> [String] {
+    guard let dir = opendir(path) else {
+        throw FerryError.system("opendir", .init(rawValue: errno), path: path)
+    }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}

@@ -26,15 +26,4 @@ public enum LoopDevice {
         }
         throw FerryError(.busy, "no free loop device could be configured for \(image)")
     }
-
-
-}
-
-extension String {
-    /// The string without trailing newlines, for values read from /proc and /sys.
-    public var trimmingNewline: String {
-        var copy = self
-        while copy.last == "\n" { copy.removeLast() }
-        return copy
-    }
 }

@@ -46,9 +46,13 @@ final class Scratch {
     /// Last resort when `ferry stop` failed in a broken test: kill the recorded init and
     /// monitor (only those: pids Ferry wrote for this container, checked to still be ours).
     static func forceKill(_ containerDirectory: String) {
-        guard let data = FileManager.default.contents(atPath: containerDirectory + "/run.json"),
-            let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return }
+        guard let data = FileManager.default.contents(atPath: containerDirectory + "/run.json") else { return }
+        forceKill(recordedIn: data)
+    }
+
+    /// The same for the contents of a run.json saved earlier.
+    static func forceKill(recordedIn data: Data) {
+        guard let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
         for key in ["initPid", "monitorPid"] {
             guard let pid = state[key] as? Int32 ?? (state[key] as? Int).map(Int32.init) else { continue }
             let startKey = key == "initPid" ? "initStartTime" : "monitorStartTime"
