@@ -11,10 +11,12 @@ import Logging
 public struct Checkpointer {
     public let manager: ContainerManager
     public let engine: CRIUEngine
+    public let logger: Logger
 
-    public init(manager: ContainerManager, engine: CRIUEngine) {
+    public init(manager: ContainerManager, engine: CRIUEngine, logger: Logger = Logger(label: "ferry.checkpoint")) {
         self.manager = manager
         self.engine = engine
+        self.logger = logger
     }
 
     public struct Result: Sendable, Codable {
@@ -33,7 +35,8 @@ public struct Checkpointer {
         let runtime = try manager.runtime(name)
         let state = try runtime.loadState().requireRunning(name, "there is nothing to checkpoint")
         // Every refusal happens here, before anything is frozen.
-        let plan = try CheckpointPlan(runtime: runtime, state: state)
+        let step: Logger.Metadata = ["container": "\(name)"]
+        let plan = try logger.timed("plan", metadata: step) { () throws(FerryError) in try CheckpointPlan(runtime: runtime, state: state) }
         try plan.refuseIfBlocked("checkpoint", name)
         let cgroups = runtime.cgroups.tree()
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
@@ -47,7 +50,7 @@ public struct Checkpointer {
             request.leaveRunning = leaveRunning
             request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
-            try CRIUClient(engine: engine).dump(request)
+            try logger.timed("criu dump", metadata: step) { () throws(FerryError) in try CRIUClient(engine: engine).dump(request) }
         } catch {
             try? FileManager.default.removeItem(atPath: imagesPath)
             // A CRIU that failed or was killed mid-dump may leave the tasks frozen.
@@ -66,7 +69,7 @@ public struct Checkpointer {
             format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
             externals: plan.externals, stats: stats, checksums: try CheckpointManifest.checksums(of: imagesPath),
             cgroups: cgroups)
-        try manifest.write(to: imagesPath)
+        try logger.timed("manifest", metadata: step) { () throws(FerryError) in try manifest.write(to: imagesPath) }
         if !leaveRunning {
             // CRIU killed the tree; the monitor tears the host side down. Wait for it.
             if state.monitorAlive, let monitor = try? ProcessHandle(pid: state.monitorPid) {
@@ -74,7 +77,7 @@ public struct Checkpointer {
             }
             if runtime.hasRunState { try runtime.teardown() }
         }
-        manager.logger.info("checkpoint written", metadata: ["container": "\(name)", "directory": "\(imagesPath)"])
+        logger.info("checkpoint written", metadata: ["container": "\(name)", "directory": "\(imagesPath)"])
         return Result(
             directory: imagesPath, stats: stats, mounts: plan.capture.mountCount, namespaces: plan.capture.namespaces.count,
             totalSeconds: Monotonic.now - started)

@@ -12,10 +12,12 @@ import Logging
 public struct Restorer {
     public let manager: ContainerManager
     public let engine: CRIUEngine
+    public let logger: Logger
 
-    public init(manager: ContainerManager, engine: CRIUEngine) {
+    public init(manager: ContainerManager, engine: CRIUEngine, logger: Logger = Logger(label: "ferry.checkpoint")) {
         self.manager = manager
         self.engine = engine
+        self.logger = logger
     }
 
     /// Host paths that moved since the checkpoint.
@@ -51,18 +53,28 @@ public struct Restorer {
         case .stopped: crashed = false
         }
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
-        let manifest = try CheckpointManifest.read(from: imagesPath, expecting: name)
-        try manifest.verify(directory: imagesPath)
+        let step: Logger.Metadata = ["container": "\(name)"]
+        let manifest = try logger.timed("verify images", metadata: step) { () throws(FerryError) in
+            let manifest = try CheckpointManifest.read(from: imagesPath, expecting: name)
+            try manifest.verify(directory: imagesPath)
+            return manifest
+        }
         if crashed { try runtime.teardown() }
         runtime = try apply(remap, to: runtime)
         let plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config)
         try plan.write(for: runtime.layout)
-        let launched = Swift.Result { () throws(FerryError) in try manager.launchMonitor(runtime, arguments: ["--restore-from", imagesPath]) }
+        let launched = Swift.Result { () throws(FerryError) in
+            try logger.timed("criu restore", metadata: step) { () throws(FerryError) in
+                try manager.launchMonitor(runtime, arguments: ["--restore-from", imagesPath])
+            }
+        }
         RestorePlan.remove(for: runtime.layout)
         let pid = try launched.get()
         // The restored init, as its monitor just recorded it.
         let restored = try runtime.loadState().requireRunning(name, "it exited right after its restore")
-        let actual = try MountCapturer(runtime: runtime, state: restored).capture()
+        let actual = try logger.timed("mount tree check", metadata: step) { () throws(FerryError) in
+            try MountCapturer(runtime: runtime, state: restored).capture()
+        }
         let differences = MountTreeDiff.lines(expected: plan.expectedMounts, actual: actual)
         if !differences.isEmpty {
             try? manager.stop(name, timeout: 0, locked: true)
