@@ -125,24 +125,20 @@ struct StreamRelay {
     func run() {
         var inputOpen = true
         var buffer = [UInt8](repeating: 0, count: 65536)
-        for (fd, _) in outputs { _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK) }
+        for (fd, _) in outputs { DescriptorIO.setNonBlocking(fd.rawValue) }
         var exited = false
         while !exited {
             var polls = outputs.map { pollfd(fd: $0.0.rawValue, events: Int16(POLLIN), revents: 0) }
             polls.append(pollfd(fd: until.fd.rawValue, events: Int16(POLLIN), revents: 0))
             polls.append(pollfd(fd: inputOpen ? input.from : -1, events: Int16(POLLIN), revents: 0))
-            if poll(&polls, nfds_t(polls.count), -1) < 0 {
-                if errno == EINTR { continue }
-                break
-            }
+            guard case .success = DescriptorIO.poll(&polls) else { break }
             for (index, (fd, destination)) in outputs.enumerated() where polls[index].revents != 0 {
                 copy(from: fd.rawValue, to: destination, buffer: &buffer)
             }
             exited = polls[outputs.count].revents != 0
             if inputOpen, polls[outputs.count + 1].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(input.from, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    _ = buffer.withUnsafeBytes { Glibc.write(input.to.rawValue, $0.baseAddress, count) }
+                if case .success(let count) = DescriptorIO.read(input.from, into: &buffer), count > 0 {
+                    _ = DescriptorIO.writeAll(input.to.rawValue, buffer[0..<count])
                 } else {
                     inputOpen = false
                     input.to.close()
@@ -154,15 +150,8 @@ struct StreamRelay {
 
     /// Copies what is readable now (the source is non-blocking).
     private func copy(from source: Int32, to destination: Int32, buffer: inout [UInt8]) {
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
-            guard count > 0 else { return }
-            var offset = 0
-            while offset < count {
-                let written = buffer.withUnsafeBytes { Glibc.write(destination, $0.baseAddress?.advanced(by: offset), count - offset) }
-                if written <= 0 { return }
-                offset += written
-            }
+        while case .success(let count) = DescriptorIO.read(source, into: &buffer), count > 0 {
+            guard case .success = DescriptorIO.writeAll(destination, buffer[0..<count]) else { return }
         }
     }
 }

@@ -110,8 +110,8 @@ public struct FreshStart: ContainerLauncher {
         if pid == 0 {
             failure.read.close()
             go.write.close()
-            var byte: UInt8 = 0
-            _ = Glibc.read(go.read.rawValue, &byte, 1)
+            var byte: [UInt8] = [0]
+            _ = DescriptorIO.read(go.read.rawValue, into: &byte)
             do throws(FerryError) {
                 try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs, systemd: systemd).run()
             } catch {

@@ -67,10 +67,10 @@ public final class AgentChannel {
 
     /// What ssh said when the channel broke (host unreachable, host key mismatch, …).
     private func unreachable() -> FerryError {
-        _ = fcntl(errors.rawValue, F_SETFL, O_NONBLOCK)
+        DescriptorIO.setNonBlocking(errors.rawValue)
         var bytes = [UInt8](repeating: 0, count: 8192)
-        let count = bytes.withUnsafeMutableBytes { Glibc.read(errors.rawValue, $0.baseAddress, $0.count) }
-        let text = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self) : ""
+        let count = (try? DescriptorIO.read(errors.rawValue, into: &bytes).get()) ?? 0
+        let text = String(decoding: bytes[0..<count], as: UTF8.self)
         let reason = text.split(separator: "\n").last.map(String.init) ?? "the connection closed"
         return FerryError(.commandFailed, "cannot talk to ferry agent on \(target.destination): \(reason)")
     }

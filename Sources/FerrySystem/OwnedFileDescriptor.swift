@@ -44,16 +44,8 @@ public final class OwnedFileDescriptor: @unchecked Sendable {
     }
 
     public func write(_ string: String) throws(FerryError) {
-        let bytes = Array(string.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let result = valueOrErrno {
-                bytes.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress?.advanced(by: offset), $0.count - offset) }
-            }
-            switch result {
-            case .success(let written): offset += written
-            case .failure(let errno): throw FerryError.system("write", errno)
-            }
+        if case .failure(let errno) = DescriptorIO.writeAll(rawValue, Array(string.utf8)[...]) {
+            throw FerryError.system("write", errno)
         }
     }
 
@@ -62,11 +54,11 @@ public final class OwnedFileDescriptor: @unchecked Sendable {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = try syscall("read") {
-                chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) }
+            switch DescriptorIO.read(rawValue, into: &chunk) {
+            case .success(0): return result
+            case .success(let count): result.append(contentsOf: chunk[0..<count])
+            case .failure(let errno): throw FerryError.system("read", errno)
             }
-            if count == 0 { return result }
-            result.append(contentsOf: chunk[0..<count])
         }
     }
 }

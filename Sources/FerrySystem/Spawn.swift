@@ -142,15 +142,17 @@ public enum Spawn {
             var polls = fds.enumerated().map { index, fd in
                 pollfd(fd: open[index] ? fd : -1, events: Int16(POLLIN), revents: 0)
             }
-            try syscall("poll") { poll(&polls, nfds_t(polls.count), -1) }
+            if case .failure(let errno) = DescriptorIO.poll(&polls) { throw FerryError.system("poll", errno) }
             for index in 0..<2 where open[index] && polls[index].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { bytes in
-                    Glibc.read(fds[index], bytes.baseAddress, bytes.count)
-                }
-                if count > 0 {
+                switch DescriptorIO.read(fds[index], into: &buffer) {
+                case .success(0):
+                    open[index] = false
+                case .success(let count):
                     results[index].append(contentsOf: buffer[0..<count])
                     if index == 0, let onFirst { onFirst(String(decoding: buffer[0..<count], as: UTF8.self)) }
-                } else if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
+                case .failure(.resourceTemporarilyUnavailable):
+                    break
+                case .failure:
                     open[index] = false
                 }
             }
