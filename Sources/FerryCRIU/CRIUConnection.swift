@@ -28,8 +28,7 @@ public final class CRIUConnection {
     deinit {
         if !exited {
             _ = Glibc.kill(pid, SIGKILL)
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, 0)
+            _ = try? Spawn.wait(pid)
         }
     }
 
@@ -75,9 +74,8 @@ public final class CRIUConnection {
     @discardableResult
     public func finish() -> Int32 {
         socket.close()
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
+        let status = (try? Spawn.wait(pid)) ?? 0
         exited = true
-        return Spawn.decode(status)
+        return status
     }
 }

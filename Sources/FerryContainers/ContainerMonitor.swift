@@ -78,10 +78,11 @@ public struct ContainerMonitor {
     /// Reaps every child (orphans come to a subreaper too) until the init is gone.
     private func waitForInit(_ pid: pid_t) -> Int32 {
         while true {
-            var status: Int32 = 0
-            let reaped = waitpid(-1, &status, 0)
-            if reaped == pid { return Spawn.decode(status) }
-            if reaped < 0 && errno == ECHILD { return -1 }
+            switch Spawn.reapAny() {
+            case .success(let child) where child.pid == pid: return Spawn.decode(child.status)
+            case .failure(.noChildProcess): return -1
+            default: continue
+            }
         }
     }
 }

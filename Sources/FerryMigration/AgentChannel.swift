@@ -33,8 +33,7 @@ public final class AgentChannel {
     deinit {
         input.close()
         _ = kill(process, SIGTERM)
-        var status: Int32 = 0
-        _ = waitpid(process, &status, 0)
+        _ = try? Spawn.wait(process)
     }
 
     /// Sends one request and waits for its response; a failed response becomes an error.

@@ -49,6 +49,13 @@ public final class OwnedFileDescriptor: @unchecked Sendable {
         }
     }
 
+    /// Takes an exclusive lock on the open file without waiting; fails with `.wouldBlock`
+    /// while another open file description holds one. The corresponding C function is
+    /// `flock` (LOCK_EX | LOCK_NB).
+    public func tryLockExclusively() -> Result<Void, Errno> {
+        valueOrErrno { flock(rawValue, LOCK_EX | LOCK_NB) }.map { _ in }
+    }
+
     /// Reads until end of file.
     public func readAll() throws(FerryError) -> [UInt8] {
         var result: [UInt8] = []

@@ -1,6 +1,7 @@
 import CLinux
 import FerryErrors
 import Glibc
+import SystemPackage
 
 /// Runs helper programs (mkfs, tar, cp, hooks, criu check) without a shell.
 ///
@@ -116,6 +117,23 @@ public enum Spawn {
     public static func wait(_ pid: pid_t) throws(FerryError) -> Int32 {
         var status: Int32 = 0
         try syscall("waitpid") { waitpid(pid, &status, 0) }
+        return decode(status)
+    }
+
+    /// Waits for any child (orphans that came to a subreaper included) and returns its pid
+    /// and raw wait status; fails with `.noChildProcess` once none is left.
+    /// The corresponding C function is `waitpid` (pid -1).
+    public static func reapAny() -> Result<(pid: pid_t, status: Int32), Errno> {
+        var status: Int32 = 0
+        return valueOrErrno { waitpid(-1, &status, 0) }.map { ($0, status) }
+    }
+
+    /// Reaps `pid` if it has exited, without waiting, and returns its exit status (as
+    /// `wait` does); nil while it runs or when it is not a child of this process.
+    /// The corresponding C function is `waitpid` (WNOHANG).
+    public static func reapIfExited(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        guard case .success(let reaped) = valueOrErrno({ waitpid(pid, &status, WNOHANG) }), reaped == pid else { return nil }
         return decode(status)
     }
 
