@@ -1,4 +1,3 @@
-import CLinux
 import FerryErrors
 import FerrySystem
 import Glibc
@@ -36,15 +35,19 @@ public struct ContainerExec {
         let errors = try makePipe()
         let failure = try makePipe()
 
-        let helper = fy_clone_fork(0)
-        if helper == 0 {
+        let forked = ProcessControl.fork()
+        if case .success(0) = forked {
             failure.read.close()
             let code = runHelper(
                 initProcess: initProcess, cgroupProcs: cgroupProcs,
                 stdio: (input.read.rawValue, output.write.rawValue, errors.write.rawValue), failure: failure.write)
             _exit(code)
         }
-        guard helper > 0 else { throw FerryError.system("clone", .init(rawValue: errno)) }
+        let helper: pid_t
+        switch forked {
+        case .success(let pid): helper = pid
+        case .failure(let errno): throw FerryError.system("clone", errno)
+        }
         input.read.close()
         output.write.close()
         errors.write.close()
@@ -76,8 +79,8 @@ public struct ContainerExec {
                 namespaces.insert(.cgroup)
             }
             try Namespaces.enter(namespaces, of: initProcess.fd.rawValue)
-            let child = fy_clone_fork(0)
-            if child == 0 {
+            let forked = ProcessControl.fork()
+            if case .success(0) = forked {
                 do throws(FerryError) {
                     try exec(cgroupProcs: cgroupProcs, stdio: stdio)
                 } catch {
@@ -85,8 +88,10 @@ public struct ContainerExec {
                 }
                 _exit(127)
             }
-            guard child > 0 else { throw FerryError.system("fork", .init(rawValue: errno)) }
-            return try Spawn.wait(child)
+            switch forked {
+            case .success(let child): return try Spawn.wait(child)
+            case .failure(let errno): throw FerryError.system("fork", errno)
+            }
         } catch {
             try? failure.write(error.message)
             return 127
@@ -102,15 +107,11 @@ public struct ContainerExec {
         for (target, source) in streams.enumerated() {
             try syscall("dup2") { dup2(source, Int32(target)) }
         }
-        try syscall("close_range") { fy_close_range(3, UInt32.max, 4 /* CLOSE_RANGE_CLOEXEC */) }
+        try ProcessControl.closeOnExec(from: 3)
         try syscall("chdir", path: workingDirectory) { chdir(workingDirectory) }
         let environment = ContainerInitSetup.environment + ["HOSTNAME=\(runtime.config.hostname)"] + self.environment
-        withCStrings(arguments) { argv in
-            withCStrings(environment) { envp in
-                _ = fy_execvpe(arguments[0], argv, envp)
-            }
-        }
-        throw FerryError.system("execve", .init(rawValue: errno), path: arguments[0], "\(arguments[0]): \(String(cString: strerror(errno)))")
+        let error = ProcessControl.execute(arguments, environment: environment)
+        throw FerryError.system("execve", error, path: arguments[0], "\(arguments[0]): \(String(cString: strerror(error.rawValue)))")
     }
 }
 

@@ -1,4 +1,3 @@
-import CLinux
 import FerryErrors
 import FerrySystem
 import Foundation
@@ -35,7 +34,7 @@ public struct ContainerMonitor {
             guard ProcFS.threadCount() == 1 else {
                 throw FerryError(.invalidState, "the container monitor must be single-threaded to clone the init")
             }
-            _ = fy_set_child_subreaper()
+            try? ProcessControl.becomeChildSubreaper()
             initPid = try start(runtime, launcher: launcher)
             try? report.write("ok \(initPid)\n")
             report.close()
@@ -107,8 +106,8 @@ public struct FreshStart: ContainerLauncher {
         let membership = CgroupSet.membership(of: getpid())
         try runtime.cgroups.add(getpid())
         let namespaces: NamespaceSet = systemd ? NamespaceSet.container.union(.cgroup) : NamespaceSet.container
-        let pid = fy_clone_fork(namespaces.rawValue)
-        if pid == 0 {
+        let forked = ProcessControl.fork(into: namespaces)
+        if case .success(0) = forked {
             failure.read.close()
             go.write.close()
             var byte: [UInt8] = [0]
@@ -120,12 +119,12 @@ public struct FreshStart: ContainerLauncher {
             }
             _exit(127)
         }
-        let cloneError = errno
+        let pid = (try? forked.get()) ?? -1
         failure.write.close()
         go.read.close()
         do throws(FerryError) {
             try CgroupSet.restore(getpid(), to: membership)
-            guard pid > 0 else { throw FerryError.system("clone", .init(rawValue: cloneError)) }
+            if case .failure(let errno) = forked { throw FerryError.system("clone", errno) }
         } catch {
             if pid > 0 {
                 _ = kill(pid, SIGKILL)

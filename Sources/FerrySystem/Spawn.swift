@@ -1,4 +1,4 @@
-import CLinux
+internal import CLinux
 import FerryErrors
 import Glibc
 import SystemPackage
@@ -180,7 +180,7 @@ public enum Spawn {
 }
 
 /// Calls `body` with a NULL-terminated C array of the strings.
-public func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     pointers.append(nil)
     defer { pointers.forEach { free($0) } }
