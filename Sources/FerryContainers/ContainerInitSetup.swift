@@ -101,7 +101,10 @@ struct ContainerInitSetup {
     /// sysctls), and the name=systemd hierarchy on a tmpfs at /sys/fs/cgroup (it mounts
     /// the controllers and cgroup2 itself, inside its cgroup namespace).
     private func mountSystemdFilesystems(in tree: ContainedPath) throws(FerryError) {
-        let sysctl = try DetachedMount.bind("\(rootfs)/proc/sys", recursive: false)
+        // Its source is looked up inside the root too: by host path, a rootfs whose /proc
+        // is a symlink would have a host directory bound here.
+        let procSys = try tree.open("/proc/sys")
+        let sysctl = try DetachedMount.bind(procSys.procPath, recursive: false)
         try sysctl.set(.readOnly)
         try attach(sysctl, at: "/proc/sys", in: tree)
         try attach(
