@@ -25,8 +25,8 @@ _Static_assert(sizeof(struct open_how) == 24, "open_how layout");
 _Static_assert(sizeof(struct mount_attr) == 32, "mount_attr layout");
 _Static_assert(sizeof(struct loop_config) == 304, "loop_config layout");
 
-pid_t fy_clone_fork(uint64_t flags) {
-    return (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, NULL);
+int fy_clone_fork(uint64_t flags) {
+    return (int)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, NULL);
 }
 
 int fy_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
@@ -40,7 +40,7 @@ const short FY_POSIX_SPAWN_SETSID = POSIX_SPAWN_SETSID;
 int fy_sethostname(const char *name, size_t length) { return sethostname(name, length); }
 
 int fy_setns(int fd, int nstype) { return setns(fd, nstype); }
-int fy_pidfd_open(pid_t pid, unsigned int flags) {
+int fy_pidfd_open(int pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
 }
 int fy_pidfd_send_signal(int pidfd, int sig, unsigned int flags) {

@@ -28,8 +28,7 @@ public final class CRIUConnection {
     deinit {
         if !exited {
             _ = Glibc.kill(pid, SIGKILL)
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, 0)
+            _ = try? Spawn.wait(pid)
         }
     }
 
@@ -46,9 +45,10 @@ public final class CRIUConnection {
     /// Returns nil when CRIU closed the socket (it exited).
     public func receive(timeout seconds: Double? = nil) throws(FerryError) -> [UInt8]? {
         if let seconds {
-            var entry = pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)
-            let ready = try syscall("poll(criu)") { poll(&entry, 1, Int32(seconds * 1000)) }
-            if ready == 0 {
+            var entries = [pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)]
+            let ready = DescriptorIO.poll(&entries, timeout: seconds)
+            if case .failure(let errno) = ready { throw FerryError.system("poll(criu)", errno) }
+            if case .success(0) = ready {
                 throw FerryError(.timedOut, "CRIU (pid \(pid)) did not answer within \(Int(seconds)) s")
             }
         }
@@ -74,9 +74,8 @@ public final class CRIUConnection {
     @discardableResult
     public func finish() -> Int32 {
         socket.close()
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
+        let status = (try? Spawn.wait(pid)) ?? 0
         exited = true
-        return Spawn.decode(status)
+        return status
     }
 }

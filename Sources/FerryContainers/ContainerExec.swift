@@ -1,4 +1,3 @@
-import CLinux
 import FerryErrors
 import FerrySystem
 import Glibc
@@ -34,15 +33,19 @@ public struct ContainerExec {
         let errors = try makePipe()
         let failure = try makePipe()
 
-        let helper = fy_clone_fork(0)
-        if helper == 0 {
+        let forked = ProcessControl.fork()
+        if case .success(0) = forked {
             failure.read.close()
             let code = runHelper(
                 initProcess: initProcess, cgroupProcs: cgroupProcs,
                 stdio: (input.read.rawValue, output.write.rawValue, errors.write.rawValue), failure: failure.write)
             _exit(code)
         }
-        guard helper > 0 else { throw FerryError.system("clone", .init(rawValue: errno)) }
+        let helper: pid_t
+        switch forked {
+        case .success(let pid): helper = pid
+        case .failure(let errno): throw FerryError.system("clone", errno)
+        }
         input.read.close()
         output.write.close()
         errors.write.close()
@@ -74,8 +77,8 @@ public struct ContainerExec {
                 namespaces.insert(.cgroup)
             }
             try Namespaces.enter(namespaces, of: initProcess.fd.rawValue)
-            let child = fy_clone_fork(0)
-            if child == 0 {
+            let forked = ProcessControl.fork()
+            if case .success(0) = forked {
                 do throws(FerryError) {
                     try exec(cgroupProcs: cgroupProcs, stdio: stdio)
                 } catch {
@@ -83,8 +86,10 @@ public struct ContainerExec {
                 }
                 _exit(127)
             }
-            guard child > 0 else { throw FerryError.system("fork", .init(rawValue: errno)) }
-            return try Spawn.wait(child)
+            switch forked {
+            case .success(let child): return try Spawn.wait(child)
+            case .failure(let errno): throw FerryError.system("fork", errno)
+            }
         } catch {
             try? failure.write(error.message)
             return 127
@@ -100,15 +105,11 @@ public struct ContainerExec {
         for (target, source) in streams.enumerated() {
             try syscall("dup2") { dup2(source, Int32(target)) }
         }
-        try syscall("close_range") { fy_close_range(3, UInt32.max, 4 /* CLOSE_RANGE_CLOEXEC */) }
+        try ProcessControl.closeOnExec(from: 3)
         try syscall("chdir", path: workingDirectory) { chdir(workingDirectory) }
         let environment = ContainerInitSetup.environment + ["HOSTNAME=\(runtime.config.hostname)"] + self.environment
-        withCStrings(arguments) { argv in
-            withCStrings(environment) { envp in
-                _ = fy_execvpe(arguments[0], argv, envp)
-            }
-        }
-        throw FerryError.system("execve", .init(rawValue: errno), path: arguments[0], "\(arguments[0]): \(String(cString: strerror(errno)))")
+        let error = ProcessControl.execute(arguments, environment: environment)
+        throw FerryError.system("execve", error, path: arguments[0], "\(arguments[0]): \(String(cString: strerror(error.rawValue)))")
     }
 }
 
@@ -123,24 +124,20 @@ struct StreamRelay {
     func run() {
         var inputOpen = true
         var buffer = [UInt8](repeating: 0, count: 65536)
-        for (fd, _) in outputs { _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK) }
+        for (fd, _) in outputs { DescriptorIO.setNonBlocking(fd.rawValue) }
         var exited = false
         while !exited {
             var polls = outputs.map { pollfd(fd: $0.0.rawValue, events: Int16(POLLIN), revents: 0) }
             polls.append(pollfd(fd: until.fd.rawValue, events: Int16(POLLIN), revents: 0))
             polls.append(pollfd(fd: inputOpen ? input.from : -1, events: Int16(POLLIN), revents: 0))
-            if poll(&polls, nfds_t(polls.count), -1) < 0 {
-                if errno == EINTR { continue }
-                break
-            }
+            guard case .success = DescriptorIO.poll(&polls) else { break }
             for (index, (fd, destination)) in outputs.enumerated() where polls[index].revents != 0 {
                 copy(from: fd.rawValue, to: destination, buffer: &buffer)
             }
             exited = polls[outputs.count].revents != 0
             if inputOpen, polls[outputs.count + 1].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(input.from, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    _ = buffer.withUnsafeBytes { Glibc.write(input.to.rawValue, $0.baseAddress, count) }
+                if case .success(let count) = DescriptorIO.read(input.from, into: &buffer), count > 0 {
+                    _ = DescriptorIO.writeAll(input.to.rawValue, buffer[0..<count])
                 } else {
                     inputOpen = false
                     input.to.close()
@@ -152,15 +149,8 @@ struct StreamRelay {
 
     /// Copies what is readable now (the source is non-blocking).
     private func copy(from source: Int32, to destination: Int32, buffer: inout [UInt8]) {
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
-            guard count > 0 else { return }
-            var offset = 0
-            while offset < count {
-                let written = buffer.withUnsafeBytes { Glibc.write(destination, $0.baseAddress?.advanced(by: offset), count - offset) }
-                if written <= 0 { return }
-                offset += written
-            }
+        while case .success(let count) = DescriptorIO.read(source, into: &buffer), count > 0 {
+            guard case .success = DescriptorIO.writeAll(destination, buffer[0..<count]) else { return }
         }
     }
 }

@@ -1,4 +1,3 @@
-import CLinux
 import FerryErrors
 import FerrySystem
 import Glibc
@@ -54,20 +53,16 @@ struct ContainerInitSetup {
             try SystemdGuest.prepare(in: tree)
         }
         try mountBinds(in: tree)
-        try syscall("sethostname") { fy_sethostname(config.hostname, config.hostname.utf8.count) }
-        try syscall("bring up lo") { fy_interface_up("lo") }
+        try Namespaces.setHostname(config.hostname)
+        try Namespaces.bringUp(interface: "lo")
         try Mounts.pivotRoot(to: rootfs)
         try redirectStandardStreams()
         // Every remaining descriptor (the error pipe included) closes at exec.
-        try syscall("close_range") { fy_close_range(3, UInt32.max, 4 /* CLOSE_RANGE_CLOEXEC */) }
+        try ProcessControl.closeOnExec(from: 3)
         let arguments = config.initArguments
-        withCStrings(arguments) { argv in
-            withCStrings(Self.environment + ["HOSTNAME=\(config.hostname)"]) { envp in
-                _ = fy_execvpe(arguments[0], argv, envp)
-            }
-        }
-        throw FerryError.system("execve", .init(rawValue: errno), path: arguments[0],
-            "cannot start init '\(arguments[0])' in container \(config.name): \(String(cString: strerror(errno)))")
+        let error = ProcessControl.execute(arguments, environment: Self.environment + ["HOSTNAME=\(config.hostname)"])
+        throw FerryError.system("execve", error, path: arguments[0],
+            "cannot start init '\(arguments[0])' in container \(config.name): \(String(cString: strerror(error.rawValue)))")
     }
 
     private func mountPseudoFilesystems(in tree: ContainedPath) throws(FerryError) {
@@ -106,7 +101,10 @@ struct ContainerInitSetup {
     /// sysctls), and the name=systemd hierarchy on a tmpfs at /sys/fs/cgroup (it mounts
     /// the controllers and cgroup2 itself, inside its cgroup namespace).
     private func mountSystemdFilesystems(in tree: ContainedPath) throws(FerryError) {
-        let sysctl = try DetachedMount.bind("\(rootfs)/proc/sys", recursive: false)
+        // Its source is looked up inside the root too: by host path, a rootfs whose /proc
+        // is a symlink would have a host directory bound here.
+        let procSys = try tree.open("/proc/sys")
+        let sysctl = try DetachedMount.bind(procSys.procPath, recursive: false)
         try sysctl.set(.readOnly)
         try attach(sysctl, at: "/proc/sys", in: tree)
         try attach(

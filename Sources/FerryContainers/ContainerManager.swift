@@ -80,7 +80,7 @@ public struct ContainerManager {
             return pid
         }
         _ = handle?.waitForExit(seconds: timeout)
-        _ = waitpid(monitor, nil, WNOHANG)
+        _ = Spawn.reapIfExited(monitor)
         if answer.hasPrefix("error ") {
             throw FerryError(.commandFailed, "cannot start container \(name): \(answer.dropFirst(6))")
         }

@@ -1,4 +1,3 @@
-import CLinux
 import FerryErrors
 import FerrySystem
 import Foundation
@@ -35,7 +34,7 @@ public struct ContainerMonitor {
             guard ProcFS.threadCount() == 1 else {
                 throw FerryError(.invalidState, "the container monitor must be single-threaded to clone the init")
             }
-            _ = fy_set_child_subreaper()
+            try? ProcessControl.becomeChildSubreaper()
             initPid = try start(runtime, launcher: launcher)
             try? report.write("ok \(initPid)\n")
             report.close()
@@ -78,10 +77,11 @@ public struct ContainerMonitor {
     /// Reaps every child (orphans come to a subreaper too) until the init is gone.
     private func waitForInit(_ pid: pid_t) -> Int32 {
         while true {
-            var status: Int32 = 0
-            let reaped = waitpid(-1, &status, 0)
-            if reaped == pid { return Spawn.decode(status) }
-            if reaped < 0 && errno == ECHILD { return -1 }
+            switch Spawn.reapAny() {
+            case .success(let child) where child.pid == pid: return Spawn.decode(child.status)
+            case .failure(.noChildProcess): return -1
+            default: continue
+            }
         }
     }
 }
@@ -106,12 +106,12 @@ public struct FreshStart: ContainerLauncher {
         let membership = CgroupSet.membership(of: getpid())
         try runtime.cgroups.add(getpid())
         let namespaces: NamespaceSet = systemd ? NamespaceSet.container.union(.cgroup) : NamespaceSet.container
-        let pid = fy_clone_fork(namespaces.rawValue)
-        if pid == 0 {
+        let forked = ProcessControl.fork(into: namespaces)
+        if case .success(0) = forked {
             failure.read.close()
             go.write.close()
-            var byte: UInt8 = 0
-            _ = Glibc.read(go.read.rawValue, &byte, 1)
+            var byte: [UInt8] = [0]
+            _ = DescriptorIO.read(go.read.rawValue, into: &byte)
             do throws(FerryError) {
                 try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs, systemd: systemd).run()
             } catch {
@@ -119,12 +119,12 @@ public struct FreshStart: ContainerLauncher {
             }
             _exit(127)
         }
-        let cloneError = errno
+        let pid = (try? forked.get()) ?? -1
         failure.write.close()
         go.read.close()
         do throws(FerryError) {
             try CgroupSet.restore(getpid(), to: membership)
-            guard pid > 0 else { throw FerryError.system("clone", .init(rawValue: cloneError)) }
+            if case .failure(let errno) = forked { throw FerryError.system("clone", errno) }
         } catch {
             if pid > 0 {
                 _ = kill(pid, SIGKILL)

@@ -30,8 +30,8 @@ public final class OperationLock {
     private static func acquire(_ fd: OwnedFileDescriptor, what: String) throws(FerryError) {
         // Wait a little: a `ferry list` or a start just finishing should not fail us.
         let deadline = Monotonic.now + 5
-        while flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR, Monotonic.now < deadline else {
+        while case .failure(let errno) = fd.tryLockExclusively() {
+            guard errno == .wouldBlock, Monotonic.now < deadline else {
                 throw FerryError(.busy, "\(what) is busy with another operation; wait for it to finish")
             }
             usleep(50_000)

@@ -1,4 +1,3 @@
-import CLinux
 import FerrySystem
 import Foundation
 import Glibc
@@ -14,7 +13,7 @@ enum ShutdownSignal {
         let handled = status.mask("SigCgt") | status.mask("SigBlk")
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
         // systemd halts on SIGRTMIN+3; SIGTERM would make it re-execute itself.
-        let candidates: [Int32] = executable.hasSuffix("/systemd") ? [FY_SIGRTMIN + 3] : [SIGTERM, SIGPWR]
+        let candidates: [Int32] = executable.hasSuffix("/systemd") ? [Signal.realtimeMinimum + 3] : [SIGTERM, SIGPWR]
         return candidates.first { handled & (1 << UInt64($0 - 1)) != 0 }
     }
 }

@@ -44,8 +44,7 @@ final class AgentChannel: AgentCalling {
     deinit {
         input.close()
         _ = kill(process, SIGTERM)
-        var status: Int32 = 0
-        _ = waitpid(process, &status, 0)
+        _ = try? Spawn.wait(process)
     }
 
     func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {

@@ -33,7 +33,7 @@ public struct DumpDevice: Codable, Sendable, Equatable {
         try PrivateArea.refuseIfMounted(device: device)
         try Mounts.mount(source: device, target: mountPoint, type: type, flags: [])
         defer {
-            _ = umount2(mountPoint, 0)
+            try? Mounts.unmount(mountPoint)
             rmdir(mountPoint)
         }
         return try body("\(mountPoint)/\(directory)")

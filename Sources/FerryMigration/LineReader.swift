@@ -1,4 +1,4 @@
-import Glibc
+import FerrySystem
 
 /// Reads lines from a descriptor, without Foundation's buffered handles.
 final class LineReader {
@@ -15,8 +15,7 @@ final class LineReader {
                 buffer.removeSubrange(...newline)
                 return line
             }
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count <= 0 { return nil }
+            guard case .success(let count) = DescriptorIO.read(fd, into: &chunk), count > 0 else { return nil }
             buffer.append(contentsOf: chunk[0..<count])
         }
     }

@@ -1,4 +1,3 @@
-import CLinux
 import FerryContainers
 import FerryErrors
 import FerrySystem
@@ -52,22 +51,9 @@ public struct SharedStorageProbe: Codable, Sendable, Equatable {
     /// On the target: the device holding this filesystem with the token in place, if any.
     func locate() -> String? {
         guard let device = try? Spawn.run(["blkid", "-U", uuid]).stdout.trimmingNewline, !device.isEmpty,
-            let fd = try? OwnedFileDescriptor.open(device, O_RDONLY | FY_O_DIRECT)
+            let bytes = try? BlockDevice.readUncached(device, at: offset, count: token.utf8.count)
         else { return nil }
-        // O_DIRECT: read the device itself, not a page cache that might predate the marker.
-        let size = 4096
-        guard let buffer = aligned(size) else { return nil }
-        defer { free(buffer) }
-        let alignedOffset = offset & ~UInt64(size - 1)
-        guard pread(fd.rawValue, buffer, size, off_t(alignedOffset)) == size else { return nil }
-        let start = Int(offset - alignedOffset)
-        let bytes = UnsafeRawBufferPointer(start: buffer + start, count: min(token.utf8.count, size - start))
         return String(decoding: bytes, as: UTF8.self) == token ? device : nil
-    }
-
-    private func aligned(_ size: Int) -> UnsafeMutableRawPointer? {
-        var pointer: UnsafeMutableRawPointer?
-        return posix_memalign(&pointer, size, size) == 0 ? pointer : nil
     }
 
     static func removeMarker(mountPoint: String) {

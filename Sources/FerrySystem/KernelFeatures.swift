@@ -1,4 +1,4 @@
-import CLinux
+internal import CLinux
 import FerryErrors
 import Foundation
 import Glibc

@@ -1,4 +1,4 @@
-import CLinux
+internal import CLinux
 import FerryErrors
 import Glibc
 
@@ -28,6 +28,17 @@ public enum Namespaces {
         try syscall("setns") { fy_setns(pidfd, Int32(truncatingIfNeeded: set.rawValue)) }
     }
 
+    /// Sets the host name of the caller's uts namespace.
+    /// The corresponding C function is `sethostname`.
+    public static func setHostname(_ name: String) throws(FerryError) {
+        try syscall("sethostname") { fy_sethostname(name, name.utf8.count) }
+    }
+
+    /// Brings a network interface of the caller's network namespace up (lo in a fresh one).
+    /// The corresponding C function is `ioctl` (SIOCSIFFLAGS with IFF_UP).
+    public static func bringUp(interface name: String) throws(FerryError) {
+        try syscall("bring up \(name)") { fy_interface_up(name) }
+    }
 
     /// The inode number that identifies a namespace, from /proc/PID/ns/NAME.
     public static func identity(pid: Int32, _ name: String) -> UInt64? {

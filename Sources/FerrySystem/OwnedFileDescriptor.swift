@@ -1,4 +1,4 @@
-import CLinux
+internal import CLinux
 import FerryErrors
 import Glibc
 import SystemPackage
@@ -52,17 +52,16 @@ public final class OwnedFileDescriptor: @unchecked Sendable {
     }
 
     public func write(_ string: String) throws(FerryError) {
-        let bytes = Array(string.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let result = valueOrErrno {
-                bytes.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress?.advanced(by: offset), $0.count - offset) }
-            }
-            switch result {
-            case .success(let written): offset += written
-            case .failure(let errno): throw FerryError.system("write", errno)
-            }
+        if case .failure(let errno) = DescriptorIO.writeAll(rawValue, Array(string.utf8)[...]) {
+            throw FerryError.system("write", errno)
         }
+    }
+
+    /// Takes an exclusive lock on the open file without waiting; fails with `.wouldBlock`
+    /// while another open file description holds one. The corresponding C function is
+    /// `flock` (LOCK_EX | LOCK_NB).
+    public func tryLockExclusively() -> Result<Void, Errno> {
+        valueOrErrno { flock(rawValue, LOCK_EX | LOCK_NB) }.map { _ in }
     }
 
     /// Reads until end of file.
@@ -70,11 +69,11 @@ public final class OwnedFileDescriptor: @unchecked Sendable {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = try syscall("read") {
-                chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) }
+            switch DescriptorIO.read(rawValue, into: &chunk) {
+            case .success(0): return result
+            case .success(let count): result.append(contentsOf: chunk[0..<count])
+            case .failure(let errno): throw FerryError.system("read", errno)
             }
-            if count == 0 { return result }
-            result.append(contentsOf: chunk[0..<count])
         }
     }
 }

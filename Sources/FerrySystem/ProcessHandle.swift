@@ -1,4 +1,4 @@
-import CLinux
+internal import CLinux
 import FerryErrors
 import Glibc
 
@@ -24,14 +24,8 @@ public struct ProcessHandle: Sendable {
 
     /// Waits until the process has exited, at most `seconds`. Returns whether it did.
     public func waitForExit(seconds: Double) -> Bool {
-        var entry = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
-        let deadline = Monotonic.now + seconds
-        while true {
-            let remaining = max(0, deadline - Monotonic.now)
-            let result = poll(&entry, 1, Int32(remaining * 1000))
-            if result > 0 { return true }
-            if result == 0 { return false }
-            if errno != EINTR { return false }
-        }
+        var entries = [pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)]
+        guard case .success(let ready) = DescriptorIO.poll(&entries, timeout: seconds) else { return false }
+        return ready > 0
     }
 }

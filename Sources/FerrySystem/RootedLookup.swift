@@ -1,6 +1,7 @@
-import CLinux
+internal import CLinux
 import FerryErrors
 import Glibc
+import SystemPackage
 
 /// Looks paths up as a process whose root is `root` would, with every step kept inside it.
 ///
@@ -11,12 +12,22 @@ public enum RootedLookup {
     /// An O_PATH descriptor of `path` resolved inside `root`; nil when it cannot be reached.
     public static func open(_ path: String, inRoot root: String) -> OwnedFileDescriptor? {
         guard let base = try? OwnedFileDescriptor.open(root, FY_O_PATH | O_DIRECTORY) else { return nil }
-        let relative = String(path.drop { $0 == "/" })
-        let flags = UInt64(FY_O_PATH | O_CLOEXEC)
+        return try? openInRoot(base, String(path.drop { $0 == "/" }), flags: FY_O_PATH | O_CLOEXEC).get()
+    }
+
+    /// openat2 of `relative` with `root` as the root directory: absolute symlinks restart
+    /// at it, `..` stops at it, and /proc magic links fail with ELOOP. EAGAIN (the kernel
+    /// saw a rename race while resolving `..`) is retried a few times. The corresponding C
+    /// function is `openat2` (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
+    static func openInRoot(_ root: OwnedFileDescriptor, _ relative: String, flags: Int32) -> Result<OwnedFileDescriptor, Errno> {
+        let target = relative.isEmpty ? "." : relative
         let resolve = FY_RESOLVE_IN_ROOT | FY_RESOLVE_NO_MAGICLINKS
-        guard case .success(let fd) = valueOrErrno({ fy_openat2(base.rawValue, relative.isEmpty ? "." : relative, flags, 0, resolve) })
-        else { return nil }
-        return OwnedFileDescriptor(taking: fd)
+        var result = valueOrErrno { fy_openat2(root.rawValue, target, UInt64(flags), 0, resolve) }
+        for _ in 0..<8 {
+            guard case .failure(.resourceTemporarilyUnavailable) = result else { break }
+            result = valueOrErrno { fy_openat2(root.rawValue, target, UInt64(flags), 0, resolve) }
+        }
+        return result.map(OwnedFileDescriptor.init(taking:))
     }
 
     /// stat(2) of `path` as process `pid` sees it (through /proc/PID/root).

@@ -1,6 +1,7 @@
-import CLinux
+internal import CLinux
 import FerryErrors
 import Glibc
+import SystemPackage
 
 /// Runs helper programs (mkfs, tar, cp, hooks, criu check) without a shell.
 ///
@@ -119,6 +120,23 @@ public enum Spawn {
         return decode(status)
     }
 
+    /// Waits for any child (orphans that came to a subreaper included) and returns its pid
+    /// and raw wait status; fails with `.noChildProcess` once none is left.
+    /// The corresponding C function is `waitpid` (pid -1).
+    public static func reapAny() -> Result<(pid: pid_t, status: Int32), Errno> {
+        var status: Int32 = 0
+        return valueOrErrno { waitpid(-1, &status, 0) }.map { ($0, status) }
+    }
+
+    /// Reaps `pid` if it has exited, without waiting, and returns its exit status (as
+    /// `wait` does); nil while it runs or when it is not a child of this process.
+    /// The corresponding C function is `waitpid` (WNOHANG).
+    public static func reapIfExited(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        guard case .success(let reaped) = valueOrErrno({ waitpid(pid, &status, WNOHANG) }), reaped == pid else { return nil }
+        return decode(status)
+    }
+
     /// Turns a wait status into a shell-style exit code.
     public static func decode(_ status: Int32) -> Int32 {
         let signal = status & 0x7f
@@ -142,15 +160,17 @@ public enum Spawn {
             var polls = fds.enumerated().map { index, fd in
                 pollfd(fd: open[index] ? fd : -1, events: Int16(POLLIN), revents: 0)
             }
-            try syscall("poll") { poll(&polls, nfds_t(polls.count), -1) }
+            if case .failure(let errno) = DescriptorIO.poll(&polls) { throw FerryError.system("poll", errno) }
             for index in 0..<2 where open[index] && polls[index].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { bytes in
-                    Glibc.read(fds[index], bytes.baseAddress, bytes.count)
-                }
-                if count > 0 {
+                switch DescriptorIO.read(fds[index], into: &buffer) {
+                case .success(0):
+                    open[index] = false
+                case .success(let count):
                     results[index].append(contentsOf: buffer[0..<count])
                     if index == 0, let onFirst { onFirst(String(decoding: buffer[0..<count], as: UTF8.self)) }
-                } else if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
+                case .failure(.resourceTemporarilyUnavailable):
+                    break
+                case .failure:
                     open[index] = false
                 }
             }
@@ -160,7 +180,7 @@ public enum Spawn {
 }
 
 /// Calls `body` with a NULL-terminated C array of the strings.
-public func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     pointers.append(nil)
     defer { pointers.forEach { free($0) } }

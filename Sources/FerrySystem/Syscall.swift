@@ -2,16 +2,22 @@ import FerryErrors
 import Glibc
 import SystemPackage
 
-/// Runs a system call that returns -1 and sets errno on failure, retrying on EINTR.
+/// Runs a system call that returns -1 and sets errno on failure, retrying on EINTR unless
+/// told not to.
 ///
-/// Every wrapper in FerrySystem goes through here, so EINTR is handled in one place.
+/// Every raw call in Ferry goes through here, so EINTR is handled in one place: a signal
+/// delivered to the process (SIGCHLD from a helper, SIGWINCH on a terminal) must never
+/// look like a failure. `retryOnInterrupt: false` is for the rare caller that wants to
+/// see the interruption itself, as in swift-system.
 @inline(__always)
-public func valueOrErrno<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, Errno> {
+public func valueOrErrno<T: FixedWidthInteger>(
+    retryOnInterrupt: Bool = true, _ body: () -> T
+) -> Result<T, Errno> {
     while true {
         let value = body()
         if value != -1 { return .success(value) }
         let error = Errno(rawValue: Glibc.errno)
-        if error != .interrupted { return .failure(error) }
+        if error != .interrupted || !retryOnInterrupt { return .failure(error) }
     }
 }
 

@@ -28,5 +28,34 @@ extension Integration {
             let templates = try FileManager.default.contentsOfDirectory(atPath: scratch.stateRoot + "/templates")
             #expect(templates.count == 1, "the tarball was not unpacked once into templates/: \(templates)")
         }
+
+        /// Debian's /var/run is an absolute symlink to /run. A bind onto /var/run/foo means
+        /// the container's /run/foo, as it does for the container's own processes: neither
+        /// refused (as when absolute symlinks counted as escapes) nor made on the host.
+        @Test func bindThroughVarRunLandsInTheContainersRun() throws {
+            let scratch = try Scratch("debian-var-run")
+            defer { scratch.cleanUp() }
+            let ferry = scratch.ferry
+            let directory = scratch.path("debian")
+            try Shell.run([Repository.root + "/scripts/make-rootfs", "debian", directory])
+            let varRun = try FileManager.default.destinationOfSymbolicLink(atPath: directory + "/var/run")
+            #expect(varRun == "/run", "the fixture's /var/run is no longer the absolute symlink this test is about")
+            let shared = scratch.path("shared")
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+            try "from the host\n".write(toFile: shared + "/greeting", atomically: true, encoding: .utf8)
+            let hostHadFoo = FileManager.default.fileExists(atPath: "/run/foo")
+
+            try ferry.ok(["create", "deb-run", "--rootfs", directory, "--bind", "\(shared):/var/run/foo"])
+            defer {
+                _ = try? ferry.run(["stop", "deb-run", "--timeout", "0"])
+                _ = try? ferry.run(["destroy", "deb-run"])
+            }
+            try ferry.ok(["start", "deb-run"])
+            #expect(try ferry.exec("deb-run", "cat /run/foo/greeting") == "from the host\n")
+            #expect(try ferry.exec("deb-run", "cat /var/run/foo/greeting") == "from the host\n")
+            #expect(try ferry.exec("deb-run", "grep -c ' /run/foo ' /proc/self/mountinfo") == "1\n", "the bind is not mounted at /run/foo")
+            #expect(hostHadFoo || !FileManager.default.fileExists(atPath: "/run/foo"), "/run/foo was created on the host")
+            try ferry.ok(["stop", "deb-run", "--timeout", "20"])
+        }
     }
 }

@@ -47,7 +47,7 @@ extension Integration {
             #expect(!isMountPoint(scratch.stateRoot + "/containers/o1/rootfs"), "the overlay is still mounted")
         }
 
-        @Test func bindMountsAreVisibleAndEscapesRefused() throws {
+        @Test func bindMountsAreVisibleAndCannotEscape() throws {
             let scratch = try Scratch("binds")
             defer { scratch.cleanUp() }
             let ferry = scratch.ferry
@@ -72,14 +72,14 @@ extension Integration {
             #expect(!dots.succeeded && dots.stderr.contains(".."))
             #expect(!FileManager.default.fileExists(atPath: scratch.stateRoot + "/containers/b2"))
 
-            // A symlink inside the rootfs that points out of it is refused at start.
+            // A symlink in the rootfs that climbs out of it stops at the rootfs's own root,
+            // as it does for the container's processes: the bind lands in ROOT/tmp.
             let evil = try Rootfs.busybox(in: scratch, named: "evil")
             try FileManager.default.createSymbolicLink(atPath: evil + "/escape", withDestinationPath: "../../../../../../../../tmp")
             try ferry.ok(["create", "b3", "--rootfs", evil, "--bind", "\(resolv):/escape/ferry-escaped", "--", "/bin/sh", "-c", "sleep 1000"])
-            let started = try ferry.run(["start", "b3"])
-            #expect(!started.succeeded && started.stderr.contains("leads out of the container root"), "\(started.stderr)")
+            try ferry.ok(["start", "b3"])
             #expect(!FileManager.default.fileExists(atPath: "/tmp/ferry-escaped"), "a file was created outside the rootfs")
-            #expect(try ferry.ok(["status", "b3"]).stdout.contains("stopped"))
+            #expect(try ferry.exec("b3", "cat /tmp/ferry-escaped") == "nameserver 192.0.2.53\n")
         }
     }
 }

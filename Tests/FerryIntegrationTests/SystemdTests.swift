@@ -79,6 +79,8 @@ extension Integration {
             #expect(try Self.booted(ferry, "web") == "running")
             #expect(try ferry.exec("web", "systemctl --failed --no-legend --plain") == "")
             #expect(try ferry.exec("web", "cat /proc/1/comm") == "systemd\n")
+            // /proc/sys is the container's own, bound read-only over itself.
+            #expect(try ferry.exec("web", "grep ' /proc/sys ' /proc/self/mountinfo | cut -d' ' -f4,6") == "/sys ro,nosuid,nodev,noexec,relatime\n")
             // systemd's own cgroups live below the container's, never at the host's roots.
             #expect(try ferry.exec("web", "cat /proc/1/cgroup").contains("0::/init.scope"))
             let during = try Self.hostCgroupRoots()

@@ -4,17 +4,20 @@
 #ifndef FERRY_CLINUX_H
 #define FERRY_CLINUX_H
 
+// Only compiler headers here: a libc type (pid_t, mode_t) declared through this module
+// would belong to it, and FerrySystem, which imports it internally, could not use that
+// type in its public API. Process ids are plain ints, as pid_t is on Linux.
+#include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 // --- process creation ---------------------------------------------------------------
 
 /// fork(2) with namespace flags: the raw clone(2) syscall with a NULL stack, so the child
 /// continues like a forked one. Only async-signal-safe work may follow in the child.
-pid_t fy_clone_fork(uint64_t flags);
+int fy_clone_fork(uint64_t flags);
 
 int fy_setns(int fd, int nstype);
-int fy_pidfd_open(pid_t pid, unsigned int flags);
+int fy_pidfd_open(int pid, unsigned int flags);
 int fy_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int fy_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int fy_set_child_subreaper(void);
