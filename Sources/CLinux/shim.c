@@ -157,3 +157,23 @@ const int FY_O_DIRECT = O_DIRECT;
 int fy_userfaultfd_probe(void) {
     return (int)syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */);
 }
+
+int fy_pty_unlock(int master_fd) {
+    int unlock = 0;
+    return ioctl(master_fd, TIOCSPTLCK, &unlock);
+}
+
+int fy_pty_peer(int master_fd, int flags) {
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+    return ioctl(master_fd, TIOCGPTPEER, flags);
+}
+
+int fy_set_controlling_terminal(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
+
+int fy_copy_window_size(int from, int to) {
+    struct winsize size;
+    if (ioctl(from, TIOCGWINSZ, &size) != 0) return -1;
+    return ioctl(to, TIOCSWINSZ, &size);
+}

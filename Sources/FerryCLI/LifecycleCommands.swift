@@ -52,6 +52,10 @@ struct ExecCommand: FerrySubcommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Working directory inside the container.") var cwd = "/"
     @Option(name: .customLong("env"), help: "NAME=VALUE for the command's environment.") var environment: [String] = []
+    @Flag(name: [.short, .customLong("tty")], help: "Give the command a terminal (the container's own pty), for shells, pagers and job control.")
+    var tty = false
+    @Flag(name: [.short, .customLong("interactive")], help: "Accepted for habit: stdin is always passed to the command.")
+    var interactive = false
     @Argument(help: "Container name.") var name: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
 
@@ -62,6 +66,7 @@ struct ExecCommand: FerrySubcommand {
         var exec = ContainerExec(runtime: runtime, arguments: arguments)
         exec.workingDirectory = cwd
         exec.environment = environment
+        exec.terminal = tty
         let status = try exec.run()
         if status != 0 { throw ExitCode(status) }
     }

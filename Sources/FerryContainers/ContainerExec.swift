@@ -1,5 +1,6 @@
 import FerryErrors
 import FerrySystem
+import Foundation
 import Glibc
 
 /// Runs a command inside a running container (`ferry exec`).
@@ -9,11 +10,16 @@ import Glibc
 /// the container's cgroup; its stdio are pipes relayed by this process. Nothing of the
 /// host — no descriptor, session or process group — stays with it, so a command left
 /// running in the background never blocks a later checkpoint.
+///
+/// With `terminal`, the command gets a pseudo-terminal of the container's own devpts as
+/// its controlling terminal instead of pipes (`ferry exec -t`): what systemctl's pager,
+/// a shell's job control and line editing expect.
 public struct ContainerExec {
     public let runtime: ContainerRuntime
     public let arguments: [String]
     public var workingDirectory = "/"
     public var environment: [String] = []
+    public var terminal = false
 
     public init(runtime: ContainerRuntime, arguments: [String]) {
         self.runtime = runtime
@@ -28,24 +34,25 @@ public struct ContainerExec {
         let state = try runtime.loadState().requireRunning(runtime.config.name, "'ferry start' it first")
         let initProcess = try ProcessHandle(pid: state.initPid)
         let cgroupProcs = try OwnedFileDescriptor.open("\(state.cgroup)/cgroup.procs", O_WRONLY)
+        let failure = try makePipe()
+        if terminal {
+            let pty = try PseudoTerminal.open(inRootOf: state.initPid)
+            pty.copyWindowSize(from: isatty(stdin) == 1 ? stdin : stdout)
+            let slave = pty.slave.rawValue
+            let helper = try fork(initProcess, cgroupProcs, stdio: (slave, slave, slave), controllingTerminal: true, failure: failure)
+            pty.slave.close()
+            failure.write.close()
+            let raw = RawTerminalMode(stdin)
+            TerminalRelay(master: pty.master, input: stdin, output: stdout, until: try ProcessHandle(pid: helper)).run()
+            raw?.restore()
+            return try finish(helper, failure: failure)
+        }
         let input = try makePipe()
         let output = try makePipe()
         let errors = try makePipe()
-        let failure = try makePipe()
-
-        let forked = ProcessControl.fork()
-        if case .success(0) = forked {
-            failure.read.close()
-            let code = runHelper(
-                initProcess: initProcess, cgroupProcs: cgroupProcs,
-                stdio: (input.read.rawValue, output.write.rawValue, errors.write.rawValue), failure: failure.write)
-            _exit(code)
-        }
-        let helper: pid_t
-        switch forked {
-        case .success(let pid): helper = pid
-        case .failure(let errno): throw FerryError.system("clone", errno)
-        }
+        let helper = try fork(
+            initProcess, cgroupProcs, stdio: (input.read.rawValue, output.write.rawValue, errors.write.rawValue), controllingTerminal: false,
+            failure: failure)
         input.read.close()
         output.write.close()
         errors.write.close()
@@ -55,6 +62,30 @@ public struct ContainerExec {
             input: (from: stdin, to: input.write), outputs: [(output.read, stdout), (errors.read, stderr)],
             until: helperHandle)
         relay.run()
+        return try finish(helper, failure: failure)
+    }
+
+    /// Forks the helper that enters the container; returns its pid.
+    private func fork(
+        _ initProcess: ProcessHandle, _ cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32), controllingTerminal: Bool,
+        failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor)
+    ) throws(FerryError) -> pid_t {
+        let forked = ProcessControl.fork()
+        if case .success(0) = forked {
+            failure.read.close()
+            let code = runHelper(
+                initProcess: initProcess, cgroupProcs: cgroupProcs, stdio: stdio, controllingTerminal: controllingTerminal,
+                failure: failure.write)
+            _exit(code)
+        }
+        switch forked {
+        case .success(let pid): return pid
+        case .failure(let errno): throw FerryError.system("clone", errno)
+        }
+    }
+
+    /// Reaps the helper: the command's exit status, or why it could not run.
+    private func finish(_ helper: pid_t, failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor)) throws(FerryError) -> Int32 {
         let status = try Spawn.wait(helper)
         let message = String(decoding: (try? failure.read.readAll()) ?? [], as: UTF8.self)
         if !message.isEmpty {
@@ -65,7 +96,7 @@ public struct ContainerExec {
 
     /// In the forked helper: join the namespaces, fork the command, wait for it.
     private func runHelper(
-        initProcess: ProcessHandle, cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32),
+        initProcess: ProcessHandle, cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32), controllingTerminal: Bool,
         failure: OwnedFileDescriptor
     ) -> Int32 {
         do throws(FerryError) {
@@ -80,7 +111,7 @@ public struct ContainerExec {
             let forked = ProcessControl.fork()
             if case .success(0) = forked {
                 do throws(FerryError) {
-                    try exec(cgroupProcs: cgroupProcs, stdio: stdio)
+                    try exec(cgroupProcs: cgroupProcs, stdio: stdio, controllingTerminal: controllingTerminal)
                 } catch {
                     try? failure.write(error.message)
                 }
@@ -97,7 +128,7 @@ public struct ContainerExec {
     }
 
     /// In the command's process, inside the container's pid namespace.
-    private func exec(cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32)) throws(FerryError) -> Never {
+    private func exec(cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32), controllingTerminal: Bool) throws(FerryError) -> Never {
         guard setsid() >= 0 else { throw FerryError.system("setsid", .init(rawValue: errno)) }
         try cgroupProcs.write("0\n")
         cgroupProcs.close()
@@ -105,9 +136,12 @@ public struct ContainerExec {
         for (target, source) in streams.enumerated() {
             try syscall("dup2") { dup2(source, Int32(target)) }
         }
+        if controllingTerminal { try PseudoTerminal.becomeControllingTerminal(0) }
         try ProcessControl.closeOnExec(from: 3)
         try syscall("chdir", path: workingDirectory) { chdir(workingDirectory) }
-        let environment = ContainerInitSetup.environment + ["HOSTNAME=\(runtime.config.hostname)"] + self.environment
+        var environment = ContainerInitSetup.environment + ["HOSTNAME=\(runtime.config.hostname)"]
+        if controllingTerminal { environment.append("TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "xterm")") }
+        environment += self.environment
         let error = ProcessControl.execute(arguments, environment: environment)
         throw FerryError.system("execve", error, path: arguments[0], "\(arguments[0]): \(String(cString: strerror(error.rawValue)))")
     }
@@ -151,6 +185,54 @@ struct StreamRelay {
     private func copy(from source: Int32, to destination: Int32, buffer: inout [UInt8]) {
         while case .success(let count) = DescriptorIO.read(source, into: &buffer), count > 0 {
             guard case .success = DescriptorIO.writeAll(destination, buffer[0..<count]) else { return }
+        }
+    }
+}
+
+/// Relays between the admin's stdin/stdout and a pty master until the helper exits, then
+/// drains what the terminal still holds. End of input becomes the terminal's end-of-file
+/// character (^D), not a hang-up, so `echo cmd | ferry exec -t` runs `cmd` to the end.
+struct TerminalRelay {
+    let master: OwnedFileDescriptor
+    let input: Int32
+    let output: Int32
+    let until: ProcessHandle
+
+    func run() {
+        var inputOpen = true
+        var masterOpen = true
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var exited = false
+        while !exited && masterOpen {
+            var polls = [
+                pollfd(fd: master.rawValue, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: until.fd.rawValue, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: inputOpen ? input : -1, events: Int16(POLLIN), revents: 0),
+            ]
+            guard case .success = DescriptorIO.poll(&polls) else { break }
+            if polls[0].revents & Int16(POLLIN) != 0 {
+                // EIO once every slave is closed: the terminal has nothing more to say.
+                if case .success(let count) = DescriptorIO.read(master.rawValue, into: &buffer), count > 0 {
+                    _ = DescriptorIO.writeAll(output, buffer[0..<count])
+                } else {
+                    masterOpen = false
+                }
+            } else if polls[0].revents & Int16(POLLHUP | POLLERR) != 0 {
+                masterOpen = false
+            }
+            exited = polls[1].revents != 0
+            if inputOpen, polls[2].revents != 0 {
+                if case .success(let count) = DescriptorIO.read(input, into: &buffer), count > 0 {
+                    _ = DescriptorIO.writeAll(master.rawValue, buffer[0..<count])
+                } else {
+                    inputOpen = false
+                    _ = DescriptorIO.writeAll(master.rawValue, [4][...])
+                }
+            }
+        }
+        DescriptorIO.setNonBlocking(master.rawValue)
+        while case .success(let count) = DescriptorIO.read(master.rawValue, into: &buffer), count > 0 {
+            _ = DescriptorIO.writeAll(output, buffer[0..<count])
         }
     }
 }

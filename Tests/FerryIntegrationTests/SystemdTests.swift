@@ -89,6 +89,17 @@ extension Integration {
                 #expect(new.isEmpty, "new cgroups at the root of \(hierarchy): \(new)")
             }
             #expect(try ferry.exec("web", "journalctl --no-pager -b -q | wc -l") != "0\n", "the journal does not answer")
+            // With a terminal (-t): the container's own pty, and the admin's tools on it.
+            let tty = try ferry.ok(["exec", "-t", "web", "--", "tty"]).stdout
+            #expect(tty.hasPrefix("/dev/pts/"), "\(tty)")
+            #expect(try ferry.ok(["exec", "-t", "web", "--", "systemctl", "is-system-running"]).stdout.contains("running"))
+            let journal = try ferry.ok(["exec", "-t", "web", "--", "journalctl", "--no-pager", "-n", "5"]).stdout
+            #expect(!journal.isEmpty && !journal.contains("No journal files"), "\(journal)")
+            let status = try ferry.ok(["exec", "-t", "web", "--", "systemctl", "--no-pager", "status", "dbus.service"]).stdout
+            #expect(status.contains("active (running)"), "\(status)")
+            // A shell on the terminal: input typed (here piped), output, exit status passed on.
+            let shell = try ferry.run(["exec", "-t", "web", "--", "/bin/bash"], input: "echo $((6*7)); tty; exit 5\n")
+            #expect(shell.status == 5 && shell.stdout.contains("42") && shell.stdout.contains("/dev/pts/"), "\(shell.status) \(shell.stdout)")
             let stop = try ferry.ok(["stop", "web", "--timeout", "30"])
             #expect(stop.stdout.contains("shut down cleanly"), "\(stop.stdout)")
             try ferry.ok(["destroy", "web"])

@@ -82,6 +82,18 @@ int fy_loop_get_free(int control_fd);
 /// autoclear so the device detaches itself once the last user (the mount) is gone.
 int fy_loop_configure(int loop_fd, int backing_fd, int read_only);
 
+// --- pseudo-terminals -----------------------------------------------------------------
+
+/// Unlocks the slave of a pty master (TIOCSPTLK 0).
+int fy_pty_unlock(int master_fd);
+/// Opens the slave of `master_fd` without a path lookup (TIOCGPTPEER): the peer of *this*
+/// master on *its* devpts instance, whatever the container did to /dev/pts.
+int fy_pty_peer(int master_fd, int flags);
+/// Makes `fd` (a terminal) the caller's controlling terminal (TIOCSCTTY).
+int fy_set_controlling_terminal(int fd);
+/// Copies the window size of terminal `from` to terminal `to` (TIOCGWINSZ, TIOCSWINSZ).
+int fy_copy_window_size(int from, int to);
+
 // --- networking ----------------------------------------------------------------------
 
 /// Sets IFF_UP on the named interface in the caller's network namespace.
