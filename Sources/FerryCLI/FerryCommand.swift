@@ -16,6 +16,17 @@ public struct FerryCommand: ParsableCommand {
 
     public init() {}
 
+    /// Exit statuses: 2 for bad usage, 127/126 for a command `exec` cannot find or run (as
+    /// a shell says), 1 for every other failure.
+    static func exitStatus(of code: FerryError.Code) -> Int32 {
+        switch code {
+        case .invalidArgument: 2
+        case .commandNotFound: 127
+        case .commandNotExecutable: 126
+        default: 1
+        }
+    }
+
     /// Runs the command line, printing Ferry errors in one or two lines.
     public static func runMain() -> Never {
         var verbose = false
@@ -26,7 +37,7 @@ public struct FerryCommand: ParsableCommand {
             exit(withError: nil)
         } catch let error as FerryError {
             FileOutput.standardError.write("ferry: \(verbose ? error.detailedDescription : error.message)\n")
-            exit(withError: ExitCode(error.code == .invalidArgument ? 2 : 1))
+            exit(withError: ExitCode(exitStatus(of: error.code)))
         } catch let exit as ExitCode {
             Self.exit(withError: exit)
         } catch {

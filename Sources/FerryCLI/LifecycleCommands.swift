@@ -57,7 +57,9 @@ struct ExecCommand: FerrySubcommand {
     @Flag(name: [.short, .customLong("interactive")], help: "Accepted for habit: stdin is always passed to the command.")
     var interactive = false
     @Argument(help: "Container name.") var name: String
-    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
+    /// After `--` only, so options after NAME are ferry's (`ferry exec web --cwd /srv -- ls`)
+    /// and the command's own flags (`grep -v`) are never taken for them.
+    @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
     func run() throws {
         let runtime = try global.manager().runtime(try containerName(name))

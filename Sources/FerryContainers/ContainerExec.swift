@@ -39,7 +39,8 @@ public struct ContainerExec {
             let pty = try PseudoTerminal.open(inRootOf: state.initPid)
             pty.copyWindowSize(from: isatty(stdin) == 1 ? stdin : stdout)
             let slave = pty.slave.rawValue
-            let helper = try fork(initProcess, cgroupProcs, stdio: (slave, slave, slave), controllingTerminal: true, failure: failure)
+            let helper = try fork(
+                initProcess, cgroupProcs, stdio: (slave, slave, slave), controllingTerminal: true, failure: failure, parentEnds: [pty.master])
             pty.slave.close()
             failure.write.close()
             let raw = RawTerminalMode(stdin)
@@ -52,7 +53,7 @@ public struct ContainerExec {
         let errors = try makePipe()
         let helper = try fork(
             initProcess, cgroupProcs, stdio: (input.read.rawValue, output.write.rawValue, errors.write.rawValue), controllingTerminal: false,
-            failure: failure)
+            failure: failure, parentEnds: [input.write, output.read, errors.read])
         input.read.close()
         output.write.close()
         errors.write.close()
@@ -65,14 +66,17 @@ public struct ContainerExec {
         return try finish(helper, failure: failure)
     }
 
-    /// Forks the helper that enters the container; returns its pid.
+    /// Forks the helper that enters the container; returns its pid. `parentEnds` are this
+    /// side's ends of the stdio channels: the helper closes its copies at once, or the
+    /// command would never see end of file on its stdin (`echo hi | ferry exec c -- cat`).
     private func fork(
         _ initProcess: ProcessHandle, _ cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32), controllingTerminal: Bool,
-        failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor)
+        failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor), parentEnds: [OwnedFileDescriptor]
     ) throws(FerryError) -> pid_t {
         let forked = ProcessControl.fork()
         if case .success(0) = forked {
             failure.read.close()
+            for end in parentEnds { end.close() }
             let code = runHelper(
                 initProcess: initProcess, cgroupProcs: cgroupProcs, stdio: stdio, controllingTerminal: controllingTerminal,
                 failure: failure.write)
@@ -87,11 +91,19 @@ public struct ContainerExec {
     /// Reaps the helper: the command's exit status, or why it could not run.
     private func finish(_ helper: pid_t, failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor)) throws(FerryError) -> Int32 {
         let status = try Spawn.wait(helper)
-        let message = String(decoding: (try? failure.read.readAll()) ?? [], as: UTF8.self)
-        if !message.isEmpty {
-            throw FerryError(.commandFailed, "cannot run '\(arguments[0])' in container \(runtime.config.name): \(message)")
-        }
-        return status
+        let report = String(decoding: (try? failure.read.readAll()) ?? [], as: UTF8.self)
+        guard !report.isEmpty else { return status }
+        // "errno:message" from a failed execve; a plain message from anything before it.
+        let parts = report.split(separator: ":", maxSplits: 1)
+        let execErrno = parts.count == 2 ? Int32(parts[0]) : nil
+        let message = execErrno == nil ? report : String(parts[1])
+        let code: FerryError.Code =
+            switch execErrno {
+            case ENOENT, ENOTDIR: .commandNotFound
+            case EACCES, ENOEXEC, EISDIR, EPERM: .commandNotExecutable
+            default: .commandFailed
+            }
+        throw FerryError(code, "cannot run '\(arguments[0])' in container \(runtime.config.name): \(message)")
     }
 
     /// In the forked helper: join the namespaces, fork the command, wait for it.
@@ -113,7 +125,9 @@ public struct ContainerExec {
                 do throws(FerryError) {
                     try exec(cgroupProcs: cgroupProcs, stdio: stdio, controllingTerminal: controllingTerminal)
                 } catch {
-                    try? failure.write(error.message)
+                    let execErrno: String =
+                        if case .errno(let errno, let call, _) = error.cause, call == "execve" { "\(errno.rawValue):" } else { "" }
+                    try? failure.write(execErrno + error.message)
                 }
                 _exit(127)
             }

@@ -52,6 +52,10 @@ public struct FerryError: Error, CustomStringConvertible, Sendable {
         public static let corrupt = Code(rawValue: "corrupt")
         public static let unsafePath = Code(rawValue: "unsafePath")
         public static let timedOut = Code(rawValue: "timedOut")
+        /// `ferry exec` of a command that does not exist in the container (exit 127, as a shell).
+        public static let commandNotFound = Code(rawValue: "commandNotFound")
+        /// `ferry exec` of a command that cannot be executed (exit 126, as a shell).
+        public static let commandNotExecutable = Code(rawValue: "commandNotExecutable")
     }
 
     /// Why a lower layer failed.
