@@ -74,15 +74,15 @@ public struct ContainerManager {
             stdout: log.rawValue, stderr: log.rawValue, extraDescriptors: [report.write.rawValue], newSession: true)
         report.write.close()
         let handle = try? ProcessHandle(pid: monitor)
-        let answer = String(decoding: (try? report.read.readAll()) ?? [], as: UTF8.self).trimmingNewline
-        if answer.hasPrefix("ok "), let pid = pid_t(answer.dropFirst(3)) {
+        let answer = MonitorHandshake(parsing: String(decoding: (try? report.read.readAll()) ?? [], as: UTF8.self))
+        if case .started(let pid) = answer {
             // The monitor stays; it is not our child to wait for, but reap it if it were.
             return pid
         }
         _ = handle?.waitForExit(seconds: timeout)
         _ = Spawn.reapIfExited(monitor)
-        if answer.hasPrefix("error ") {
-            throw FerryError(.commandFailed, "cannot start container \(name): \(answer.dropFirst(6))")
+        if case .failed(let message) = answer {
+            throw FerryError(.commandFailed, "cannot start container \(name): \(message)")
         }
         throw FerryError(
             .commandFailed, "cannot start container \(name): its monitor exited without a word; see \(runtime.layout.monitorLog)")

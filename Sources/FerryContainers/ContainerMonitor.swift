@@ -36,11 +36,10 @@ public struct ContainerMonitor {
             }
             try? ProcessControl.becomeChildSubreaper()
             initPid = try start(runtime, launcher: launcher)
-            try? report.write("ok \(initPid)\n")
-            report.close()
+            MonitorHandshake.started(initPid: initPid).send(on: report)
         } catch {
             logger.error("start failed", metadata: ["container": "\(name)", "error": "\(error.message)"])
-            try? report.write("error \(error.message)\n")
+            MonitorHandshake.failed(error.message).send(on: report)
             return 1
         }
         let status = waitForInit(initPid)
