@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryErrors
+import FerrySystem
 
 /// `ferry`: run system containers and move them between hosts with their mount state.
 public struct FerryCommand: ParsableCommand {
@@ -29,6 +30,7 @@ public struct FerryCommand: ParsableCommand {
 
     /// Runs the command line, printing Ferry errors in one or two lines.
     public static func runMain() -> Never {
+        ProcessControl.ignoreBrokenPipes()
         var verbose = false
         do {
             var command = try parseAsRoot()

@@ -6,8 +6,12 @@ import Logging
 
 /// Something that answers agent requests: the ssh channel, or a test double.
 protocol AgentCalling: AnyObject {
-    /// Sends one request and waits for its response; a failed response becomes an error.
+    /// Sends one request and waits for its response, at most the operation's deadline; a
+    /// failed response becomes an error.
     func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse
+    /// True once a call found the channel dead or timed out: a late answer could be taken
+    /// for the next call's, so the channel is never used again.
+    var isBroken: Bool { get }
 }
 
 /// The source's side of the agent protocol: `ssh HOST ferry agent`, one request and one
@@ -21,6 +25,7 @@ final class AgentChannel: AgentCalling {
     private let lines: LineReader
     private let stderr: StderrDrain
     let target: SSHTarget
+    private(set) var isBroken = false
 
     init(target: SSHTarget, remoteFerry: String, logger: Logger) throws(FerryError) {
         self.target = target
@@ -48,13 +53,26 @@ final class AgentChannel: AgentCalling {
     }
 
     func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
+        guard !isBroken else { throw FerryError(.commandFailed, "the channel to \(target.destination) broke earlier") }
         let data = try AgentProtocol.line(AgentRequest(operation))
         do throws(FerryError) {
             try input.write(data)
         } catch {
+            isBroken = true
             throw unreachable()
         }
-        guard let line = lines.next() else { throw unreachable() }
+        let line: String
+        switch lines.next(within: operation.deadline) {
+        case .success(let text): line = text
+        case .failure(.closed):
+            isBroken = true
+            throw unreachable()
+        case .failure(.timedOut):
+            isBroken = true
+            throw FerryError(
+                .timedOut,
+                "target \(target.destination) did not answer '\(operation.name)' within \(Int(operation.deadline)) s; taking it as gone")
+        }
         let response: AgentResponse
         do {
             response = try JSONDecoder().decode(AgentResponse.self, from: Data(line.utf8))

@@ -49,6 +49,20 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case commit(container: String)
         case bye
 
+        /// How long the source waits for the answer: past it the target is taken as gone
+        /// (and the channel as broken). A restore is bounded by CRIU's watchdog on the
+        /// target (FERRY_CRIU_WATCHDOG, 300 s) plus the mount-tree check.
+        public var deadline: Double {
+            switch self {
+            case .hello: 60
+            case .prepare, .register: 120
+            case .restore: 420
+            case .abort: 300
+            case .commit: 60
+            case .bye: 10
+            }
+        }
+
         /// The operation's name on the wire.
         public var name: String {
             switch self {
@@ -65,9 +79,19 @@ public struct AgentRequest: Codable, Sendable, Equatable {
 
     public struct Hello: Codable, Sendable, Equatable {
         public var container: String
+        /// The private area's bytes (nothing to store when the target sees the device).
         public var neededBytes: UInt64
+        /// What CRIU's images will take: the container's resident memory, about.
+        public var imageBytes: UInt64 = 0
         /// A probe of the source's device, to see whether this host sees it too.
         public var sharedStorage: StorageProbe?
+
+        public init(container: String, neededBytes: UInt64, imageBytes: UInt64 = 0, sharedStorage: StorageProbe?) {
+            self.container = container
+            self.neededBytes = neededBytes
+            self.imageBytes = imageBytes
+            self.sharedStorage = sharedStorage
+        }
     }
 
     public struct Prepare: Codable, Sendable, Equatable {

@@ -65,15 +65,17 @@ public struct AgentServer {
         switch operation {
         case .hello(let hello):
             let name = try ContainerName(hello.container)
-            let needed = hello.neededBytes
             let probe = hello.sharedStorage?.value
             try root.prepare()
             let free = Self.freeBytes(root.path)
             let sharedDevice = probe?.locate()
-            if sharedDevice == nil, needed > free {
+            // The images land here too (the memory above all), unless on a dump device.
+            let needed = (sharedDevice == nil ? hello.neededBytes : 0) + hello.imageBytes
+            if needed > free {
+                let host = ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName
                 throw FerryError(
                     .invalidState,
-                    "target has \(free / (1 << 20)) MiB free under \(root.path), the container needs \(needed / (1 << 20)) MiB")
+                    "disk full on \(host): the container needs \(needed / (1 << 20)) MiB under \(root.path) (private area and images), it has \(free / (1 << 20)) MiB; free space there or choose another target")
             }
             let criu = try? engine.version()
             let kernel = KernelFeatures.cached()

@@ -114,7 +114,9 @@ struct MigrationRun {
             defer { run.releaseProbe(mountedHere: probed) }
             let probe = try run.sharedStorageProbe()
             let source = try run.sourceFacts()
-            let reply = try run.agent().call(.hello(.init(container: run.name.value, neededBytes: source.areaBytes, sharedStorage: probe.map { .init($0) })))
+            let reply = try run.agent().call(.hello(.init(
+            container: run.name.value, neededBytes: source.areaBytes, imageBytes: run.online && run.journal.dumpDevice == nil ? run.memoryBytes() : 0,
+            sharedStorage: probe.map { .init($0) })))
             guard let hello = reply.hello else { throw FerryError(.corrupt, "target \(run.options.target.destination) sent no hello") }
             if hello.nameTaken {
                 throw FerryError(.alreadyExists, "container \(run.name) already exists on \(run.options.target.destination)")
@@ -221,9 +223,10 @@ struct MigrationRun {
         return { line in progress(.transfer(line)) }
     }
 
-    /// The agent channel, reconnecting if this run (a recovery) has none yet.
+    /// The agent channel; a fresh one when this run (a recovery) has none yet, or when the
+    /// last call broke it (an undo after a cut link tries a new connection).
     private mutating func agent() throws(FerryError) -> any AgentCalling {
-        if let channel { return channel }
+        if let channel, !channel.isBroken { return channel }
         let fresh = try AgentChannel(target: options.target, remoteFerry: options.remoteFerry, logger: agentLogger)
         channel = fresh
         return fresh
@@ -281,6 +284,14 @@ struct MigrationRun {
     private func sharedStorageProbe() throws(FerryError) -> SharedStorageProbe? {
         guard let device = probedDevice else { return nil }
         return try SharedStorageProbe.make(device: device, mountPoint: runtime.layout.privateArea)
+    }
+
+    /// The container's resident memory now: about what CRIU's page images will take.
+    private func memoryBytes() -> UInt64 {
+        runtime.cgroup.pids.reduce(0) { total, pid in
+            let kilobytes = ProcFS.Status(of: "\(pid)")?.values("VmRSS").first.flatMap { UInt64($0) } ?? 0
+            return total + kilobytes * 1024
+        }
     }
 
     /// Bytes in the private area, measured once (`du` over many files is not free).

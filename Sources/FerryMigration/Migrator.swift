@@ -96,7 +96,7 @@ public struct Migrator {
             let note = undoProblems.isEmpty ? "" : "; undo problems: \(undoProblems.joined(separator: "; "))"
             throw FerryError(
                 error.code,
-                "migration of \(name) failed: \(error.message); \(online ? "the container runs on the source" : "the container stays on the source") and the target was cleaned\(note)",
+                "migration of \(name) failed: \(error.message); \(whereItIs(name, wasRunning: online, undoProblems: undoProblems))\(note)",
                 cause: error.cause)
         }
         return run.summary(phases: executor.phases, totalSeconds: Monotonic.now - started)
@@ -125,6 +125,17 @@ public struct Migrator {
             throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name)' again")
         }
         return "rolled back the migration of \(name): it is \(try manager.runtime(name).loadState().label) on this host and the target was cleaned"
+    }
+
+    /// Where the container is after a failed migration, as it is now (not as hoped).
+    private func whereItIs(_ name: ContainerName, wasRunning: Bool, undoProblems: [String]) -> String {
+        let state = (try? manager.runtime(name).loadState()).map { $0.label } ?? "unknown"
+        let target = undoProblems.isEmpty ? "the target was cleaned" : "the target may still hold parts of it: run 'ferry recover \(name)'"
+        switch (state, wasRunning) {
+        case ("running", _): return "the container runs on the source and \(target)"
+        case ("stopped", false): return "the container stays on the source, stopped, and \(target)"
+        default: return "the container is \(state) on the source (it was running) and \(target)"
+        }
     }
 
     /// The kernel features the target needs to run this container: the freezer for a live

@@ -19,12 +19,27 @@ public enum ProcessControl {
     /// The corresponding C function is `execvpe`.
     public static func execute(_ arguments: [String], environment: [String]) -> Errno {
         guard let program = arguments.first else { return .invalidArgument }
+        // Ferry ignores SIGPIPE (a broken pipe is an error it reports); what it runs in a
+        // container must get the default back, or `yes | head` would spin for ever.
+        resetBrokenPipeSignal()
         return withCStrings(arguments) { argv in
             withCStrings(environment) { envp in
                 _ = fy_execvpe(program, argv, envp)
                 return Errno(rawValue: errno)
             }
         }
+    }
+
+    /// Ferry's own disposition: a write to a pipe or socket whose reader is gone (the
+    /// agent's ssh after a cut link) fails with EPIPE and reaches the error path, instead
+    /// of killing ferry silently with exit status 141. Children get the default again
+    /// (Spawn resets every signal; `execute` resets this one).
+    public static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    static func resetBrokenPipeSignal() {
+        signal(SIGPIPE, SIG_DFL)
     }
 
     /// Marks every descriptor from `first` up close-on-exec, so that nothing of the host

@@ -11,6 +11,7 @@ import Testing
 final class FakeAgent: AgentCalling {
     var calls: [String] = []
     var failing: Set<String> = []
+    var isBroken = false
 
     func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
         calls.append(operation.name)
