@@ -130,6 +130,9 @@ public struct ContainerManager {
         if signal == nil || timeout <= 0 || !initProcess.waitForExit(seconds: timeout) {
             outcome = .killed
             try initProcess.signal(SIGKILL)
+            // A frozen container (a migrated copy waiting for its commit) dies only once
+            // thawed; killed first, it never runs another instruction.
+            if runtime.cgroup.isFrozen { try? runtime.cgroup.thaw() }
             guard initProcess.waitForExit(seconds: 30) else {
                 throw FerryError(.timedOut, "container \(name) init (pid \(state.initPid)) did not die after SIGKILL")
             }

@@ -42,10 +42,16 @@ public struct ContainerMonitor {
             MonitorHandshake.failed(error.message).send(on: report)
             return 1
         }
-        let status = waitForInit(initPid)
+        let status = waitForInit(initPid, runtime)
         logger.info("container init exited", metadata: ["container": "\(name)", "status": "\(status)"])
         do throws(FerryError) {
             try runtime.teardown()
+            // A fenced copy was never this host's: it leaves nothing behind, even when its
+            // source never comes back to abort it.
+            if MigrationLease.read(runtime.layout)?.state == .fenced {
+                try removeTree(runtime.layout.directory)
+                logger.notice("fenced migration copy removed", metadata: ["container": "\(name)"])
+            }
         } catch {
             logger.error("teardown failed", metadata: ["container": "\(name)", "error": "\(error.message)"])
             return 1
@@ -58,6 +64,9 @@ public struct ContainerMonitor {
         do throws(FerryError) {
             try runtime.cgroups.create()
             let pid = try launcher.launch(runtime)
+            // A migrated copy waiting for its source's commit: frozen at once (CRIU has just
+            // let go of it), thawed by the commit, fenced if the lease runs out.
+            if MigrationLease.read(runtime.layout)?.state == .pending { try runtime.cgroup.freeze() }
             guard let startTime = ProcFS.startTime(of: pid), let monitorStart = ProcFS.startTime(of: getpid()) else {
                 throw FerryError(.invalidState, "container \(name) init (pid \(pid)) exited right after start")
             }
@@ -73,15 +82,34 @@ public struct ContainerMonitor {
         }
     }
 
-    /// Reaps every child (orphans come to a subreaper too) until the init is gone.
-    private func waitForInit(_ pid: pid_t) -> Int32 {
+    /// Reaps children (orphans come to the monitor, a subreaper) until the init exits.
+    /// While the container carries a migration lease, it wakes every second to enforce it.
+    private func waitForInit(_ pid: pid_t, _ runtime: ContainerRuntime) -> Int32 {
+        let handle = try? ProcessHandle(pid: pid)
         while true {
-            switch Spawn.reapAny() {
-            case .success(let child) where child.pid == pid: return Spawn.decode(child.status)
-            case .failure(.noChildProcess): return -1
-            default: continue
+            guard let lease = MigrationLease.read(runtime.layout), lease.deadline != nil else {
+                switch Spawn.reapAny() {
+                case .success(let child) where child.pid == pid: return Spawn.decode(child.status)
+                case .failure(.noChildProcess): return -1
+                default: continue
+                }
             }
+            while let child = Spawn.reapAnyExited() {
+                if child.pid == pid { return Spawn.decode(child.status) }
+            }
+            if lease.mustFence(at: BootClock.now) { fence(runtime) }
+            _ = handle?.waitForExit(seconds: 1)
         }
+    }
+
+    /// The lease ran out before the source committed: this copy must never run. Marked
+    /// first (a commit arriving now is refused), then every task killed and the freezer
+    /// thawed so the kills land. The images stay for whoever decides next.
+    private func fence(_ runtime: ContainerRuntime) {
+        logger.warning("migration lease expired without a commit: fencing the copy", metadata: ["container": "\(name)"])
+        try? MigrationLease(state: .fenced, deadline: nil).write(runtime.layout)
+        for pid in runtime.cgroup.pids { kill(pid, SIGKILL) }
+        try? runtime.cgroup.thaw()
     }
 }
 

@@ -45,8 +45,11 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case register(container: String)
         /// Undo everything this migration did on the target.
         case abort(container: String)
-        /// The migration is complete: the container belongs to the target now.
+        /// The migration is complete: the container belongs to the target now (refused when
+        /// the copy's lease ran out first: it is fenced).
         case commit(container: String)
+        /// What the target holds of the container, for a recovery that asks before it acts.
+        case status(container: String)
         case bye
 
         /// How long the source waits for the answer: past it the target is taken as gone
@@ -59,6 +62,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
             case .restore: 420
             case .abort: 300
             case .commit: 60
+            case .status: 30
             case .bye: 10
             }
         }
@@ -72,6 +76,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
             case .register: "register"
             case .abort: "abort"
             case .commit: "commit"
+            case .status: "status"
             case .bye: "bye"
             }
         }
@@ -103,6 +108,16 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         public var container: String
         public var keepImages: Bool
         public var dumpDevice: DumpLocation?
+        /// Seconds from the request's arrival within which the commit must come; past them
+        /// the target's monitor fences (kills) its frozen copy by itself.
+        public var lease: Double
+
+        public init(container: String, keepImages: Bool, dumpDevice: DumpLocation?, lease: Double = 60) {
+            self.container = container
+            self.keepImages = keepImages
+            self.dumpDevice = dumpDevice
+            self.lease = lease
+        }
     }
 
     /// A marker written on the source's device: filesystem UUID, random token, byte offset.
@@ -132,6 +147,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case "register": operation = .register(container: try values.decode(Container.self, forKey: .args).container)
         case "abort": operation = .abort(container: try values.decode(Container.self, forKey: .args).container)
         case "commit": operation = .commit(container: try values.decode(Container.self, forKey: .args).container)
+        case "status": operation = .status(container: try values.decode(Container.self, forKey: .args).container)
         case "bye": operation = .bye
         default:
             throw DecodingError.dataCorruptedError(forKey: .op, in: values, debugDescription: "unknown operation '\(op)'")
@@ -146,7 +162,8 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case .hello(let args): try values.encode(args, forKey: .args)
         case .prepare(let args): try values.encode(args, forKey: .args)
         case .restore(let args): try values.encode(args, forKey: .args)
-        case .register(let name), .abort(let name), .commit(let name): try values.encode(Container(container: name), forKey: .args)
+        case .register(let name), .abort(let name), .commit(let name), .status(let name):
+            try values.encode(Container(container: name), forKey: .args)
         case .bye: break
         }
     }
@@ -158,8 +175,23 @@ public struct AgentResponse: Codable, Sendable, Equatable {
     public var hello: Hello?
     public var prepared: Prepared?
     public var restored: Restored?
+    public var held: Held?
 
     public static func success() -> AgentResponse { AgentResponse(ok: true) }
+
+    /// What the target holds of a container.
+    public enum Held: String, Codable, Sendable, Equatable {
+        /// Nothing: never arrived, or aborted.
+        case nothing
+        /// Staged, not yet in place.
+        case staged
+        /// In place, frozen, waiting for the commit within its lease.
+        case pending
+        /// In place, killed by its monitor when the lease ran out: it runs nowhere there.
+        case fenced
+        /// The target's own (the commit came): it runs there, or stays as the admin left it.
+        case owned
+    }
 
     /// An error that crossed the wire: its code, its message, and its causes as text.
     public struct Failure: Codable, Sendable, Equatable {

@@ -119,7 +119,8 @@ public struct AgentServer {
             let name = try ContainerName(restore.container)
             let keepImages = restore.keepImages
             let dumpDevice = restore.dumpDevice?.value
-            try moveIntoPlace(name)
+            // The lease runs from now: the source counts it from before it sent the request.
+            try moveIntoPlace(name, lease: MigrationLease(state: .pending, deadline: BootClock.now + restore.lease))
             let started = Monotonic.now
             let directory = root.layout(of: name).directory
             let restorer = Restorer(manager: manager, engine: engine)
@@ -139,7 +140,7 @@ public struct AgentServer {
             return response
         case .register(let rawName):
             let name = try ContainerName(rawName)
-            try moveIntoPlace(name)
+            try moveIntoPlace(name, lease: MigrationLease(state: .pending, deadline: nil))
             try? FileManager.default.removeItem(atPath: "\(root.layout(of: name).directory)/images")
             return .success()
         case .abort(let rawName):
@@ -148,8 +149,12 @@ public struct AgentServer {
             return .success()
         case .commit(let rawName):
             let name = try ContainerName(rawName)
-            unlink("\(root.layout(of: name).directory)/.incoming")
+            try commit(name)
             return .success()
+        case .status(let rawName):
+            var response = AgentResponse.success()
+            response.held = held(try ContainerName(rawName))
+            return response
         case .bye:
             return .success()
         }
@@ -167,17 +172,44 @@ public struct AgentServer {
         try area(config, layout).unmountPrivate()
     }
 
-    private func moveIntoPlace(_ name: ContainerName) throws(FerryError) {
+    private func moveIntoPlace(_ name: ContainerName, lease: MigrationLease) throws(FerryError) {
         try unmountStaged(name)
         let from = staging(name).directory
         let to = root.layout(of: name).directory
         guard access(from, F_OK) == 0 else {
             throw FerryError(.notFound, "nothing staged for container \(name) on the target")
         }
+        // The mark goes in before the move: an arrived container is never without it, so
+        // an abort may still remove it and its monitor freezes it until the commit.
+        try lease.write(staging(name))
         try syscall("rename", path: to) { rename(from, to) }
-        // From here on the container is the target's: mark it as arrived by this migration
-        // so that an abort may still remove it.
-        try writeText("\(to)/.incoming", "migrating\n")
+    }
+
+    /// The source lets go: the copy becomes this host's and runs, if its lease still allows.
+    private func commit(_ name: ContainerName) throws(FerryError) {
+        let layout = root.layout(of: name)
+        guard let lease = MigrationLease.read(layout) else { return }  // committed already
+        guard lease.allowsCommit(at: BootClock.now) else {
+            throw FerryError(
+                .invalidState,
+                lease.state == .fenced
+                    ? "the copy of \(name) here was fenced: its lease ran out before the commit"
+                    : "the lease of the copy of \(name) here is running out; it will be fenced")
+        }
+        unlink(MigrationLease.path(layout))
+        let runtime = try manager.runtime(name)
+        if runtime.cgroup.isFrozen { try runtime.cgroup.thaw() }
+    }
+
+    private func held(_ name: ContainerName) -> AgentResponse.Held {
+        if access(staging(name).directory, F_OK) == 0 { return .staged }
+        let layout = root.layout(of: name)
+        guard access(layout.directory, F_OK) == 0 else { return .nothing }
+        switch MigrationLease.read(layout)?.state {
+        case nil: return .owned
+        case .pending: return .pending
+        case .fenced: return .fenced
+        }
     }
 
     /// Removes what a migration left: a staged directory, or an arrived container (stopped
@@ -189,7 +221,7 @@ public struct AgentServer {
             try removeTree(staged)
         }
         let arrived = root.layout(of: name).directory
-        guard access("\(arrived)/.incoming", F_OK) == 0 else { return }
+        guard MigrationLease.read(root.layout(of: name)) != nil else { return }
         switch try manager.runtime(name).loadState() {
         case .stopped: break
         case .unreadable(let error): throw error

@@ -3,13 +3,24 @@ import Foundation
 
 /// FERRY_FAIL_AT=<step>: make that step fail just before it acts (after its undo is
 /// recorded), to test every undo path. FERRY_FAIL_AT=<step>:kill kills ferry itself there.
+/// For the committing step, `<step>:committed` and `<step>:committed:kill` strike after
+/// the commit mark is saved and before the target hears of it: the moment `ferry recover`
+/// must ask the target about.
 enum FailureInjection {
     static func check(_ step: MigrationStep) throws(FerryError) {
+        try strike(at: step.rawValue, step)
+    }
+
+    static func checkCommitted(_ step: MigrationStep) throws(FerryError) {
+        try strike(at: "\(step.rawValue):committed", step)
+    }
+
+    private static func strike(at point: String, _ step: MigrationStep) throws(FerryError) {
         guard let value = ProcessInfo.processInfo.environment["FERRY_FAIL_AT"] else { return }
-        if value == step.rawValue {
+        if value == point {
             throw FerryError(.commandFailed, "step \(step.rawValue) failed (injected by FERRY_FAIL_AT)")
         }
-        if value == "\(step.rawValue):kill" {
+        if value == "\(point):kill" {
             kill(getpid(), SIGKILL)
         }
     }

@@ -10,7 +10,7 @@ struct StepRow<Context> {
     /// What takes this step back, decided from the context just before it acts; nil when the
     /// step changes nothing that needs undoing.
     var undo: (Context) -> MigrationJournal.UndoAction?
-    /// The point of no return: the journal is marked committed (durably) before it acts,
+    /// The point of no return: the journal is marked committed (durably) just before it acts,
     /// so from then on recovery finishes the migration instead of undoing it.
     var commits = false
     var act: (inout Context) throws(FerryError) -> Void
@@ -28,17 +28,21 @@ struct MigrationExecutor {
     let save: (MigrationJournal) throws(FerryError) -> Void
     /// Called with each step after its undo is saved, before it acts (failure injection).
     let strike: (MigrationStep) throws(FerryError) -> Void
+    /// Called after a committing step's mark is saved, before it acts.
+    let strikeCommitted: (MigrationStep) throws(FerryError) -> Void
     let logger: Logger
     private(set) var phases: [MigrationSummary.Phase] = []
 
     init(
         journal: MigrationJournal, logger: Logger, save: @escaping (MigrationJournal) throws(FerryError) -> Void,
-        strike: @escaping (MigrationStep) throws(FerryError) -> Void = FailureInjection.check
+        strike: @escaping (MigrationStep) throws(FerryError) -> Void = FailureInjection.check,
+        strikeCommitted: @escaping (MigrationStep) throws(FerryError) -> Void = FailureInjection.checkCommitted
     ) {
         self.journal = journal
         self.logger = logger
         self.save = save
         self.strike = strike
+        self.strikeCommitted = strikeCommitted
     }
 
     /// Runs `rows` in order; `announce` hears each step's name as it begins.
@@ -49,9 +53,13 @@ struct MigrationExecutor {
             let started = Monotonic.now
             announce(row.step)
             if let undo = row.undo(context) { journal.undo.append(undo) }
-            if row.commits { journal.committed = true }
             try save(journal)
             try strike(row.step)
+            if row.commits {
+                journal.committed = true
+                try save(journal)
+                try strikeCommitted(row.step)
+            }
             do throws(FerryError) {
                 try row.act(&context)
             } catch {

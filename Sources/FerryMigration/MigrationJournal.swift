@@ -25,6 +25,11 @@ public struct MigrationJournal: Codable, Sendable {
     public enum UndoAction: Codable, Sendable, Equatable {
         /// Remove whatever this migration staged or restored on the target.
         case abortTarget
+        /// The target may hold a restored (frozen) copy: have it aborted, or, when the
+        /// target cannot be reached, wait until its lease has surely ended (`until`, on
+        /// this host's clock, counted from before the request was sent): by then its
+        /// monitor has fenced the copy, and the source may resume its own.
+        case abortTargetOrOutwaitLease(until: Date)
         /// The source was dumped (and so stopped): restore it from the local images.
         case restoreSource
         /// The source's insulated private area was mounted for the copy: unmount it.

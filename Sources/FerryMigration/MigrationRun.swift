@@ -25,6 +25,8 @@ struct MigrationRun {
     var dataBytes: UInt64 = 0
     var imageBytes: UInt64 = 0
     var frozenStart: Double?
+    /// Set when an undo found the target unreachable and waited out its lease instead.
+    var outwaitedLease = false
     var frozenSeconds: Double?
 
     var name: ContainerName { runtime.config.name }
@@ -45,6 +47,10 @@ struct MigrationRun {
     }
 
     typealias Row = StepRow<MigrationRun>
+
+    /// What the source adds to the lease before it takes the target's copy as fenced: the
+    /// request's time on the wire, and the monitor's one-second check.
+    static let leaseMargin = 10.0
 
     /// The steps a dry run takes: talk to the target and plan, change nothing.
     static var probeRows: [Row] { [connect, checkTarget] }
@@ -81,9 +87,12 @@ struct MigrationRun {
             },
             // Undo in reverse order: the target's copy must stop before the source restarts
             // (with shared storage it holds the device).
-            .restoreTarget: Row(step: .restoreTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
+            .restoreTarget: Row(
+                step: .restoreTarget, undo: { run in .abortTargetOrOutwaitLease(until: Date().addingTimeInterval(run.options.lease + Self.leaseMargin)) }
+            ) { (run) throws(FerryError) in
                 _ = try run.agent().call(.restore(.init(
-                    container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation)))
+                    container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation,
+                    lease: run.options.lease)))
                 run.frozenSeconds = run.frozenStart.map { Monotonic.now - $0 }
             },
             .registerTarget: Row(step: .registerTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
@@ -143,6 +152,14 @@ struct MigrationRun {
         }
     }
 
+    /// What the target holds of the container now (a fresh connection if need be).
+    mutating func targetHolds() throws(FerryError) -> AgentResponse.Held {
+        guard let held = try agent().call(.status(container: name.value)).held else {
+            throw FerryError(.corrupt, "target \(options.target.destination) did not say what it holds of \(name)")
+        }
+        return held
+    }
+
     /// Runs the journal's undos backwards; returns what could not be undone. With none
     /// left, the images and the journal go.
     mutating func rollBack(_ executor: inout MigrationExecutor) -> [String] {
@@ -159,6 +176,21 @@ struct MigrationRun {
         switch action {
         case .abortTarget:
             _ = try agent().call(.abort(container: name.value))
+        case .abortTargetOrOutwaitLease(let until):
+            do throws(FerryError) {
+                _ = try agent().call(.abort(container: name.value))
+            } catch {
+                let wait = until.timeIntervalSinceNow
+                // More than a lease ahead means this host's clock jumped: do not guess.
+                guard wait <= options.lease + Self.leaseMargin else { throw error }
+                if wait > 0 {
+                    logger.warning(
+                        "target unreachable: waiting for its lease to end before resuming here",
+                        metadata: ["seconds": "\(Int(wait.rounded(.up)))", "error": "\(error.message)"])
+                    Thread.sleep(until: until)
+                }
+                outwaitedLease = true
+            }
         case .restoreSource:
             // As the failed step left it: a source that still runs needs no restore.
             switch try manager.runtime(name).loadState() {

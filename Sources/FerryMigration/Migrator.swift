@@ -39,6 +39,10 @@ public struct Migrator {
         public var targetImageBytes: UInt64?
         /// A block device both hosts see, for the images (`--dump-dir-device`).
         public var dumpDevice: String?
+        /// Seconds within which the source must commit once the target has its copy; past
+        /// them the target fences it (`FERRY_MIGRATION_LEASE`, default 60). It also bounds
+        /// how long a source that lost its target waits before resuming.
+        public var lease: Double = ProcessInfo.processInfo.environment["FERRY_MIGRATION_LEASE"].flatMap(Double.init) ?? 60
         /// Receives phase names and transfer progress as they happen (the CLI shows them on
         /// a terminal); nil for none.
         public var progress: (@Sendable (MigrationProgress) -> Void)?
@@ -92,6 +96,13 @@ public struct Migrator {
             let rows = dryRun ? MigrationRun.probeRows : MigrationRun.rows(online: online)
             try executor.run(rows, on: &run) { step in options.progress?(.phase(step.rawValue)) }
         } catch {
+            if executor.journal.committed {
+                // Past the point of no return: the target may run the container now.
+                throw FerryError(
+                    error.code,
+                    "migration of \(name) was committed but not finished: \(error.message); the container is the target's or frozen there until its lease ends; its images stay here; run 'ferry recover \(name)'",
+                    cause: error.cause)
+            }
             let undoProblems = run.rollBack(&executor)
             let note = undoProblems.isEmpty ? "" : "; undo problems: \(undoProblems.joined(separator: "; "))"
             throw FerryError(
@@ -114,12 +125,18 @@ public struct Migrator {
             manager: manager, engine: engine, runtime: runtime,
             options: Options(target: journal.target, remoteFerry: journal.remoteFerry), online: true, journal: journal,
             needs: [], logger: logger)
-        if journal.committed {
-            try run.finishSource()
-            return "the migration of \(name) had been committed; finished it (the container lives on \(journal.target.destination))"
-        }
         let root = manager.root
         var executor = MigrationExecutor(journal: journal, logger: logger) { (journal) throws(FerryError) in try journal.save(root: root) }
+        if journal.committed {
+            // Ask before acting: the commit may or may not have reached the target.
+            switch try run.targetHolds() {
+            case .pending, .owned:
+                try run.finishSource()
+                return "the migration of \(name) had been committed; finished it (the container lives on \(journal.target.destination))"
+            case .fenced, .nothing, .staged:
+                logger.notice("the commit never took on the target: bringing the container back", metadata: ["container": "\(name)"])
+            }
+        }
         let problems = run.rollBack(&executor)
         guard problems.isEmpty else {
             throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name)' again")

@@ -54,6 +54,29 @@ public struct CgroupFreezer: Sendable {
 
     public var exists: Bool { access(path, F_OK) == 0 }
 
+    /// Freezes every task of the cgroup and waits (at most 10 s) until the kernel says
+    /// they all are: a migrated copy waiting for its commit must not run.
+    public func freeze() throws(FerryError) {
+        switch version {
+        case .v1: try writeText("\(path)/freezer.state", "FROZEN\n")
+        case .v2: try writeText("\(path)/cgroup.freeze", "1\n")
+        }
+        let deadline = Monotonic.now + 10
+        while !isFrozen {
+            guard Monotonic.now < deadline else {
+                throw FerryError(.timedOut, "the tasks of \(path) did not freeze within 10 s")
+            }
+            usleep(5_000)
+        }
+    }
+
+    public var isFrozen: Bool {
+        switch version {
+        case .v1: return ((try? readText("\(path)/freezer.state")) ?? "").trimmingNewline == "FROZEN"
+        case .v2: return ((try? readText("\(path)/cgroup.events")) ?? "").contains("frozen 1")
+        }
+    }
+
     /// Lets frozen tasks run again: what a CRIU that died mid-dump leaves frozen.
     public func thaw() throws(FerryError) {
         switch version {

@@ -8,3 +8,14 @@ public enum Monotonic {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }
+
+/// Seconds since boot, suspend included (CLOCK_BOOTTIME): the clock of a migration lease,
+/// which two processes on one host read (the agent that commits, the monitor that fences)
+/// and which no admin's `date -s` moves.
+public enum BootClock {
+    public static var now: Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}

@@ -128,6 +128,14 @@ public enum Spawn {
         return valueOrErrno { waitpid(-1, &status, 0) }.map { ($0, status) }
     }
 
+    /// Reaps one exited child, any, without waiting; nil when none has exited.
+    /// The corresponding C function is `waitpid` (pid -1, WNOHANG).
+    public static func reapAnyExited() -> (pid: pid_t, status: Int32)? {
+        var status: Int32 = 0
+        guard case .success(let reaped) = valueOrErrno({ waitpid(-1, &status, WNOHANG) }), reaped > 0 else { return nil }
+        return (reaped, status)
+    }
+
     /// Reaps `pid` if it has exited, without waiting, and returns its exit status (as
     /// `wait` does); nil while it runs or when it is not a child of this process.
     /// The corresponding C function is `waitpid` (WNOHANG).

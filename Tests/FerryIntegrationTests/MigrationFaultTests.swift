@@ -74,5 +74,72 @@ extension Integration {
             _ = try? Shell.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "del", "dev", "eth0", "root"])
             #expect(try a.migrate("f1", to: 2).succeeded)
         }
+    
+        /// Whether the container's init on the host that `ferry` manages is frozen.
+        static func isFrozen(_ ferry: Ferry, _ name: String) throws -> Bool {
+            let status = try ferry.ok(["status", name, "--json"]).stdout
+            let summary = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
+            guard let pid = summary?["pid"] as? Int else { return false }
+            let cgroups = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+            guard let line = cgroups.split(separator: "\n").first(where: { $0.contains(":freezer:") }) else { return false }
+            let path = "/sys/fs/cgroup/freezer" + line.split(separator: ":", maxSplits: 2)[2] + "/freezer.state"
+            return try String(contentsOfFile: path, encoding: .utf8).hasPrefix("FROZEN")
+        }
+
+        /// kill -9 of the source's ferry after its commit mark, before the commit reached the
+        /// target: the target keeps its copy frozen (never two running), and `recover` asks
+        /// the target and finishes the migration there.
+        @Test func aSourceKilledBeforeTheCommitIsFinishedByRecover() throws {
+            let scratch = try Scratch("migrate-fault-commit")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            let a = hosts.ferry(1)
+            let b = hosts.ferry(2)
+            try a.plain.ok(["create", "own", "--rootfs", rootfs, "--", "/bin/sh", "-c", Migration.counter])
+            try a.plain.ok(["start", "own"])
+            let killed = try a.migrate("own", to: 2, environment: ["FERRY_FAIL_AT": "finish-source:committed:kill", "FERRY_MIGRATION_LEASE": "60"])
+            #expect(killed.status == 137, "\(killed.status) \(killed.stderr)")
+            #expect(try b.plain.ok(["status", "own"]).stdout.contains("running"))
+            #expect(try Self.isFrozen(b.plain, "own"), "the target's copy runs before the commit")
+            #expect(!(try a.plain.ok(["status", "own"]).stdout.contains("running")), "the source runs too")
+
+            let recovered = try a.run(["recover", "own"])
+            #expect(recovered.succeeded && recovered.stdout.contains("finished"), "\(recovered.stdout) \(recovered.stderr)")
+            #expect(!(try Self.isFrozen(b.plain, "own")))
+            let before = try b.plain.counter("own")
+            #expect(try eventually { try b.plain.counter("own") > before }, "the target's copy does not run after the commit")
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/containers/own"), "the source kept its copy")
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/own.json"))
+        }
+
+        /// The same kill, and nobody recovers in time: the target's monitor fences its copy when
+        /// the lease runs out and removes it; `recover` then finds nothing there and restores
+        /// the container on the source from its images, counter not reset.
+        @Test func aLeaseThatRunsOutFencesTheTargetAndRecoverRestoresTheSource() throws {
+            let scratch = try Scratch("migrate-fault-lease")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            let a = hosts.ferry(1)
+            try a.plain.ok(["create", "fence", "--rootfs", rootfs, "--", "/bin/sh", "-c", Migration.counter])
+            try a.plain.ok(["start", "fence"])
+            let atMigration = try a.plain.counter("fence")
+            let killed = try a.migrate("fence", to: 2, environment: ["FERRY_FAIL_AT": "finish-source:committed:kill", "FERRY_MIGRATION_LEASE": "6"])
+            #expect(killed.status == 137, "\(killed.status) \(killed.stderr)")
+            let arrived = hosts.root(2) + "/containers/fence"
+            #expect(FileManager.default.fileExists(atPath: arrived))
+            #expect(try eventually(30) { !FileManager.default.fileExists(atPath: arrived) }, "the target did not fence and remove its copy")
+
+            let recovered = try a.run(["recover", "fence"])
+            #expect(recovered.succeeded && recovered.stdout.contains("rolled back"), "\(recovered.stdout) \(recovered.stderr)")
+            #expect(try a.plain.ok(["status", "fence"]).stdout.contains("running"))
+            let now = try a.plain.counter("fence")
+            #expect(now >= atMigration, "the counter was reset: \(atMigration) → \(now)")
+            #expect(try eventually { try a.plain.counter("fence") > now })
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: hosts.root(2) + "/containers")) ?? []).isEmpty)
+        }
     }
 }

@@ -14,7 +14,7 @@ import Testing
         .prepare(.init(config: "{\"name\":\"web\"}")),
         .restore(.init(container: "web", keepImages: true, dumpDevice: .init(uuid: "u", directory: "ferry-images/web-1"))),
         .restore(.init(container: "web", keepImages: false, dumpDevice: nil)),
-        .register(container: "web"), .abort(container: "web"), .commit(container: "web"), .bye,
+        .register(container: "web"), .abort(container: "web"), .commit(container: "web"), .status(container: "web"), .bye,
     ]
 
     @Test(arguments: operations) func requestsRoundTrip(_ operation: AgentRequest.Operation) throws {
@@ -26,9 +26,9 @@ import Testing
     }
 
     @Test func versionTwoShapeIsPinned() throws {
-        let line = #"{"protocolVersion":2,"op":"restore","args":{"container":"db","keepImages":false,"dumpDevice":{"uuid":"abc","directory":"d"}}}"#
+        let line = #"{"protocolVersion":2,"op":"restore","args":{"container":"db","keepImages":false,"dumpDevice":{"uuid":"abc","directory":"d"},"lease":30}}"#
         let request = try JSONDecoder().decode(AgentRequest.self, from: Data(line.utf8))
-        #expect(request.operation == .restore(.init(container: "db", keepImages: false, dumpDevice: .init(uuid: "abc", directory: "d"))))
+        #expect(request.operation == .restore(.init(container: "db", keepImages: false, dumpDevice: .init(uuid: "abc", directory: "d"), lease: 30)))
         let abort = try JSONDecoder().decode(AgentRequest.self, from: Data(#"{"protocolVersion":2,"op":"abort","args":{"container":"db"}}"#.utf8))
         #expect(abort.operation == .abort(container: "db"))
     }

@@ -64,7 +64,8 @@ struct FakeRun {
     }
 
     static func executor(_ saved: Saved, strike: @escaping (MigrationStep) throws(FerryError) -> Void = { _ in }) -> MigrationExecutor {
-        MigrationExecutor(journal: journal(), logger: Logger(label: "test"), save: { (journal) throws(FerryError) in saved.journals.append(journal) }, strike: strike)
+        MigrationExecutor(journal: journal(), logger: Logger(label: "test"), save: { (journal) throws(FerryError) in saved.journals.append(journal) }, strike: strike,
+            strikeCommitted: { _ in })
     }
 
     @Test func everyStepRunsInOrderAndIsTimed() throws {
@@ -122,6 +123,17 @@ struct FakeRun {
         #expect(throws: FerryError.self) { try executor.run(Self.rows(saved: saved), on: &run) }
         #expect(!run.acted.contains(.checkpoint))
         #expect(saved.journals.last?.undo == [.abortTarget, .restoreSource])
+    }
+
+    @Test func aFailureBeforeTheCommitMarkLeavesTheJournalUncommitted() throws {
+        let saved = Saved()
+        var executor = Self.executor(saved) { (step) throws(FerryError) in
+            if step == .finishSource { throw FerryError(.commandFailed, "injected") }
+        }
+        var run = FakeRun(agent: FakeAgent())
+        #expect(throws: FerryError.self) { try executor.run(Self.rows(saved: saved), on: &run) }
+        #expect(!executor.journal.committed && saved.journals.last?.committed == false)
+        #expect(!run.agent.calls.contains("commit"))
     }
 
     @Test func aFailedUndoStaysInTheJournalForRecover() throws {
