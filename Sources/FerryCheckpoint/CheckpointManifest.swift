@@ -10,6 +10,10 @@ import Foundation
 /// file so a damaged or swapped directory is refused before CRIU sees it.
 public struct CheckpointManifest: Sendable, Codable {
     public static let fileName = "ferry-manifest.json"
+    /// Written (durably) before CRIU dumps, without checksums and stats: if Ferry dies
+    /// after CRIU has dumped and killed the tasks, but before `fileName` is written, this
+    /// and CRIU's own log are enough to finish the record and restore (`completeInterrupted`).
+    public static let pendingFileName = "ferry-manifest.pending.json"
     /// Bumped on incompatible changes; a newer manifest is refused, not guessed at.
     public static let currentFormat = 1
 
@@ -49,7 +53,9 @@ public struct CheckpointManifest: Sendable, Codable {
     }
 
     /// Files that are not part of the checkpoint's content.
-    static let unchecked: Set<String> = [fileName, fileName + ".tmp", "stats-restore", "restore.log", "dump.log"]
+    static let unchecked: Set<String> = [
+        fileName, fileName + ".tmp", pendingFileName, pendingFileName + ".tmp", "stats-restore", "restore.log", "dump.log",
+    ]
 
     public static func read(from directory: String, expecting name: ContainerName?) throws(FerryError) -> CheckpointManifest {
         let path = "\(directory)/\(fileName)"
@@ -84,7 +90,33 @@ public struct CheckpointManifest: Sendable, Codable {
     }
 
     public func write(to directory: String) throws(FerryError) {
-        try JSONFile.write(self, to: "\(directory)/\(Self.fileName)")
+        try JSONFile.write(self, to: "\(directory)/\(Self.fileName)", durable: true)
+        unlink("\(directory)/\(Self.pendingFileName)")
+    }
+
+    /// The record as it stands before the dump (no checksums or stats yet).
+    public func writePending(to directory: String) throws(FerryError) {
+        try JSONFile.write(self, to: "\(directory)/\(Self.pendingFileName)", durable: true)
+    }
+
+    /// The line CRIU's log ends a complete dump with.
+    static let dumpFinished = "Dumping finished successfully"
+
+    /// Finishes the record of a dump that CRIU completed but Ferry did not (it died in
+    /// between): only when the pending record is there and CRIU's log says the dump
+    /// finished. Returns whether the directory now holds a complete checkpoint.
+    public static func completeInterrupted(directory: String, workDirectory: String) -> Bool {
+        if access("\(directory)/\(fileName)", F_OK) == 0 { return true }
+        guard let pending = try? JSONFile.read(CheckpointManifest.self, from: "\(directory)/\(pendingFileName)", what: "pending manifest"),
+            let log = try? readText("\(workDirectory)/dump.log"), log.contains(dumpFinished)
+        else { return false }
+        var manifest = pending
+        if let bytes = try? OwnedFileDescriptor.open("\(workDirectory)/stats-dump", O_RDONLY).readAll() {
+            try? manifest.stats.merge(image: bytes)
+        }
+        guard let sums = try? checksums(of: directory) else { return false }
+        manifest.checksums = sums
+        return (try? manifest.write(to: directory)) != nil
     }
 
     /// Compares the directory with the recorded checksums; names every file that differs.

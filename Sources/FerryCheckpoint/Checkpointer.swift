@@ -43,6 +43,12 @@ public struct Checkpointer {
         try prepareEmptyDirectory(imagesPath)
 
         let logPath = "\(runtime.layout.directory)/dump.log"
+        // Durable before destructive: the record that can bring the container back is on
+        // disk before CRIU kills its tasks.
+        var manifest = CheckpointManifest(
+            format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
+            externals: plan.externals, stats: CRIUStats(), checksums: [:], cgroups: cgroups)
+        try manifest.writePending(to: imagesPath)
         do throws(FerryError) {
             let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
             let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
@@ -61,14 +67,13 @@ public struct Checkpointer {
             throw error
         }
 
+        try FailurePoint.check("dump-written")
         var stats = CRIUStats()
         if let bytes = try? OwnedFileDescriptor.open("\(runtime.layout.directory)/stats-dump", O_RDONLY).readAll() {
             try? stats.merge(image: bytes)
         }
-        let manifest = CheckpointManifest(
-            format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
-            externals: plan.externals, stats: stats, checksums: try CheckpointManifest.checksums(of: imagesPath),
-            cgroups: cgroups)
+        manifest.stats = stats
+        manifest.checksums = try CheckpointManifest.checksums(of: imagesPath)
         try logger.timed("manifest", metadata: step) { () throws(FerryError) in try manifest.write(to: imagesPath) }
         if !leaveRunning {
             // CRIU killed the tree; the monitor tears the host side down. Wait for it.

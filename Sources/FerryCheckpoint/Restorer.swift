@@ -54,6 +54,8 @@ public struct Restorer {
         }
         let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
         let step: Logger.Metadata = ["container": "\(name)"]
+        // A checkpoint whose ferry died between CRIU's dump and the record is finished here.
+        _ = CheckpointManifest.completeInterrupted(directory: imagesPath, workDirectory: runtime.layout.directory)
         let manifest = try logger.timed("verify images", metadata: step) { () throws(FerryError) in
             let manifest = try CheckpointManifest.read(from: imagesPath, expecting: name)
             try manifest.verify(directory: imagesPath)

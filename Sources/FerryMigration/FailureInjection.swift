@@ -1,5 +1,5 @@
 import FerryErrors
-import Foundation
+import FerrySystem
 
 /// FERRY_FAIL_AT=<step>: make that step fail just before it acts (after its undo is
 /// recorded), to test every undo path. FERRY_FAIL_AT=<step>:kill kills ferry itself there.
@@ -8,20 +8,14 @@ import Foundation
 /// must ask the target about.
 enum FailureInjection {
     static func check(_ step: MigrationStep) throws(FerryError) {
-        try strike(at: step.rawValue, step)
+        do throws(FerryError) {
+            try FailurePoint.check(step.rawValue)
+        } catch {
+            throw FerryError(.commandFailed, "step \(step.rawValue) failed (injected by FERRY_FAIL_AT)")
+        }
     }
 
     static func checkCommitted(_ step: MigrationStep) throws(FerryError) {
-        try strike(at: "\(step.rawValue):committed", step)
-    }
-
-    private static func strike(at point: String, _ step: MigrationStep) throws(FerryError) {
-        guard let value = ProcessInfo.processInfo.environment["FERRY_FAIL_AT"] else { return }
-        if value == point {
-            throw FerryError(.commandFailed, "step \(step.rawValue) failed (injected by FERRY_FAIL_AT)")
-        }
-        if value == "\(point):kill" {
-            kill(getpid(), SIGKILL)
-        }
+        try FailurePoint.check("\(step.rawValue):committed")
     }
 }

@@ -200,10 +200,19 @@ struct MigrationRun {
             }
             let restorer = Restorer(manager: manager, engine: engine)
             let name = name
+            let workDirectory = runtime.layout.directory
             try imageTransport.withSourceImages { (images) throws(FerryError) in
-                if access("\(images)/\(CheckpointManifest.fileName)", F_OK) == 0 {
-                    _ = try restorer.restore(name, from: images, remap: .init(), lockHeld: true)
+                // A dump CRIU finished while Ferry died before its record: finish the record.
+                let complete = CheckpointManifest.completeInterrupted(directory: images, workDirectory: workDirectory)
+                guard complete else {
+                    if access(images, F_OK) == 0 {
+                        throw FerryError(
+                            .corrupt,
+                            "container \(name) runs nowhere: its dump in \(images) is incomplete (see \(workDirectory)/dump.log); the images are kept")
+                    }
+                    return  // never dumped: nothing to undo
                 }
+                _ = try restorer.restore(name, from: images, remap: .init(), lockHeld: true)
                 // Restored: the images have served (kept if the restore failed, for a retry).
                 try? FileManager.default.removeItem(atPath: images)
             }

@@ -141,5 +141,31 @@ extension Integration {
             #expect(try eventually { try a.plain.counter("fence") > now })
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: hosts.root(2) + "/containers")) ?? []).isEmpty)
         }
+
+        /// kill -9 of the source's ferry after CRIU dumped (and killed the tasks) but before
+        /// Ferry wrote its manifest: `recover` finishes the record from the pending one and
+        /// CRIU's log, and restores the container from its complete images.
+        @Test func aSourceKilledBetweenDumpAndManifestIsRestoredByRecover() throws {
+            let scratch = try Scratch("migrate-fault-dump")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            let a = hosts.ferry(1)
+            try a.plain.ok(["create", "dumped", "--rootfs", rootfs, "--", "/bin/sh", "-c", Migration.counter])
+            try a.plain.ok(["start", "dumped"])
+            let atMigration = try a.plain.counter("dumped")
+            let killed = try a.migrate("dumped", to: 2, environment: ["FERRY_FAIL_AT": "dump-written:kill"])
+            #expect(killed.status == 137, "\(killed.status) \(killed.stderr)")
+            #expect(!(try a.plain.ok(["status", "dumped"]).stdout.contains("running")), "CRIU left the tasks running")
+
+            let recovered = try a.run(["recover", "dumped"])
+            #expect(recovered.succeeded && recovered.stdout.contains("rolled back") && recovered.stdout.contains("running"), "\(recovered.stdout) \(recovered.stderr)")
+            let now = try a.plain.counter("dumped")
+            #expect(now >= atMigration, "the counter was reset: \(atMigration) → \(now)")
+            #expect(try eventually { try a.plain.counter("dumped") > now })
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: hosts.root(2) + "/containers")) ?? []).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/dumped.json"))
+        }
     }
 }
