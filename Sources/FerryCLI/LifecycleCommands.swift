@@ -88,7 +88,7 @@ struct ListCommand: FerrySubcommand {
             printLine(
                 summary.name.padding(20) + summary.status.padding(12)
                     + (summary.pid.map(String.init) ?? "-").padding(9) + summary.storage
-                    + (summary.overlay ? ", overlay" : ""))
+                    + (summary.overlay ? ", overlay" : "") + (summary.migration.map { "  [\($0.prefix { $0 != ":" })]" } ?? ""))
         }
     }
 }
@@ -106,6 +106,7 @@ struct StatusCommand: FerrySubcommand {
         printLine("name:    \(summary.name)")
         printLine("status:  \(summary.status)\(summary.pid.map { " (init pid \($0))" } ?? "")")
         if let problem = summary.problem { printLine("problem: \(problem)") }
+        if let migration = summary.migration { printLine("migration: \(migration)") }
         printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")
         printLine("rootfs:  \(summary.rootfs)")
         printLine("init:    \(summary.command.joined(separator: " "))")

@@ -22,6 +22,8 @@ struct MigrateCommand: FerrySubcommand {
     var dumpDirDevice: String?
     @Option(help: "Storage on the target: shared or insulated (default: as on the source).") var dstStorage: String?
     @Option(help: "Size of the target's image for --dst-storage insulated (e.g. 1G).") var dstImage: String?
+    @Option(help: "Longest the container may stay frozen, in seconds (default 120); past it the source resumes.")
+    var maxDowntime: Double?
     @Flag(help: "Print the steps of an --online (default) or --offline migration, in order, and exit.") var listSteps = false
     @Flag(help: "Print the summary as JSON.") var json = false
 
@@ -49,6 +51,12 @@ struct MigrateCommand: FerrySubcommand {
             options.targetStorage = storage
         }
         options.targetImageBytes = try dstImage.map { try ByteSize.bytes($0) }
+        if let maxDowntime {
+            guard maxDowntime > 0, maxDowntime.isFinite else {
+                throw FerryError(.invalidArgument, "--max-downtime \(maxDowntime) is not a positive number of seconds; give e.g. --max-downtime 5")
+            }
+            options.maxDowntime = maxDowntime
+        }
         let summary = try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).migrate(try containerName(name), options)
         if json { return try printJSON(summary) }
         printLine(MigrationText.summary(summary))

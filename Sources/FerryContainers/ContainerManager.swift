@@ -182,6 +182,9 @@ public struct ContainerManager {
         public var rootfs: String
         public var binds: [BindMount]
         public var command: [String]
+        /// An unfinished migration: leaving (a journal here) or arriving (a lease mark);
+        /// absent otherwise.
+        public var migration: String?
     }
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
@@ -197,7 +200,21 @@ public struct ContainerManager {
         return Summary(
             name: name.value, status: state.label, pid: pid, problem: problem,
             storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
-            rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments)
+            rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
+            migration: migration(of: runtime))
+    }
+
+    /// What `list` and `status` say of a migration in progress or left unfinished.
+    private func migration(of runtime: ContainerRuntime) -> String? {
+        let name = runtime.config.name
+        if access(root.migrationJournal(of: name), F_OK) == 0 {
+            return "leaving: unfinished migration; 'ferry recover \(name)' finishes or undoes it"
+        }
+        switch MigrationLease.read(runtime.layout)?.state {
+        case .pending: return "arriving: frozen until its source commits (or its lease ends)"
+        case .fenced: return "arriving: fenced (its lease ended before a commit); it runs nowhere here"
+        case nil: return nil
+        }
     }
 
     public func list() -> [Summary] {

@@ -44,6 +44,10 @@ public struct ContainerMonitor {
         }
         let status = waitForInit(initPid, runtime)
         logger.info("container init exited", metadata: ["container": "\(name)", "status": "\(status)"])
+        // A migrated copy that ends before its commit was never this host's: fenced.
+        if MigrationLease.read(runtime.layout)?.state == .pending, MigrationLease.read(runtime.layout)?.deadline != nil {
+            try? MigrationLease(state: .fenced, deadline: nil).write(runtime.layout)
+        }
         do throws(FerryError) {
             try runtime.teardown()
             // A fenced copy was never this host's: it leaves nothing behind, even when its

@@ -23,6 +23,10 @@ public struct StateRoot: Sendable {
 
     public var containersDirectory: String { "\(path)/containers" }
     public var templatesDirectory: String { "\(path)/templates" }
+    public var migrationsDirectory: String { "\(path)/migrations" }
+
+    /// Where an outgoing migration of `name` keeps its journal while it is unfinished.
+    public func migrationJournal(of name: ContainerName) -> String { "\(migrationsDirectory)/\(name.value).json" }
 
     public func layout(of name: ContainerName) -> ContainerLayout {
         ContainerLayout(directory: "\(containersDirectory)/\(name.value)")

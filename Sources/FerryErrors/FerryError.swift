@@ -52,6 +52,9 @@ public struct FerryError: Error, CustomStringConvertible, Sendable {
         public static let corrupt = Code(rawValue: "corrupt")
         public static let unsafePath = Code(rawValue: "unsafePath")
         public static let timedOut = Code(rawValue: "timedOut")
+        /// The other side answered, and its answer is no (a target declining a commit): unlike
+        /// a broken connection, nothing is left in doubt.
+        public static let declined = Code(rawValue: "declined")
         /// `ferry exec` of a command that does not exist in the container (exit 127, as a shell).
         public static let commandNotFound = Code(rawValue: "commandNotFound")
         /// `ferry exec` of a command that cannot be executed (exit 126, as a shell).

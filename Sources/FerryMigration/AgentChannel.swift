@@ -8,7 +8,7 @@ import Logging
 protocol AgentCalling: AnyObject {
     /// Sends one request and waits for its response, at most the operation's deadline; a
     /// failed response becomes an error.
-    func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse
+    func call(_ operation: AgentRequest.Operation, within seconds: Double?) throws(FerryError) -> AgentResponse
     /// True once a call found the channel dead or timed out: a late answer could be taken
     /// for the next call's, so the channel is never used again.
     var isBroken: Bool { get }
@@ -18,6 +18,13 @@ protocol AgentCalling: AnyObject {
 /// response per line. The agent's stderr (its warnings, ssh's own complaints) is drained
 /// into the source's log as it comes, so a chatty target can never block on a full pipe,
 /// and its last words explain a broken channel.
+extension AgentCalling {
+    /// A call bounded by the operation's own deadline.
+    func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
+        try call(operation, within: nil)
+    }
+}
+
 final class AgentChannel: AgentCalling {
     private let process: pid_t
     private let input: OwnedFileDescriptor
@@ -52,7 +59,8 @@ final class AgentChannel: AgentCalling {
         _ = try? Spawn.wait(process)
     }
 
-    func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
+    func call(_ operation: AgentRequest.Operation, within seconds: Double?) throws(FerryError) -> AgentResponse {
+        let deadline = min(operation.deadline, seconds ?? operation.deadline)
         guard !isBroken else { throw FerryError(.commandFailed, "the channel to \(target.destination) broke earlier") }
         let data = try AgentProtocol.line(AgentRequest(operation))
         do throws(FerryError) {
@@ -62,7 +70,7 @@ final class AgentChannel: AgentCalling {
             throw unreachable()
         }
         let line: String
-        switch lines.next(within: operation.deadline) {
+        switch lines.next(within: deadline) {
         case .success(let text): line = text
         case .failure(.closed):
             isBroken = true
@@ -71,7 +79,7 @@ final class AgentChannel: AgentCalling {
             isBroken = true
             throw FerryError(
                 .timedOut,
-                "target \(target.destination) did not answer '\(operation.name)' within \(Int(operation.deadline)) s; taking it as gone")
+                "target \(target.destination) did not answer '\(operation.name)' within \(String(format: "%.1f", deadline)) s; taking it as gone")
         }
         let response: AgentResponse
         do {

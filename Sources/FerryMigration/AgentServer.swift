@@ -191,13 +191,18 @@ public struct AgentServer {
         guard let lease = MigrationLease.read(layout) else { return }  // committed already
         guard lease.allowsCommit(at: BootClock.now) else {
             throw FerryError(
-                .invalidState,
+                .declined,
                 lease.state == .fenced
                     ? "the copy of \(name) here was fenced: its lease ran out before the commit"
                     : "the lease of the copy of \(name) here is running out; it will be fenced")
         }
-        unlink(MigrationLease.path(layout))
+        // Liveness before commit: a copy whose init died after its restore is not taken.
         let runtime = try manager.runtime(name)
+        // (An offline arrival, without a deadline, was never meant to run.)
+        guard lease.deadline == nil || Self.isAlive(runtime) else {
+            throw FerryError(.declined, "the restored copy of \(name) here is not running any more")
+        }
+        unlink(MigrationLease.path(layout))
         if runtime.cgroup.isFrozen { try runtime.cgroup.thaw() }
     }
 
@@ -207,7 +212,11 @@ public struct AgentServer {
         guard access(layout.directory, F_OK) == 0 else { return .nothing }
         switch MigrationLease.read(layout)?.state {
         case nil: return .owned
-        case .pending: return .pending
+        case .pending:
+            // Pending and alive, or as good as fenced: nothing of it runs here.
+            guard let lease = MigrationLease.read(layout), lease.deadline != nil else { return .pending }
+            guard let runtime = try? manager.runtime(name), Self.isAlive(runtime) else { return .fenced }
+            return .pending
         case .fenced: return .fenced
         }
     }
@@ -227,7 +236,17 @@ public struct AgentServer {
         case .unreadable(let error): throw error
         case .running, .crashed: try manager.stop(name, timeout: 0)
         }
+        // Its monitor removes an uncommitted copy itself once its init is gone.
+        guard access(arrived, F_OK) == 0 else { return }
         try manager.destroy(name)
+    }
+
+    /// Whether a (frozen) copy's init lives and will go on living once thawed: a SIGKILL
+    /// sent to a frozen task waits, pending, and kills it the moment it is thawed.
+    static func isAlive(_ runtime: ContainerRuntime) -> Bool {
+        guard case .running(let state) = runtime.loadState(), let status = ProcFS.Status(of: "\(state.initPid)") else { return false }
+        let killBit: UInt64 = 1 << UInt64(SIGKILL - 1)
+        return (status.mask("SigPnd") | status.mask("ShdPnd")) & killBit == 0
     }
 
     static func freeBytes(_ path: String) -> UInt64 {

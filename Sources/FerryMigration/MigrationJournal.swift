@@ -37,7 +37,7 @@ public struct MigrationJournal: Codable, Sendable {
     }
 
     public static func path(root: StateRoot, name: ContainerName) -> String {
-        "\(root.path)/migrations/\(name.value).json"
+        root.migrationJournal(of: name)
     }
 
     public static func load(root: StateRoot, name: ContainerName) throws(FerryError) -> MigrationJournal? {
@@ -47,8 +47,8 @@ public struct MigrationJournal: Codable, Sendable {
     }
 
     public func save(root: StateRoot) throws(FerryError) {
-        try makeDirectories("\(root.path)/migrations", mode: 0o700)
-        try JSONFile.write(self, to: "\(root.path)/migrations/\(container).json", durable: true)
+        try makeDirectories(root.migrationsDirectory, mode: 0o700)
+        try JSONFile.write(self, to: Self.path(root: root, name: try ContainerName(container)), durable: true)
     }
 
     public static func remove(root: StateRoot, name: ContainerName) {

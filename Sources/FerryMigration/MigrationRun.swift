@@ -80,9 +80,11 @@ struct MigrationRun {
                 }
             },
             .finalSync: Row(step: .finalSync, undo: { _ in nil }) { (run) throws(FerryError) in
+                try run.checkDowntime(before: .finalSync)
                 try run.syncPrivateArea(exact: true)
             },
             .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
+                try run.checkDowntime(before: .sendImages)
                 run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target, progress: run.transferProgress)
             },
             // Undo in reverse order: the target's copy must stop before the source restarts
@@ -90,9 +92,10 @@ struct MigrationRun {
             .restoreTarget: Row(
                 step: .restoreTarget, undo: { run in .abortTargetOrOutwaitLease(until: Date().addingTimeInterval(run.options.lease + Self.leaseMargin)) }
             ) { (run) throws(FerryError) in
+                try run.checkDowntime(before: .restoreTarget)
                 _ = try run.agent().call(.restore(.init(
                     container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation,
-                    lease: run.options.lease)))
+                    lease: run.options.lease)), within: run.downtimeLeft)
                 run.frozenSeconds = run.frozenStart.map { Monotonic.now - $0 }
             },
             .registerTarget: Row(step: .registerTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
@@ -236,6 +239,22 @@ struct MigrationRun {
     var imageTransport: any ImageTransport {
         MigrationPlan.ImagePath(journal.dumpDevice).transport(
             imagesDirectory: journal.imagesDirectory, dumpMountPoint: "\(runtime.layout.directory)/dump-device")
+    }
+
+    /// What is left of `--max-downtime` since the freeze (nil before it).
+    var downtimeLeft: Double? {
+        frozenStart.map { max(0.001, options.maxDowntime - (Monotonic.now - $0)) }
+    }
+
+    /// Refuses to go on once the container has been frozen longer than allowed.
+    func checkDowntime(before step: MigrationStep) throws(FerryError) {
+        guard let frozenStart else { return }
+        let frozen = Monotonic.now - frozenStart
+        guard frozen <= options.maxDowntime else {
+            throw FerryError(
+                .timedOut,
+                String(format: "the container has been frozen %.2f s, past --max-downtime %.2f s, before %@", frozen, options.maxDowntime, step.rawValue))
+        }
     }
 
     /// The source's images directory (a dump device's images are the target's to remove).

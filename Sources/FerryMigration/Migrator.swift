@@ -43,6 +43,10 @@ public struct Migrator {
         /// them the target fences it (`FERRY_MIGRATION_LEASE`, default 60). It also bounds
         /// how long a source that lost its target waits before resuming.
         public var lease: Double = ProcessInfo.processInfo.environment["FERRY_MIGRATION_LEASE"].flatMap(Double.init) ?? 60
+        /// The longest the container may stay frozen before its copy on the target runs
+        /// (`--max-downtime`, default 120 s): past it the migration is undone and the
+        /// container resumes on the source.
+        public var maxDowntime: Double = 120
         /// Receives phase names and transfer progress as they happen (the CLI shows them on
         /// a terminal); nil for none.
         public var progress: (@Sendable (MigrationProgress) -> Void)?
@@ -96,7 +100,8 @@ public struct Migrator {
             let rows = dryRun ? MigrationRun.probeRows : MigrationRun.rows(online: online)
             try executor.run(rows, on: &run) { step in options.progress?(.phase(step.rawValue)) }
         } catch {
-            if executor.journal.committed {
+            // A target that answered "no" to the commit holds no running copy: undo.
+            if executor.journal.committed, error.code != .declined {
                 // Past the point of no return: the target may run the container now.
                 throw FerryError(
                     error.code,

@@ -103,6 +103,8 @@ extension Integration {
             #expect(killed.status == 137, "\(killed.status) \(killed.stderr)")
             #expect(try b.plain.ok(["status", "own"]).stdout.contains("running"))
             #expect(try Self.isFrozen(b.plain, "own"), "the target's copy runs before the commit")
+            #expect(try a.plain.ok(["status", "own"]).stdout.contains("migration: leaving"))
+            #expect(try b.plain.ok(["status", "own"]).stdout.contains("migration: arriving"))
             #expect(!(try a.plain.ok(["status", "own"]).stdout.contains("running")), "the source runs too")
 
             let recovered = try a.run(["recover", "own"])
@@ -166,6 +168,56 @@ extension Integration {
             #expect(try eventually { try a.plain.counter("dumped") > now })
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: hosts.root(2) + "/containers")) ?? []).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/dumped.json"))
+        }
+
+        /// The restored init killed on the target while it waits for the commit: the copy is
+        /// never taken (its monitor drops it), and `recover` brings the container back here.
+        @Test func aRestoredInitKilledBeforeTheCommitIsNeverTaken() throws {
+            let scratch = try Scratch("migrate-fault-init")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            let a = hosts.ferry(1)
+            let b = hosts.ferry(2)
+            try a.plain.ok(["create", "gone", "--rootfs", rootfs, "--", "/bin/sh", "-c", Migration.counter])
+            try a.plain.ok(["start", "gone"])
+            let atMigration = try a.plain.counter("gone")
+            let failed = try a.migrate("gone", to: 2, environment: ["FERRY_FAIL_AT": "finish-source:committed", "FERRY_MIGRATION_LEASE": "60"])
+            #expect(!failed.succeeded && failed.stderr.contains("ferry recover gone"), "\(failed.stderr)")
+            let status = try b.plain.ok(["status", "gone", "--json"]).stdout
+            let pid = try #require((try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["pid"] as? Int)
+            // Frozen, it cannot die yet: the kill waits, and the copy counts as dead already.
+            kill(pid_t(pid), SIGKILL)
+
+            let recovered = try a.run(["recover", "gone"])
+            #expect(recovered.succeeded && recovered.stdout.contains("rolled back"), "\(recovered.stdout) \(recovered.stderr)")
+            #expect(try eventually(30) { !FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/gone") }, "the dead copy stayed")
+            let now = try a.plain.counter("gone")
+            #expect(now >= atMigration, "the counter was reset: \(atMigration) → \(now)")
+            #expect(try eventually { try a.plain.counter("gone") > now })
+        }
+
+        /// A freeze that lasts longer than `--max-downtime` is undone: the source resumes.
+        @Test func pastMaxDowntimeTheSourceResumes() throws {
+            let scratch = try Scratch("migrate-downtime")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            let a = hosts.ferry(1)
+            try a.plain.ok(["create", "slow", "--rootfs", rootfs, "--", "/bin/sh", "-c", Migration.counter])
+            try a.plain.ok(["start", "slow"])
+            let bad = try a.migrate("slow", to: 2, ["--max-downtime", "0"])
+            #expect(bad.status == 2 && bad.stderr.contains("--max-downtime"), "\(bad.stderr)")
+            // A dump alone takes longer than 10 ms.
+            let result = try a.migrate("slow", to: 2, ["--max-downtime", "0.01"])
+            #expect(!result.succeeded && result.stderr.contains("past --max-downtime"), "\(result.stderr)")
+            #expect(result.stderr.contains("runs on the source"), "\(result.stderr)")
+            let before = try a.plain.counter("slow")
+            #expect(try eventually { try a.plain.counter("slow") > before })
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: hosts.root(2) + "/containers")) ?? []).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/slow.json"))
         }
     }
 }

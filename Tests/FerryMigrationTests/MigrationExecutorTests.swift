@@ -13,7 +13,7 @@ final class FakeAgent: AgentCalling {
     var failing: Set<String> = []
     var isBroken = false
 
-    func call(_ operation: AgentRequest.Operation) throws(FerryError) -> AgentResponse {
+    func call(_ operation: AgentRequest.Operation, within seconds: Double?) throws(FerryError) -> AgentResponse {
         calls.append(operation.name)
         if failing.contains(operation.name) {
             throw AgentResponse.Failure(FerryError(.commandFailed, "\(operation.name) refused")).error(on: "fake")
