@@ -275,7 +275,8 @@ struct MigrationRun {
     private mutating func syncPrivateArea(exact: Bool) throws(FerryError) {
         guard try planned().data == .rsync else { return }
         dataBytes += try Rsync.push(
-            runtime.layout.privateArea, to: try staged().privateArea, target: options.target, exact: exact, progress: transferProgress)
+            runtime.layout.privateArea, to: try staged().privateArea, target: options.target, exact: exact, logger: logger,
+            progress: transferProgress)
     }
 
     private var transferProgress: (@Sendable (String) -> Void)? {

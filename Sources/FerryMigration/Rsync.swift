@@ -1,6 +1,7 @@
 import FerryErrors
 import FerrySystem
 import Foundation
+import Logging
 
 /// Copies a directory tree to the target over the same ssh as the agent, with rsync.
 enum Rsync {
@@ -10,7 +11,8 @@ enum Rsync {
     /// frozen sync that follows copies the final state.
     /// `progress`, when set, receives rsync's running totals (bytes, %, rate, ETA).
     static func push(
-        _ source: String, to destination: String, target: SSHTarget, exact: Bool, progress: (@Sendable (String) -> Void)? = nil
+        _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger? = nil,
+        progress: (@Sendable (String) -> Void)? = nil
     ) throws(FerryError) -> UInt64 {
         var argv = [
             "rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--delete", "--sparse",
@@ -30,6 +32,9 @@ enum Rsync {
             throw FerryError(
                 .commandFailed, "cannot copy \(source) to \(target.destination):\(destination): rsync exited with status \(output.status)",
                 cause: .output(command: "rsync", status: output.status, text: output.stderr))
+        }
+        if output.status == vanishedFiles {
+            logger?.info("files vanished during the live copy; the frozen sync copies the final state", metadata: ["source": "\(source)"])
         }
         return bytesSent(in: output.stdout)
     }

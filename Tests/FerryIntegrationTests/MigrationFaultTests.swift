@@ -219,5 +219,31 @@ extension Integration {
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: hosts.root(2) + "/containers")) ?? []).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/slow.json"))
         }
+
+        /// A busy container deletes files while the live pre-sync copies them (rsync's exit
+        /// 24, "some files vanished"): normal, not a failure; the frozen sync is exact.
+        @Test func filesVanishingDuringThePreSyncAreNormal() throws {
+            let scratch = try Scratch("migrate-vanish")
+            defer { scratch.cleanUp() }
+            let hosts = try TestHosts(scratch)
+            defer { hosts.tearDown() }
+            let rootfs = try Rootfs.busybox(in: scratch)
+            // 4,000 files of 4 KiB, deleted one by one while a throttled pre-sync copies them.
+            try Shell.run(["/bin/sh", "-c", "mkdir -p \(rootfs)/churn && cd \(rootfs)/churn && for i in $(seq 1 4000); do head -c 4096 /dev/urandom > f$i; done"])
+            let a = hosts.ferry(1)
+            let b = hosts.ferry(2)
+            let churn = "while [ ! -e /go ]; do sleep 0.05; done; for f in /churn/*; do rm -f $f; sleep 0.002; done; touch /churned; " + Migration.counter
+            try a.plain.ok(["create", "busy", "--rootfs", rootfs, "--", "/bin/sh", "-c", churn])
+            try a.plain.ok(["start", "busy"])
+            let namespace = try hosts.namespace(1)
+            try Shell.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "16mbit", "burst", "32kb", "latency", "100ms"])
+            defer { _ = try? Shell.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "del", "dev", "eth0", "root"]) }
+            _ = try a.plain.exec("busy", "touch /go")
+            let result = try a.migrate("busy", to: 2, ["--verbose"])
+            #expect(result.succeeded, "\(result.stderr.suffix(2000))")
+            #expect(result.stderr.contains("files vanished during the live copy"), "the churn missed the pre-sync: \(result.stderr.suffix(2000))")
+            #expect(try b.plain.ok(["status", "busy"]).stdout.contains("running"))
+            #expect(try eventually(60) { (try b.plain.run(["exec", "busy", "--", "/bin/sh", "-c", "test -e /churned && ls /churn | wc -l"])).stdout == "0\n" }, "the churn did not go on")
+        }
     }
 }
