@@ -45,7 +45,7 @@ public struct ContainerMonitor {
         let status = waitForInit(initPid, runtime)
         logger.info("container init exited", metadata: ["container": "\(name)", "status": "\(status)"])
         // A migrated copy that ends before its commit was never this host's: fenced.
-        if MigrationLease.read(runtime.layout)?.state == .pending, MigrationLease.read(runtime.layout)?.deadline != nil {
+        if let lease = MigrationLease.read(runtime.layout), lease.state == .pending, lease.deadline != nil {
             try? MigrationLease(state: .fenced, deadline: nil).write(runtime.layout)
         }
         do throws(FerryError) {

@@ -72,17 +72,16 @@ public struct AgentServer {
             // The images land here too (the memory above all), unless on a dump device.
             let needed = (sharedDevice == nil ? hello.neededBytes : 0) + hello.imageBytes
             if needed > free {
-                let host = ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName
                 throw FerryError(
                     .invalidState,
-                    "disk full on \(host): the container needs \(needed / (1 << 20)) MiB under \(root.path) (private area and images), it has \(free / (1 << 20)) MiB; free space there or choose another target")
+                    "disk full on \(Self.hostName): the container needs \(needed / (1 << 20)) MiB under \(root.path) (private area and images), it has \(free / (1 << 20)) MiB; free space there or choose another target")
             }
             let criu = try? engine.version()
             let kernel = KernelFeatures.cached()
             let taken = access(root.layout(of: name).directory, F_OK) == 0 || access(staging(name).directory, F_OK) == 0
             var response = AgentResponse.success()
             response.hello = .init(
-                protocolVersion: AgentProtocol.version, host: ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName,
+                protocolVersion: AgentProtocol.version, host: Self.hostName,
                 stateRoot: root.path, criuVersion: criu?.description, kernelRelease: kernel.release, kernelFeatures: kernel.byName,
                 freeBytes: free, nameTaken: taken, sharedDevice: sharedDevice)
             return response
@@ -247,6 +246,11 @@ public struct AgentServer {
         guard case .running(let state) = runtime.loadState(), let status = ProcFS.Status(of: "\(state.initPid)") else { return false }
         let killBit: UInt64 = 1 << UInt64(SIGKILL - 1)
         return (status.mask("SigPnd") | status.mask("ShdPnd")) & killBit == 0
+    }
+
+    /// This host as the admin names it (the test hosts set FERRY_HOST).
+    static var hostName: String {
+        ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName
     }
 
     static func freeBytes(_ path: String) -> UInt64 {

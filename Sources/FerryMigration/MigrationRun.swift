@@ -96,7 +96,6 @@ struct MigrationRun {
                 _ = try run.agent().call(.restore(.init(
                     container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation,
                     lease: run.options.lease)), within: run.downtimeLeft)
-                run.frozenSeconds = run.frozenStart.map { Monotonic.now - $0 }
             },
             .registerTarget: Row(step: .registerTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
                 if run.runtime.config.storage.isInsulated { try run.runtime.privateArea.unmountPrivate() }
@@ -127,8 +126,8 @@ struct MigrationRun {
             let probe = try run.sharedStorageProbe()
             let source = try run.sourceFacts()
             let reply = try run.agent().call(.hello(.init(
-            container: run.name.value, neededBytes: source.areaBytes, imageBytes: run.online && run.journal.dumpDevice == nil ? run.memoryBytes() : 0,
-            sharedStorage: probe.map { .init($0) })))
+                container: run.name.value, neededBytes: source.areaBytes,
+                imageBytes: run.online && run.journal.dumpDevice == nil ? run.memoryBytes() : 0, sharedStorage: probe.map { .init($0) })))
             guard let hello = reply.hello else { throw FerryError(.corrupt, "target \(run.options.target.destination) sent no hello") }
             if hello.nameTaken {
                 throw FerryError(.alreadyExists, "container \(run.name) already exists on \(run.options.target.destination)")
@@ -147,6 +146,8 @@ struct MigrationRun {
     /// The point of no return: the target keeps the container, the source lets it go.
     mutating func finishSource() throws(FerryError) {
         _ = try agent().call(.commit(container: name.value))
+        // Downtime ends here: the commit thawed the target's copy.
+        frozenSeconds = frozenStart.map { Monotonic.now - $0 }
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
         MigrationJournal.remove(root: root, name: name)

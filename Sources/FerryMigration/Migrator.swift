@@ -151,12 +151,11 @@ public struct Migrator {
 
     /// Where the container is after a failed migration, as it is now (not as hoped).
     private func whereItIs(_ name: ContainerName, wasRunning: Bool, undoProblems: [String]) -> String {
-        let state = (try? manager.runtime(name).loadState()).map { $0.label } ?? "unknown"
         let target = undoProblems.isEmpty ? "the target was cleaned" : "the target may still hold parts of it: run 'ferry recover \(name)'"
-        switch (state, wasRunning) {
-        case ("running", _): return "the container runs on the source and \(target)"
-        case ("stopped", false): return "the container stays on the source, stopped, and \(target)"
-        default: return "the container is \(state) on the source (it was running) and \(target)"
+        switch (try? manager.runtime(name).loadState(), wasRunning) {
+        case (.running?, _): return "the container runs on the source and \(target)"
+        case (.stopped?, false): return "the container stays on the source, stopped, and \(target)"
+        case (let state, _): return "the container is \(state?.label ?? "unknown") on the source (it was running) and \(target)"
         }
     }
 
