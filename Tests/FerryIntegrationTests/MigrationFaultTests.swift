@@ -245,5 +245,60 @@ extension Integration {
                     "the churn did not go on")
             }
         }
+
+        /// The target's link cut for good the moment its restore begins. Within a bounded
+        /// time (ssh keepalives 15 s, connect timeout 15 s, the lease plus 10 s) ferry gives up
+        /// with a message, and once the hosts can talk again (and `recover` ran, if a journal
+        /// was left) the container runs on exactly one host with its memory intact.
+        @Test func aLinkCutDuringTheRestoreLeavesExactlyOneCopy() throws {
+            try Self.scene("migrate-fault-link", container: "cut", command: "/bin/memhog 128", prepare: { try Fixtures.installMemhog(into: $0) }) { scene in
+                let (a, b, hosts) = (scene.a, scene.b, scene.hosts)
+                #expect(try a.plain.waitFor("cut", file: "/counter"))
+                let sum = try a.plain.read("cut", "/memsum")
+                let target = try hosts.namespace(2)
+                // The cut is a link down; the address must survive it to come back with it.
+                try Shell.run(["ip", "netns", "exec", target, "sysctl", "-qw", "net.ipv6.conf.eth0.keep_addr_on_down=1"])
+                defer { _ = try? Shell.run(["ip", "-n", target, "link", "set", "eth0", "up"]) }
+
+                let output = scene.scratch.path("migrate.out")
+                FileManager.default.createFile(atPath: output, contents: nil)
+                let log = try OwnedFileDescriptor.open(output, O_WRONLY)
+                var environment = ProcessInfo.processInfo.environment
+                environment["FERRY_ROOT"] = hosts.root(1)
+                environment["FERRY_MIGRATION_LEASE"] = "8"
+                let migrate = try Spawn.start(
+                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "cut", "h2", "--ssh-config", hosts.sshConfig],
+                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
+                log.close()
+                let arrived = hosts.root(2) + "/containers/cut"
+                #expect(try eventually(120) { FileManager.default.fileExists(atPath: arrived) }, "the restore never began")
+                try Shell.run(["ip", "-n", target, "link", "set", "eth0", "down"])
+                let cutAt = Date()
+
+                let status = try Spawn.wait(migrate)
+                let took = Date().timeIntervalSince(cutAt)
+                let text = try String(contentsOfFile: output, encoding: .utf8)
+                #expect(status == 1 && text.contains("migration of cut"), "exit \(status): \(text)")
+                #expect(took < 90, "ferry needed \(took) s after the cut")
+
+                try Shell.run(["ip", "-n", target, "link", "set", "eth0", "up"])
+                // Back once its address has passed duplicate detection again.
+                #expect(try eventually(30) {
+                    let addresses = try Shell.run(["ip", "-n", target, "-6", "addr", "show", "dev", "eth0", "scope", "global"])
+                    return addresses.contains("fd00:") && !addresses.contains("tentative")
+                }, "the target's link did not come back")
+                if FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/cut.json") {
+                    let recovered = try a.run(["recover", "cut"])
+                    #expect(recovered.succeeded, "\(recovered.stdout) \(recovered.stderr)")
+                }
+                // Exactly one copy: the target's, committed, or the source's, its own fenced away.
+                let runsOn: (HostFerry) throws -> Bool = { host in (try host.plain.run(["status", "cut"])).stdout.contains("status:  running") }
+                #expect(try eventually(30) { try runsOn(a) != runsOn(b) }, "not exactly one host runs the container: \(text)")
+                let owner = try runsOn(a) ? a : b
+                #expect(try owner.plain.read("cut", "/memsum") == sum, "memory changed")
+                let before = try owner.plain.counter("cut")
+                #expect(try eventually { try owner.plain.counter("cut") > before }, "the surviving copy does not run")
+            }
+        }
     }
 }
