@@ -81,6 +81,9 @@ public struct ContainerMonitor {
             logger.info("container started", metadata: ["container": "\(name)", "pid": "\(pid)"])
             return pid
         } catch {
+            // A launch that failed half-way (a CRIU killed mid-restore) may leave tasks in
+            // the container's cgroup: none of them may run on, nor hold its mounts.
+            runtime.cgroup.killAll()
             try? runtime.teardown()
             throw error
         }
@@ -112,8 +115,7 @@ public struct ContainerMonitor {
     private func fence(_ runtime: ContainerRuntime) {
         logger.warning("migration lease expired without a commit: fencing the copy", metadata: ["container": "\(name)"])
         try? MigrationLease(state: .fenced, deadline: nil).write(runtime.layout)
-        for pid in runtime.cgroup.pids { kill(pid, SIGKILL) }
-        try? runtime.cgroup.thaw()
+        runtime.cgroup.killAll()
     }
 }
 

@@ -85,6 +85,22 @@ public struct CgroupFreezer: Sendable {
         }
     }
 
+    /// Kills every task in the cgroup (thawing it, so the kills land) and waits, at most
+    /// `seconds`, until none is left; returns whether none is. For what a failed restore or
+    /// a fenced copy leaves: tasks that must never run on.
+    @discardableResult
+    public func killAll(waiting seconds: Double = 10) -> Bool {
+        let deadline = Monotonic.now + seconds
+        while true {
+            let left = pids
+            if left.isEmpty { return true }
+            for pid in left { kill(pid, SIGKILL) }
+            try? thaw()
+            guard Monotonic.now < deadline else { return false }
+            usleep(10_000)
+        }
+    }
+
     /// Removes the (empty) cgroup; a cgroup that still has processes stays and is reported.
     public func remove() throws(FerryError) {
         guard exists else { return }

@@ -300,5 +300,46 @@ extension Integration {
                 #expect(try eventually { try owner.plain.counter("cut") > before }, "the surviving copy does not run")
             }
         }
+
+        /// kill -9 of the target's CRIU in the middle of its restore: the target cleans up what
+        /// the half-done restore left, the migration fails with a message, and the container
+        /// runs on the source with its memory intact.
+        @Test func theTargetsCRIUKilledMidRestoreLeavesTheSourceRunning() throws {
+            try Self.scene("migrate-fault-criu", container: "crk", command: "/bin/memhog 256", prepare: { try Fixtures.installMemhog(into: $0) }) { scene in
+                let (a, hosts) = (scene.a, scene.hosts)
+                #expect(try a.plain.waitFor("crk", file: "/counter", seconds: 60))
+                let sum = try a.plain.read("crk", "/memsum")
+                let output = scene.scratch.path("migrate.out")
+                FileManager.default.createFile(atPath: output, contents: nil)
+                let log = try OwnedFileDescriptor.open(output, O_WRONLY)
+                var environment = ProcessInfo.processInfo.environment
+                environment["FERRY_ROOT"] = hosts.root(1)
+                let migrate = try Spawn.start(
+                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "crk", "h2", "--ssh-config", hosts.sshConfig],
+                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
+                log.close()
+                // The target's CRIU: a criu whose parent is the monitor of h2's container.
+                var victim: pid_t?
+                let found = try eventually(120) {
+                    for monitor in Self.processes(mentioning: hosts.root(2), named: ["ferry"]) {
+                        let children = (try? String(contentsOfFile: "/proc/\(monitor)/task/\(monitor)/children", encoding: .utf8)) ?? ""
+                        for child in children.split(separator: " ").compactMap({ pid_t($0) }) {
+                            let comm = (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8)) ?? ""
+                            if comm.hasPrefix("criu") || comm.hasPrefix("ld-linux") { victim = child }
+                        }
+                    }
+                    return victim != nil
+                }
+                #expect(found, "the target's CRIU never ran: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+                if let victim { kill(victim, SIGKILL) }
+
+                let status = try Spawn.wait(migrate)
+                let text = try String(contentsOfFile: output, encoding: .utf8)
+                #expect(status == 1 && text.contains("migration of crk failed") && text.contains("runs on the source"), "exit \(status): \(text)")
+                #expect(try a.plain.read("crk", "/memsum") == sum, "memory changed")
+                try scene.expectRunsOnSourceAgain(countedAtLeast: 0)
+                #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(hosts.root(2)), "the target kept mounts")
+            }
+        }
     }
 }
