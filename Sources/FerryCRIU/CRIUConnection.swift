@@ -20,7 +20,7 @@ public final class CRIUConnection {
         let ours = OwnedFileDescriptor(taking: fds[0])
         let theirs = OwnedFileDescriptor(taking: fds[1])
         pid = try Spawn.start(
-            [engine.path, "swrk", "3"], stdout: logDescriptor, stderr: logDescriptor, extraDescriptors: [theirs.rawValue])
+            Spawn.diesWithParent([engine.path, "swrk", "3"]), stdout: logDescriptor, stderr: logDescriptor, extraDescriptors: [theirs.rawValue])
         theirs.close()
         socket = ours
     }

@@ -40,7 +40,7 @@ final class AgentChannel: AgentCalling {
         let stdoutPipe = try makePipe()
         let stderrPipe = try makePipe()
         process = try Spawn.start(
-            target.sshCommand + [target.destination, remoteFerry, "agent"], environment: Spawn.defaultEnvironment,
+            Spawn.diesWithParent(target.sshCommand + [target.destination, remoteFerry, "agent"]), environment: Spawn.defaultEnvironment,
             stdin: stdinPipe.read.rawValue, stdout: stdoutPipe.write.rawValue, stderr: stderrPipe.write.rawValue)
         stdinPipe.read.close()
         stdoutPipe.write.close()

@@ -197,8 +197,12 @@ struct MigrationRun {
             }
         case .restoreSource:
             // As the failed step left it: a source that still runs needs no restore.
-            switch try manager.runtime(name).loadState() {
-            case .running: return
+            let current = try manager.runtime(name)
+            switch current.loadState() {
+            case .running:
+                // A CRIU that died with a killed ferry leaves the tasks frozen: let them run.
+                if current.cgroup.isFrozen { try current.cgroup.thaw() }
+                return
             case .unreadable(let error): throw error
             case .stopped, .crashed: break
             }

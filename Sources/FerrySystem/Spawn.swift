@@ -15,6 +15,14 @@ public enum Spawn {
         public var stderr: String
     }
 
+    /// Runs `argv` so that it is killed (SIGKILL) when the thread that started it dies: an
+    /// ssh, rsync or CRIU of a ferry that was killed -9 must not run on as an orphan.
+    /// posix_spawn cannot set PR_SET_PDEATHSIG, so util-linux's setpriv does it just before
+    /// the exec.
+    public static func diesWithParent(_ argv: [String]) -> [String] {
+        ["setpriv", "--pdeathsig", "KILL", "--"] + argv
+    }
+
     /// Starts `argv` and returns its pid. stdio are the given descriptors, or /dev/null.
     public static func start(
         _ argv: [String], environment: [String]? = nil,

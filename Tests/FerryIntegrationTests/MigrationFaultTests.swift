@@ -341,5 +341,31 @@ extension Integration {
                 #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(hosts.root(2)), "the target kept mounts")
             }
         }
+
+        /// kill -9 of the source's ferry while its rsync crosses a throttled link: its ssh and
+        /// rsync die with it (no orphans), and `recover` leaves the container running here.
+        @Test func aSourceKilledMidTransferLeavesNoOrphans() throws {
+            let ballast = { (rootfs: String) throws in
+                try Shell.run(["dd", "if=/dev/urandom", "of=\(rootfs)/ballast", "bs=1M", "count=48", "status=none"])
+            }
+            try Self.scene("migrate-fault-source", container: "orph", prepare: { try ballast($0) }) { scene in
+                let (a, hosts) = (scene.a, scene.hosts)
+                let unthrottle = try scene.throttle("32mbit")
+                defer { unthrottle() }
+                var environment = ProcessInfo.processInfo.environment
+                environment["FERRY_ROOT"] = hosts.root(1)
+                let migrate = try Spawn.start(
+                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "orph", "h2", "--ssh-config", hosts.sshConfig],
+                    environment: environment.map { "\($0)=\($1)" })
+                #expect(try eventually(60) { !Self.processes(mentioning: hosts.root(1), named: ["rsync"]).isEmpty }, "the transfer never started")
+                kill(migrate, SIGKILL)
+                _ = try Spawn.wait(migrate)
+                #expect(try eventually(10) { Self.processes(mentioning: hosts.directory, named: ["rsync", "ssh"]).isEmpty }, "ssh or rsync outlived ferry")
+                unthrottle()
+                let recovered = try a.run(["recover", "orph"])
+                #expect(recovered.succeeded && recovered.stdout.contains("running"), "\(recovered.stdout) \(recovered.stderr)")
+                try scene.expectRunsOnSourceAgain(countedAtLeast: 0)
+            }
+        }
     }
 }
