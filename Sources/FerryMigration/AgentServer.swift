@@ -25,18 +25,26 @@ public struct AgentServer {
     public func serve(input: Int32 = 0, output: Int32 = 1) throws(FerryError) {
         let reader = LineReader(fd: input)
         let writer = try OwnedFileDescriptor.duplicate(output, what: "the agent's output (descriptor \(output))")
+        var staged: Set<String> = []
         while let line = reader.next() {
             let response: AgentResponse
             var stop = false
             do throws(FerryError) {
                 let request = try decode(line)
                 if case .bye = request.operation { stop = true }
+                if case .prepare(let prepare) = request.operation, let config = try? prepare.containerConfig() { staged.insert(config.name.value) }
                 response = try handle(request.operation)
             } catch {
                 response = AgentResponse(ok: false, failure: .init(error))
             }
             try writer.write(try AgentProtocol.line(response))
             if stop { return }
+        }
+        // The source is gone (its ssh closed): what it staged here and never moved into place
+        // is nobody's. An arrived copy is left to its lease.
+        for name in staged.compactMap({ try? ContainerName($0) }) where access(staging(name).directory, F_OK) == 0 {
+            try? unmountStaged(name)
+            try? removeTree(staging(name).directory)
         }
     }
 

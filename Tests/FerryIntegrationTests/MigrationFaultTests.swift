@@ -361,6 +361,8 @@ extension Integration {
                 kill(migrate, SIGKILL)
                 _ = try Spawn.wait(migrate)
                 #expect(try eventually(10) { Self.processes(mentioning: hosts.directory, named: ["rsync", "ssh"]).isEmpty }, "ssh or rsync outlived ferry")
+                // The target's agent saw its source go and removed what was staged for it.
+                #expect(try eventually(20) { !FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/.orph.incoming") }, "the staging stayed")
                 unthrottle()
                 let recovered = try a.run(["recover", "orph"])
                 #expect(recovered.succeeded && recovered.stdout.contains("running"), "\(recovered.stdout) \(recovered.stderr)")
