@@ -43,12 +43,33 @@ extension Integration {
             try body(scene)
         }
 
+        /// `megabytes` of incompressible data in the rootfs, so that a throttled copy lasts.
+        static func ballast(_ megabytes: Int) -> (String) throws -> Void {
+            { rootfs in try Shell.run(["dd", "if=/dev/urandom", "of=\(rootfs)/ballast", "bs=1M", "count=\(megabytes)", "status=none"]) }
+        }
+
         struct Scene {
             let scratch: Scratch
             let hosts: TestHosts
             let name: String
             var a: HostFerry { hosts.ferry(1) }
             var b: HostFerry { hosts.ferry(2) }
+
+            /// Starts `ferry migrate NAME h2` on h1 in the background, its output into a file
+            /// of the scratch directory; returns the pid and that file.
+            func startMigration(environment extra: [String: String] = [:]) throws -> (pid: pid_t, output: String) {
+                let output = scratch.path("migrate.out")
+                FileManager.default.createFile(atPath: output, contents: nil)
+                let log = try OwnedFileDescriptor.open(output, O_WRONLY)
+                var environment = ProcessInfo.processInfo.environment
+                environment["FERRY_ROOT"] = hosts.root(1)
+                for (key, value) in extra { environment[key] = value }
+                let pid = try Spawn.start(
+                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", name, "h2", "--ssh-config", hosts.sshConfig],
+                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
+                log.close()
+                return (pid, output)
+            }
 
             /// Throttles h1's link (tc tbf); the returned closure lifts it.
             func throttle(_ rate: String) throws -> () -> Void {
@@ -75,22 +96,11 @@ extension Integration {
         /// runs on, the undo reaches the target on a fresh connection, nothing is orphaned.
         @Test func aTargetAgentKilledMidTransferIsReportedAndUndone() throws {
             // 48 MiB that does not compress, over 32 Mbit/s: the pre-sync lasts about 12 s.
-            let ballast = { (rootfs: String) throws in
-                try Shell.run(["dd", "if=/dev/urandom", "of=\(rootfs)/ballast", "bs=1M", "count=48", "status=none"])
-            }
-            try Self.scene("migrate-fault-agent", container: "f1", prepare: { try ballast($0) }) { scene in
+            try Self.scene("migrate-fault-agent", container: "f1", prepare: Self.ballast(48)) { scene in
                 let (a, hosts) = (scene.a, scene.hosts)
                 let unthrottle = try scene.throttle("32mbit")
                 defer { unthrottle() }
-                let output = scene.scratch.path("migrate.out")
-                FileManager.default.createFile(atPath: output, contents: nil)
-                let log = try OwnedFileDescriptor.open(output, O_WRONLY)
-                var environment = ProcessInfo.processInfo.environment
-                environment["FERRY_ROOT"] = hosts.root(1)
-                let migrate = try Spawn.start(
-                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "f1", "h2", "--ssh-config", hosts.sshConfig],
-                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
-                log.close()
+                let (migrate, output) = try scene.startMigration()
                 // Mid-transfer: the target has started receiving the private area.
                 let staged = hosts.root(2) + "/containers/.f1.incoming"
                 let receiving = try eventually(60) {
@@ -260,16 +270,7 @@ extension Integration {
                 try Shell.run(["ip", "netns", "exec", target, "sysctl", "-qw", "net.ipv6.conf.eth0.keep_addr_on_down=1"])
                 defer { _ = try? Shell.run(["ip", "-n", target, "link", "set", "eth0", "up"]) }
 
-                let output = scene.scratch.path("migrate.out")
-                FileManager.default.createFile(atPath: output, contents: nil)
-                let log = try OwnedFileDescriptor.open(output, O_WRONLY)
-                var environment = ProcessInfo.processInfo.environment
-                environment["FERRY_ROOT"] = hosts.root(1)
-                environment["FERRY_MIGRATION_LEASE"] = "8"
-                let migrate = try Spawn.start(
-                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "cut", "h2", "--ssh-config", hosts.sshConfig],
-                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
-                log.close()
+                let (migrate, output) = try scene.startMigration(environment: ["FERRY_MIGRATION_LEASE": "8"])
                 let arrived = hosts.root(2) + "/containers/cut"
                 #expect(try eventually(120) { FileManager.default.fileExists(atPath: arrived) }, "the restore never began")
                 try Shell.run(["ip", "-n", target, "link", "set", "eth0", "down"])
@@ -309,15 +310,7 @@ extension Integration {
                 let (a, hosts) = (scene.a, scene.hosts)
                 #expect(try a.plain.waitFor("crk", file: "/counter", seconds: 60))
                 let sum = try a.plain.read("crk", "/memsum")
-                let output = scene.scratch.path("migrate.out")
-                FileManager.default.createFile(atPath: output, contents: nil)
-                let log = try OwnedFileDescriptor.open(output, O_WRONLY)
-                var environment = ProcessInfo.processInfo.environment
-                environment["FERRY_ROOT"] = hosts.root(1)
-                let migrate = try Spawn.start(
-                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "crk", "h2", "--ssh-config", hosts.sshConfig],
-                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
-                log.close()
+                let (migrate, output) = try scene.startMigration()
                 // The target's CRIU: a criu whose parent is the monitor of h2's container.
                 var victim: pid_t?
                 let found = try eventually(120) {
@@ -345,18 +338,11 @@ extension Integration {
         /// kill -9 of the source's ferry while its rsync crosses a throttled link: its ssh and
         /// rsync die with it (no orphans), and `recover` leaves the container running here.
         @Test func aSourceKilledMidTransferLeavesNoOrphans() throws {
-            let ballast = { (rootfs: String) throws in
-                try Shell.run(["dd", "if=/dev/urandom", "of=\(rootfs)/ballast", "bs=1M", "count=48", "status=none"])
-            }
-            try Self.scene("migrate-fault-source", container: "orph", prepare: { try ballast($0) }) { scene in
+            try Self.scene("migrate-fault-source", container: "orph", prepare: Self.ballast(48)) { scene in
                 let (a, hosts) = (scene.a, scene.hosts)
                 let unthrottle = try scene.throttle("32mbit")
                 defer { unthrottle() }
-                var environment = ProcessInfo.processInfo.environment
-                environment["FERRY_ROOT"] = hosts.root(1)
-                let migrate = try Spawn.start(
-                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "orph", "h2", "--ssh-config", hosts.sshConfig],
-                    environment: environment.map { "\($0)=\($1)" })
+                let (migrate, _) = try scene.startMigration()
                 #expect(try eventually(60) { !Self.processes(mentioning: hosts.root(1), named: ["rsync"]).isEmpty }, "the transfer never started")
                 kill(migrate, SIGKILL)
                 _ = try Spawn.wait(migrate)
