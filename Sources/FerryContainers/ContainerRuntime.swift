@@ -74,6 +74,7 @@ public struct ContainerRuntime {
 
     /// Undoes everything `start` did on the host. Safe to call twice.
     public func teardown() throws(FerryError) {
+        try detachCRIUYards()
         try privateArea.unmount()
         if cgroup.exists, !cgroup.pids.isEmpty {
             throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")
@@ -86,5 +87,15 @@ public struct ContainerRuntime {
             if rmdir(group) == 0 { _ = rmdir(String(group.prefix(upTo: group.lastIndex(of: "/") ?? group.endIndex))) }
         }
         if hasRunState { unlink(layout.runtimeState) }
+    }
+
+    /// A CRIU killed mid-restore leaves its temporary mounts (`.criu.cgyard.*` and the like)
+    /// in the container's directory, where nothing else would ever unmount them. They are
+    /// CRIU's alone, never Ferry's, so they are detached without asking.
+    func detachCRIUYards() throws(FerryError) {
+        let prefix = layout.directory + "/.criu."
+        for mount in try MountTable.current().reversed() where mount.mountPoint.hasPrefix(prefix) {
+            try Mounts.unmount(mount.mountPoint, detach: true)
+        }
     }
 }
