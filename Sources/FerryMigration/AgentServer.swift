@@ -20,28 +20,38 @@ public struct AgentServer {
         self.engine = engine
     }
 
+    /// How long the agent waits for a source's next request before it takes the source as
+    /// gone: a pre-sync of a large area sends no request for a long time.
+    static let idleLimit = 30 * 60.0
+    /// After a restore, the commit (or abort) must come within the lease: a source silent
+    /// for longer has lost its link (a cut link never closes this side's ssh by itself).
+    static let leaseGrace = 5.0
+
     /// Answers requests until `bye` or end of input. Fails only when it cannot answer at
     /// all (no output descriptor); every request's own failure is an answer.
     public func serve(input: Int32 = 0, output: Int32 = 1) throws(FerryError) {
         let reader = LineReader(fd: input)
         let writer = try OwnedFileDescriptor.duplicate(output, what: "the agent's output (descriptor \(output))")
         var staged: Set<String> = []
-        while let line = reader.next() {
+        var patience = Self.idleLimit
+        while case .success(let line) = reader.next(within: patience) {
             let response: AgentResponse
             var stop = false
+            patience = Self.idleLimit
             do throws(FerryError) {
                 let request = try decode(line)
                 if case .bye = request.operation { stop = true }
                 if case .prepare(let prepare) = request.operation, let config = try? prepare.containerConfig() { staged.insert(config.name.value) }
                 response = try handle(request.operation)
+                if case .restore(let restore) = request.operation { patience = restore.lease + Self.leaseGrace }
             } catch {
                 response = AgentResponse(ok: false, failure: .init(error))
             }
             try writer.write(try AgentProtocol.line(response))
             if stop { return }
         }
-        // The source is gone (its ssh closed): what it staged here and never moved into place
-        // is nobody's. An arrived copy is left to its lease.
+        // The source is gone (its ssh closed, or silent past the lease): what it staged here
+        // and never moved into place is nobody's. An arrived copy is left to its lease.
         for name in staged.compactMap({ try? ContainerName($0) }) where access(staging(name).directory, F_OK) == 0 {
             try? unmountStaged(name)
             try? removeTree(staging(name).directory)
