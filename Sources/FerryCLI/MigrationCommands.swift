@@ -113,8 +113,12 @@ struct RecoverCommand: FerrySubcommand {
         commandName: "recover", abstract: "Undo (or finish, if it was committed) an interrupted migration.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
+    @Flag(help: "The target is gone for good: undo without it, after its lease has surely ended; it is cleaned at the next contact.")
+    var forgetTarget = false
 
     func run() throws {
-        printLine(try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).recover(try containerName(name)))
+        printLine(
+            try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).recover(
+                try containerName(name), forgetTarget: forgetTarget))
     }
 }

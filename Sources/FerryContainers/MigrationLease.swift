@@ -11,8 +11,8 @@ import Glibc
 /// first (`fenced`: killed, images kept until the source or an abort says what to do). The
 /// source resumes its own copy only after the target acknowledged an abort, or after the
 /// lease has run out: then the target's copy cannot run any more.
-public struct MigrationLease: Codable, Sendable, Equatable {
-    public enum State: String, Codable, Sendable {
+public struct MigrationLease: Codable, Sendable, Hashable {
+    public enum State: String, Codable, Sendable, Hashable {
         /// Arrived, waiting for the source's commit.
         case pending
         /// Fenced by its monitor: the lease ran out before a commit.

@@ -114,6 +114,30 @@ struct MigrationRun {
     private static var connect: Row {
         Row(step: .connect, undo: { _ in nil }) { (run) throws(FerryError) in
             run.channel = try AgentChannel(target: run.options.target, remoteFerry: run.options.remoteFerry, logger: run.agentLogger)
+            run.settleForgotten()
+        }
+    }
+
+    /// At the next contact with a target an admin forgot, it removes what that migration
+    /// left there (an abort); a copy it owns (a commit that did reach it) stays, reported:
+    /// only the admin can say which of two diverged copies to keep.
+    mutating func settleForgotten() {
+        let destination = options.target.destination
+        for forgotten in ForgottenTarget.all(root, on: destination) {
+            let metadata: Logger.Metadata = ["container": "\(forgotten.container)", "target": "\(destination)"]
+            do throws(FerryError) {
+                if try agent().call(.status(container: forgotten.container)).held == .owned {
+                    logger.warning(
+                        "the target runs its own copy of a container whose migration was forgotten here; keep one copy and destroy the other",
+                        metadata: metadata)
+                    continue
+                }
+                _ = try agent().call(.abort(container: forgotten.container))
+                forgotten.remove(root)
+                logger.notice("removed what a forgotten migration had left on the target", metadata: metadata)
+            } catch {
+                logger.warning("could not yet clean what a forgotten migration left", metadata: metadata.merging(["error": "\(error.message)"]) { $1 })
+            }
         }
     }
 
@@ -166,13 +190,46 @@ struct MigrationRun {
 
     /// Runs the journal's undos backwards; returns what could not be undone. With none
     /// left, the images and the journal go.
-    mutating func rollBack(_ executor: inout MigrationExecutor) -> [String] {
-        let problems = executor.rollBack { (action) throws(FerryError) in try undo(action) }
+    mutating func rollBack(_ executor: inout MigrationExecutor, forgettingTarget: Bool = false) -> [String] {
+        let problems = executor.rollBack { (action) throws(FerryError) in
+            if forgettingTarget, let end = Self.targetFacing(action) {
+                try outwaitLease(until: end)
+            } else {
+                try undo(action)
+            }
+        }
         if problems.isEmpty {
             removeLocalImages()
             MigrationJournal.remove(root: root, name: name)
         }
         return problems
+    }
+
+    /// For an undo that needs the target: until when its copy may live (distantPast for a
+    /// staging without a restored copy); nil for the source's own undos.
+    static func targetFacing(_ action: MigrationJournal.UndoAction) -> Date? {
+        switch action {
+        case .abortTarget: .distantPast
+        case .abortTargetOrOutwaitLease(let until): until
+        case .restoreSource, .unmountSourcePrivateArea: nil
+        }
+    }
+
+    /// Waits until a target's lease has surely ended: then its monitor has fenced any copy
+    /// that had no commit, and the source may resume its own.
+    mutating func outwaitLease(until: Date) throws(FerryError) {
+        let wait = until.timeIntervalSinceNow
+        // More than a lease ahead means this host's clock jumped: do not guess.
+        guard wait <= options.lease + Self.leaseMargin else {
+            throw FerryError(
+                .invalidState,
+                "the target's lease ends \(Int(wait)) s from now, longer than any lease: this host's clock moved; run 'ferry recover \(name)' again later")
+        }
+        if wait > 0 {
+            logger.warning("waiting for the target's lease to end before resuming here", metadata: ["seconds": "\(Int(wait.rounded(.up)))"])
+            Thread.sleep(until: until)
+        }
+        outwaitedLease = true
     }
 
     /// What takes one step back.
@@ -184,16 +241,9 @@ struct MigrationRun {
             do throws(FerryError) {
                 _ = try agent().call(.abort(container: name.value))
             } catch {
-                let wait = until.timeIntervalSinceNow
-                // More than a lease ahead means this host's clock jumped: do not guess.
-                guard wait <= options.lease + Self.leaseMargin else { throw error }
-                if wait > 0 {
-                    logger.warning(
-                        "target unreachable: waiting for its lease to end before resuming here",
-                        metadata: ["seconds": "\(Int(wait.rounded(.up)))", "error": "\(error.message)"])
-                    Thread.sleep(until: until)
-                }
-                outwaitedLease = true
+                logger.warning("the target did not confirm the abort", metadata: ["error": "\(error.message)"])
+                guard until.timeIntervalSinceNow <= options.lease + Self.leaseMargin else { throw error }
+                try outwaitLease(until: until)
             }
         case .restoreSource:
             // As the failed step left it: a source that still runs needs no restore.

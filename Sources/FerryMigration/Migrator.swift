@@ -119,7 +119,8 @@ public struct Migrator {
     }
 
     /// `ferry recover NAME`: finish what a killed migration left, from its journal.
-    public func recover(_ name: ContainerName) throws(FerryError) -> String {
+    /// `forgetTarget`: the target is gone for good; undo without it (see `forget`).
+    public func recover(_ name: ContainerName, forgetTarget: Bool = false) throws(FerryError) -> String {
         let lock = try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
         guard let journal = try MigrationJournal.load(root: manager.root, name: name) else {
@@ -132,21 +133,40 @@ public struct Migrator {
             needs: [], logger: logger)
         let root = manager.root
         var executor = MigrationExecutor(journal: journal, logger: logger) { (journal) throws(FerryError) in try journal.save(root: root) }
-        if journal.committed {
-            // Ask before acting: the commit may or may not have reached the target.
-            switch try run.targetHolds() {
-            case .pending, .owned:
-                try run.finishSource()
-                return "the migration of \(name) had been committed; finished it (the container lives on \(journal.target.destination))"
-            case .fenced, .nothing, .staged:
-                logger.notice("the commit never took on the target: bringing the container back", metadata: ["container": "\(name)"])
-            }
+        if forgetTarget { return try forget(name, run: &run, executor: &executor) }
+        // Ask before acting: a commit may or may not have reached the target.
+        if journal.committed, Recovery(committed: true, held: try run.targetHolds()) == .finish {
+            try run.finishSource()
+            return "the migration of \(name) had been committed; finished it (the container lives on \(journal.target.destination))"
         }
         let problems = run.rollBack(&executor)
         guard problems.isEmpty else {
             throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name)' again")
         }
         return "rolled back the migration of \(name): it is \(try manager.runtime(name).loadState().label) on this host and the target was cleaned"
+    }
+
+    /// Gives up on the target without asking it: waits until its lease has surely ended
+    /// (its monitor has fenced any copy without a commit), then brings the container back
+    /// here and remembers the target, which the next contact cleans.
+    ///
+    /// A committed journal is the one risk the admin takes: if the commit did reach the
+    /// target, that host owns a copy too. The next contact then reports it and leaves it.
+    private func forget(_ name: ContainerName, run: inout MigrationRun, executor: inout MigrationExecutor) throws(FerryError) -> String {
+        let journal = executor.journal
+        let forgotten = ForgottenTarget(container: name.value, destination: journal.target.destination, committed: journal.committed)
+        // Recorded first: should the undo fail half-way, the target is still cleaned later.
+        try forgotten.save(manager.root)
+        let problems = run.rollBack(&executor, forgettingTarget: true)
+        guard problems.isEmpty else {
+            throw FerryError(.commandFailed, "recovery of \(name) is incomplete: \(problems.joined(separator: "; ")); run 'ferry recover \(name) --forget-target' again")
+        }
+        let state = try manager.runtime(name).loadState().label
+        let warning =
+            journal.committed
+            ? "; the migration had been committed: if \(journal.target.destination) got the commit it runs its own copy, which the next migration there reports"
+            : ""
+        return "forgot \(journal.target.destination): the container \(name) is \(state) on this host; the target fences its copy on its own lease and is cleaned at the next contact\(warning)"
     }
 
     /// Where the container is after a failed migration, as it is now (not as hoped).

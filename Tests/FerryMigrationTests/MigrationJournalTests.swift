@@ -67,3 +67,31 @@ import Testing
         #expect(drain.lastLine(waitingForEndUpTo: 10) == "ssh: connect to host h2 port 22: No route to host")
     }
 }
+
+/// The targets `ferry recover --forget-target` gave up on, kept until the next contact.
+@Suite struct ForgottenTargetTests {
+    @Test func eachContainerHasItsOwnRecordFoundByTarget() throws {
+        let directory = NSTemporaryDirectory() + "ferry-forgotten-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let root = StateRoot(path: directory)
+        #expect(ForgottenTarget.all(root, on: "root@h2").isEmpty)
+        let web = ForgottenTarget(container: "web", destination: "root@h2", committed: false)
+        let db = ForgottenTarget(container: "db", destination: "root@h3", committed: true)
+        try web.save(root)
+        try db.save(root)
+        #expect(ForgottenTarget.all(root, on: "root@h2") == [web])
+        #expect(ForgottenTarget.all(root, on: "root@h3") == [db])
+        web.remove(root)
+        #expect(ForgottenTarget.all(root, on: "root@h2").isEmpty)
+        #expect(ForgottenTarget.all(root, on: "root@h3") == [db])
+    }
+
+    /// The undos that need the target, and until when its copy may live.
+    @Test func forgettingSkipsOnlyTheTargetsUndos() {
+        let until = Date(timeIntervalSince1970: 1000)
+        #expect(MigrationRun.targetFacing(.abortTargetOrOutwaitLease(until: until)) == until)
+        #expect(MigrationRun.targetFacing(.abortTarget) == .distantPast)
+        #expect(MigrationRun.targetFacing(.restoreSource) == nil)
+        #expect(MigrationRun.targetFacing(.unmountSourcePrivateArea) == nil)
+    }
+}
