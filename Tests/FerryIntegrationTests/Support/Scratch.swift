@@ -151,12 +151,12 @@ enum HostProcesses {
     }
 }
 
-/// Waits until `condition` holds, up to `seconds`.
-func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+/// Waits until `condition` holds, up to `seconds`, looking again `every` seconds.
+func eventually(_ seconds: Double = 10, every interval: Double = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try condition() { return true }
-        usleep(50_000)
+        usleep(useconds_t(interval * 1_000_000))
     }
     return try condition()
 }
