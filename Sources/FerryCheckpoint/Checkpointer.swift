@@ -56,7 +56,13 @@ public struct Checkpointer {
             request.leaveRunning = leaveRunning
             request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
-            try logger.timed("criu dump", metadata: step) { () throws(FerryError) in try CRIUClient(engine: engine).dump(request) }
+            try logger.timed("criu dump", metadata: step) { () throws(FerryError) in
+                // post-dump: CRIU has written everything and holds the tasks frozen until
+                // answered — the moment a fault "while CRIU dumps" strikes in the tests.
+                try CRIUClient(engine: engine).dump(request) { (notification) throws(FerryError) in
+                    if notification.script == "post-dump" { try FailurePoint.check("criu-post-dump") }
+                }
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: imagesPath)
             // A CRIU that failed or was killed mid-dump may leave the tasks frozen.

@@ -16,9 +16,11 @@ extension Integration.MigrationFaults {
         case restoredInitKilled = "kill -9 of the restored init"
     }
 
-    /// When a fault strikes, each recognised from outside (a process, a state), except the
-    /// two around the commit, which last one round trip: there the source stops itself
-    /// (FERRY_FAIL_AT=…:hold, SIGSTOP) until the fault has struck.
+    /// When a fault strikes, each recognised from outside (a process, a state), except
+    /// three too short to catch reliably — CRIU's dump (a few hundred ms) and the two
+    /// around the commit (a round trip): there the source stops itself
+    /// (FERRY_FAIL_AT=…:hold, SIGSTOP; during the dump at CRIU's post-dump notification,
+    /// the tasks still frozen) until the fault has struck.
     enum Moment: String, Sendable {
         case presync = "during the live pre-sync"
         case dump = "while the source's CRIU dumps"
@@ -30,6 +32,7 @@ extension Integration.MigrationFaults {
 
         var hold: String? {
             switch self {
+            case .dump: "criu-post-dump:hold"
             case .pending: "finish-source:hold"
             case .committing: "finish-source:committed:hold"
             default: nil
@@ -142,12 +145,6 @@ extension Integration.MigrationFaults {
         switch moment {
         case .presync:
             return try eventually(60) { rsyncs().contains { !$0.contains("migration-images") } }
-        case .dump:
-            // CRIU at work while the source's freezer is not thawed: dumping (not a version check).
-            let freezer = sourceCgroups.first { $0.hasPrefix("/sys/fs/cgroup/freezer/") }.map { $0 + "/freezer.state" } ?? ""
-            return try eventually(60, every: 0.002) {
-                descendants(of: migrate).contains(where: isCRIU) && !((try? String(contentsOfFile: freezer, encoding: .utf8)) ?? "THAWED").hasPrefix("THAWED")
-            }
         case .sendImages:
             return try eventually(90) { rsyncs().contains { $0.contains("migration-images") } }
         case .restoreBegun:
@@ -160,7 +157,7 @@ extension Integration.MigrationFaults {
                         && (UInt64((try? String(contentsOfFile: directory + "/memory.usage_in_bytes", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) > 128 << 20
                 }
             }
-        case .pending, .committing:
+        case .dump, .pending, .committing:
             return try eventually(150) { processState(migrate) == "T" }
         }
     }
