@@ -20,6 +20,7 @@ struct CreateCommand: FerrySubcommand {
     @Option(help: "Hostname (default: the name).") var hostname: String?
     @Option(help: "Script run before the private area is mounted.") var premountHook: String?
     @Option(help: "Script run after the private area is unmounted.") var postumountHook: String?
+    @Flag(help: "Dangerous: root inside is root on the host (no capability, device or /proc restrictions).") var privileged = false
     @Argument(parsing: .postTerminator, help: "The init command (default /sbin/init).") var command: [String] = []
 
     func run() throws {
@@ -27,7 +28,7 @@ struct CreateCommand: FerrySubcommand {
             name: try containerName(name), rootfs: rootfs, storage: try storageRequest(),
             overlay: overlay, binds: try binds.map { try BindMount(parsing: $0) },
             command: command.isEmpty ? nil : command, hostname: hostname,
-            hooks: .init(premount: premountHook, postumount: postumountHook))
+            hooks: .init(premount: premountHook, postumount: postumountHook), security: privileged ? .privileged : .hardened)
         let config = try global.manager().create(request)
         printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : ""))")
     }

@@ -110,6 +110,7 @@ struct StatusCommand: FerrySubcommand {
         printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")
         printLine("rootfs:  \(summary.rootfs)")
         printLine("init:    \(summary.command.joined(separator: " "))")
+        printLine("security: \(SecurityProfile(rawValue: summary.security)?.summary ?? summary.security)")
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")
         }

@@ -18,10 +18,12 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     /// The init's argv; nil runs the rootfs's /sbin/init.
     public var command: [String]?
     public var hooks: Hooks
+    /// nil in a config written before profiles existed: hardened, like every new one.
+    public var security: SecurityProfile?
 
     public init(
         name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
-        binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks()
+        binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened
     ) {
         self.name = name
         self.hostname = hostname ?? name.value
@@ -30,7 +32,10 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         self.binds = binds
         self.command = command
         self.hooks = hooks
+        self.security = security
     }
+
+    public var profile: SecurityProfile { security ?? .hardened }
 
     public var initArguments: [String] { command ?? ["/sbin/init"] }
 

@@ -21,11 +21,12 @@ public struct CreateRequest: Sendable {
     public var command: [String]?
     public var hostname: String?
     public var hooks: ContainerConfig.Hooks
+    public var security: SecurityProfile
 
     public init(
         name: ContainerName, rootfs: String, storage: StorageRequest = .shared, overlay: Bool = false,
         binds: [BindMount] = [], command: [String]? = nil, hostname: String? = nil,
-        hooks: ContainerConfig.Hooks = .init()
+        hooks: ContainerConfig.Hooks = .init(), security: SecurityProfile = .hardened
     ) {
         self.name = name
         self.rootfs = rootfs
@@ -35,6 +36,7 @@ public struct CreateRequest: Sendable {
         self.command = command
         self.hostname = hostname
         self.hooks = hooks
+        self.security = security
     }
 }
 
@@ -139,7 +141,7 @@ struct ContainerCreation {
         }
         let config = ContainerConfig(
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
-            binds: request.binds, command: request.command, hooks: request.hooks)
+            binds: request.binds, command: request.command, hooks: request.hooks, security: request.security)
         try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break

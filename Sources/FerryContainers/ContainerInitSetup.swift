@@ -48,8 +48,10 @@ struct ContainerInitSetup {
         try Mounts.mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
         let tree = try ContainedPath(root: rootfs)
         try mountPseudoFilesystems(in: tree)
+        let hardened = config.profile == .hardened
+        if hardened { try hardenProc(in: tree) }
         if systemd {
-            try mountSystemdFilesystems(in: tree)
+            try mountSystemdFilesystems(in: tree, procSysReadOnly: hardened)
             try SystemdGuest.prepare(in: tree)
         }
         try mountBinds(in: tree)
@@ -59,6 +61,7 @@ struct ContainerInitSetup {
         try redirectStandardStreams()
         // Every remaining descriptor (the error pipe included) closes at exec.
         try ProcessControl.closeOnExec(from: 3)
+        if hardened { try ProcessControl.dropFromBoundingSet(SecurityProfile.droppedCapabilities.map(\.number)) }
         let arguments = config.initArguments
         let error = ProcessControl.execute(arguments, environment: Self.environment + ["HOSTNAME=\(config.hostname)"])
         throw FerryError.system("execve", error, path: arguments[0],
@@ -100,19 +103,45 @@ struct ContainerInitSetup {
     /// What systemd needs besides the basics: /proc/sys read-only (else it writes host-wide
     /// sysctls), and the name=systemd hierarchy on a tmpfs at /sys/fs/cgroup (it mounts
     /// the controllers and cgroup2 itself, inside its cgroup namespace).
-    private func mountSystemdFilesystems(in tree: ContainedPath) throws(FerryError) {
-        // Its source is looked up inside the root too: by host path, a rootfs whose /proc
-        // is a symlink would have a host directory bound here.
-        let procSys = try tree.open("/proc/sys")
-        let sysctl = try DetachedMount.bind(procSys.procPath, recursive: false)
-        try sysctl.set(.readOnly)
-        try attach(sysctl, at: "/proc/sys", in: tree)
+    private func mountSystemdFilesystems(in tree: ContainedPath, procSysReadOnly: Bool) throws(FerryError) {
+        // A privileged container's systemd still must not write host-wide sysctls.
+        if !procSysReadOnly { try makeReadOnly("/proc/sys", in: tree) }
         try attach(
             DetachedMount.filesystem("tmpfs", source: "cgroup", options: [("mode", "755")], attributes: [.noSetuid, .noDevices, .noExec]),
             at: "/sys/fs/cgroup", in: tree)
         try attach(
             DetachedMount.filesystem("cgroup", source: "cgroup", options: [("none", nil), ("name", "systemd")], attributes: [.noSetuid, .noDevices, .noExec]),
             at: "/sys/fs/cgroup/systemd", in: tree)
+    }
+
+    /// The hardened profile's /proc (SecurityProfile): the host-wide entries read-only,
+    /// the network sysctls (the container's own namespace's) writable, host internals
+    /// masked by the container's /dev/null.
+    private func hardenProc(in tree: ContainedPath) throws(FerryError) {
+        // Cloned before /proc/sys turns read-only: a clone of that would be read-only too.
+        var writable: [(String, DetachedMount)] = []
+        for entry in SecurityProfile.writableProcSys where access("\(rootfs)/proc/sys/\(entry)", F_OK) == 0 {
+            let source = try tree.open("/proc/sys/\(entry)")
+            writable.append(("/proc/sys/\(entry)", try DetachedMount.bind(source.procPath, recursive: false)))
+        }
+        for entry in SecurityProfile.readOnlyProc where access("\(rootfs)/proc/\(entry)", F_OK) == 0 {
+            try makeReadOnly("/proc/\(entry)", in: tree)
+        }
+        for (path, mount) in writable { try attach(mount, at: path, in: tree) }
+        let null = try tree.open("/dev/null")
+        for entry in SecurityProfile.maskedProc where access("\(rootfs)/proc/\(entry)", F_OK) == 0 {
+            try attach(try DetachedMount.bind(null.procPath, recursive: false), at: "/proc/\(entry)", kind: .file, in: tree)
+        }
+    }
+
+    /// Binds a /proc entry read-only onto itself. Its source is looked up inside the root
+    /// too: by host path, a rootfs whose /proc is a symlink would have a host path bound.
+    private func makeReadOnly(_ path: String, in tree: ContainedPath) throws(FerryError) {
+        let source = try tree.open(path)
+        let mount = try DetachedMount.bind(source.procPath, recursive: false)
+        try mount.set(.readOnly)
+        let kind: ContainedPath.Kind = fileStatus(source.procPath).map(isDirectory) ?? true ? .directory : .file
+        try attach(mount, at: path, kind: kind, in: tree)
     }
 
     private func mountBinds(in tree: ContainedPath) throws(FerryError) {

@@ -185,6 +185,8 @@ public struct ContainerManager {
         /// An unfinished migration: leaving (a journal here) or arriving (a lease mark);
         /// absent otherwise.
         public var migration: String?
+        /// `SecurityProfile`: hardened or privileged.
+        public var security: String
     }
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
@@ -201,7 +203,7 @@ public struct ContainerManager {
             name: name.value, status: state.label, pid: pid, problem: problem,
             storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
-            migration: migration(of: runtime))
+            migration: migration(of: runtime), security: runtime.config.profile.rawValue)
     }
 
     /// What `list` and `status` say of a migration in progress or left unfinished.

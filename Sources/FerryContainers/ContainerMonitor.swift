@@ -67,6 +67,7 @@ public struct ContainerMonitor {
         try runtime.privateArea.mount()
         do throws(FerryError) {
             try runtime.cgroups.create()
+            if runtime.config.profile == .hardened { try runtime.cgroups.restrictDevices(to: SecurityProfile.allowedDevices) }
             let pid = try launcher.launch(runtime)
             // A migrated copy waiting for its source's commit: frozen at once (CRIU has just
             // let go of it), thawed by the commit, fenced if the lease runs out.
@@ -134,11 +135,13 @@ public struct FreshStart: ContainerLauncher {
         let systemd = runtime.runsSystemd
         let failure = try makePipe()
         let go = try makePipe()
-        // The init is cloned from inside the container's cgroups, so that a cgroup
-        // namespace (systemd's) is rooted there; the monitor steps back out right after.
+        // The init is cloned from inside the container's cgroups, so that its cgroup
+        // namespace (systemd's, and every hardened container's: the host's cgroup paths
+        // stay out of sight) is rooted there; the monitor steps back out right after.
         let membership = CgroupSet.membership(of: getpid())
         try runtime.cgroups.add(getpid())
-        let namespaces: NamespaceSet = systemd ? NamespaceSet.container.union(.cgroup) : NamespaceSet.container
+        let ownCgroupNamespace = systemd || runtime.config.profile == .hardened
+        let namespaces: NamespaceSet = ownCgroupNamespace ? NamespaceSet.container.union(.cgroup) : NamespaceSet.container
         let forked = ProcessControl.fork(into: namespaces)
         if case .success(0) = forked {
             failure.read.close()

@@ -70,6 +70,15 @@ public struct CgroupSet: Sendable, Equatable {
         }
     }
 
+    /// Denies every device, then allows `rules` ("c 1:3 rwm"…), in the cgroup v1 devices
+    /// hierarchy when the host has one (the only device control without a BPF program).
+    public func restrictDevices(to rules: [String]) throws(FerryError) {
+        for member in members where !member.isVersion2 && member.mountPoint.hasSuffix("/devices") && access(member.path, F_OK) == 0 {
+            try writeText("\(member.path)/devices.deny", "a\n")
+            for rule in rules { try writeText("\(member.path)/devices.allow", rule + "\n") }
+        }
+    }
+
     /// Moves a process into the container's cgroup in every hierarchy.
     public func add(_ pid: pid_t) throws(FerryError) {
         for member in members where access(member.path, F_OK) == 0 {

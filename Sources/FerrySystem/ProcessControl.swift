@@ -55,6 +55,15 @@ public enum ProcessControl {
     public static func becomeChildSubreaper() throws(FerryError) {
         try syscall("prctl(PR_SET_CHILD_SUBREAPER)") { fy_set_child_subreaper() }
     }
+
+    /// Removes capabilities from the caller's bounding set, for good: no later exec (not
+    /// even of a setuid-root file) can bring them back. The corresponding C function is
+    /// `prctl` (PR_CAPBSET_DROP).
+    public static func dropFromBoundingSet(_ capabilities: [Int32]) throws(FerryError) {
+        for capability in capabilities {
+            try syscall("prctl(PR_CAPBSET_DROP, \(capability))") { fy_capbset_drop(capability) }
+        }
+    }
 }
 
 /// Signal numbers Glibc's Swift module does not name.

@@ -21,6 +21,7 @@ int fy_pidfd_open(int pid, unsigned int flags);
 int fy_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int fy_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int fy_set_child_subreaper(void);
+int fy_capbset_drop(int capability);
 
 // --- GNU extensions (Swift imports Glibc without _GNU_SOURCE) ---------------------------
 
