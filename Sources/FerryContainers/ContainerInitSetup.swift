@@ -105,7 +105,7 @@ struct ContainerInitSetup {
     /// the controllers and cgroup2 itself, inside its cgroup namespace).
     private func mountSystemdFilesystems(in tree: ContainedPath, procSysReadOnly: Bool) throws(FerryError) {
         // A privileged container's systemd still must not write host-wide sysctls.
-        if !procSysReadOnly { try makeReadOnly("/proc/sys", in: tree) }
+        if !procSysReadOnly { try makeReadOnly(try tree.open("/proc/sys"), at: "/proc/sys", in: tree) }
         try attach(
             DetachedMount.filesystem("tmpfs", source: "cgroup", options: [("mode", "755")], attributes: [.noSetuid, .noDevices, .noExec]),
             at: "/sys/fs/cgroup", in: tree)
@@ -118,26 +118,28 @@ struct ContainerInitSetup {
     /// the network sysctls (the container's own namespace's) writable, host internals
     /// masked by the container's /dev/null.
     private func hardenProc(in tree: ContainedPath) throws(FerryError) {
+        // Each entry is looked up inside the root: a host-side test would follow a planted
+        // /proc symlink out of the rootfs and silently skip the rule.
         // Cloned before /proc/sys turns read-only: a clone of that would be read-only too.
         var writable: [(String, DetachedMount)] = []
-        for entry in SecurityProfile.writableProcSys where access("\(rootfs)/proc/sys/\(entry)", F_OK) == 0 {
-            let source = try tree.open("/proc/sys/\(entry)")
+        for entry in SecurityProfile.writableProcSys {
+            guard let source = try tree.openIfPresent("/proc/sys/\(entry)") else { continue }
             writable.append(("/proc/sys/\(entry)", try DetachedMount.bind(source.procPath, recursive: false)))
         }
-        for entry in SecurityProfile.readOnlyProc where access("\(rootfs)/proc/\(entry)", F_OK) == 0 {
-            try makeReadOnly("/proc/\(entry)", in: tree)
+        for entry in SecurityProfile.readOnlyProc {
+            guard let source = try tree.openIfPresent("/proc/\(entry)") else { continue }
+            try makeReadOnly(source, at: "/proc/\(entry)", in: tree)
         }
         for (path, mount) in writable { try attach(mount, at: path, in: tree) }
         let null = try tree.open("/dev/null")
-        for entry in SecurityProfile.maskedProc where access("\(rootfs)/proc/\(entry)", F_OK) == 0 {
+        for entry in SecurityProfile.maskedProc where try tree.openIfPresent("/proc/\(entry)") != nil {
             try attach(try DetachedMount.bind(null.procPath, recursive: false), at: "/proc/\(entry)", kind: .file, in: tree)
         }
     }
 
-    /// Binds a /proc entry read-only onto itself. Its source is looked up inside the root
+    /// Binds a /proc entry read-only onto itself. `source` was looked up inside the root
     /// too: by host path, a rootfs whose /proc is a symlink would have a host path bound.
-    private func makeReadOnly(_ path: String, in tree: ContainedPath) throws(FerryError) {
-        let source = try tree.open(path)
+    private func makeReadOnly(_ source: OwnedFileDescriptor, at path: String, in tree: ContainedPath) throws(FerryError) {
         let mount = try DetachedMount.bind(source.procPath, recursive: false)
         try mount.set(.readOnly)
         let kind: ContainedPath.Kind = fileStatus(source.procPath).map(isDirectory) ?? true ? .directory : .file

@@ -57,6 +57,17 @@ public struct ContainedPath {
         try open(components: try Self.components(of: path), display: path, directory: false)
     }
 
+    /// Opens (O_PATH) `path` inside the root, or nil when it does not exist there: the
+    /// existence test for paths inside a rootfs (a host-side access() would follow a
+    /// planted symlink out of it).
+    public func openIfPresent(_ path: String) throws(FerryError) -> OwnedFileDescriptor? {
+        do throws(FerryError) {
+            return try open(path)
+        } catch where error.code == .notFound {
+            return nil
+        }
+    }
+
     /// Opens `path` (O_PATH) inside the root, creating what is missing: directories on the
     /// way, then a directory or an empty file at the end, as `kind` says.
     public func openCreating(_ path: String, as kind: Kind) throws(FerryError) -> OwnedFileDescriptor {

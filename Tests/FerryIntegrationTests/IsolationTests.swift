@@ -92,5 +92,38 @@ extension Integration {
             try check("after checkpoint and restore")
             #expect(try String(contentsOfFile: "/proc/sys/vm/swappiness", encoding: .utf8) == swappiness, "the host's sysctl changed")
         }
+
+        /// Symlinks planted in the rootfs where Ferry mounts /proc and /dev (and so the
+        /// hardening binds and masks beneath them), one climbing out with '..', one absolute:
+        /// every mount lands inside the rootfs, at start and at restore, and none on the host.
+        @Test func plantedSymlinksCannotRedirectFerrysMountsOntoTheHost() throws {
+            let scratch = try Scratch("isolation-planted")
+            defer { scratch.cleanUp() }
+            let ferry = scratch.ferry
+            let rootfs = try Rootfs.busybox(in: scratch, named: "planted")
+            let marker = "ferry-planted-\(getpid())"
+            for (entry, target) in [("proc", "../../../../../../../../tmp/\(marker)-proc"), ("dev", "/tmp/\(marker)-dev")] {
+                try? FileManager.default.removeItem(atPath: "\(rootfs)/\(entry)")
+                try FileManager.default.createSymbolicLink(atPath: "\(rootfs)/\(entry)", withDestinationPath: target)
+            }
+            try FileManager.default.createDirectory(atPath: "\(rootfs)/tmp", withIntermediateDirectories: true)
+            try ferry.ok(["create", "pl", "--rootfs", rootfs, "--", "/bin/sh", "-c", ContainerLifecycle.counter])
+            let onHost = { ["/tmp/\(marker)-proc", "/tmp/\(marker)-dev"].filter { FileManager.default.fileExists(atPath: $0) } }
+            let hostMounts = { (try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).split(separator: "\n").filter { $0.contains(marker) && !$0.contains(rootfs) && !$0.contains(scratch.directory) } }
+            let check = { (moment: String) throws in
+                #expect(onHost().isEmpty, "\(moment): Ferry made \(onHost()) on the host")
+                let strays = try hostMounts()
+                #expect(strays.isEmpty, "\(moment): host mounts outside the rootfs: \(strays)")
+                #expect(try ferry.exec("pl", "cat /proc/sys/vm/swappiness").trimmingCharacters(in: .whitespacesAndNewlines).allSatisfy(\.isNumber))
+                #expect(!(try ferry.run(["exec", "pl", "--", "/bin/sh", "-c", "v=$(cat /proc/sys/vm/swappiness) && echo $v > /proc/sys/vm/swappiness"])).succeeded, "\(moment): /proc/sys is writable")
+                #expect(try ferry.run(["exec", "pl", "--", "/bin/sh", "-c", "echo x > /dev/null && test -c /dev/null"]).succeeded, "\(moment): the container's /dev is missing")
+            }
+            try ferry.ok(["start", "pl"])
+            defer { _ = try? ferry.run(["stop", "pl", "--timeout", "0"]) }
+            try check("after start")
+            try ferry.ok(["checkpoint", "pl"])
+            try ferry.ok(["restore", "pl"])
+            try check("after checkpoint and restore")
+        }
     }
 }
