@@ -51,7 +51,7 @@ struct ContainerInitSetup {
         let hardened = config.profile == .hardened
         if hardened { try hardenProc(in: tree) }
         if systemd {
-            try mountSystemdFilesystems(in: tree, procSysReadOnly: hardened)
+            try mountSystemdFilesystems(in: tree, procSysAlreadyReadOnly: hardened)
             try SystemdGuest.prepare(in: tree)
         }
         try mountBinds(in: tree)
@@ -103,9 +103,9 @@ struct ContainerInitSetup {
     /// What systemd needs besides the basics: /proc/sys read-only (else it writes host-wide
     /// sysctls), and the name=systemd hierarchy on a tmpfs at /sys/fs/cgroup (it mounts
     /// the controllers and cgroup2 itself, inside its cgroup namespace).
-    private func mountSystemdFilesystems(in tree: ContainedPath, procSysReadOnly: Bool) throws(FerryError) {
+    private func mountSystemdFilesystems(in tree: ContainedPath, procSysAlreadyReadOnly: Bool) throws(FerryError) {
         // A privileged container's systemd still must not write host-wide sysctls.
-        if !procSysReadOnly { try makeReadOnly(try tree.open("/proc/sys"), at: "/proc/sys", in: tree) }
+        if !procSysAlreadyReadOnly { try makeReadOnly(try tree.open("/proc/sys"), describing: "/proc/sys") }
         try attach(
             DetachedMount.filesystem("tmpfs", source: "cgroup", options: [("mode", "755")], attributes: [.noSetuid, .noDevices, .noExec]),
             at: "/sys/fs/cgroup", in: tree)
@@ -128,22 +128,24 @@ struct ContainerInitSetup {
         }
         for entry in SecurityProfile.readOnlyProc {
             guard let source = try tree.openIfPresent("/proc/\(entry)") else { continue }
-            try makeReadOnly(source, at: "/proc/\(entry)", in: tree)
+            try makeReadOnly(source, describing: "/proc/\(entry)")
         }
+        // By path again: /proc/sys is now the read-only bind, which net must go on top of.
         for (path, mount) in writable { try attach(mount, at: path, in: tree) }
         let null = try tree.open("/dev/null")
-        for entry in SecurityProfile.maskedProc where try tree.openIfPresent("/proc/\(entry)") != nil {
-            try attach(try DetachedMount.bind(null.procPath, recursive: false), at: "/proc/\(entry)", kind: .file, in: tree)
+        for entry in SecurityProfile.maskedProc {
+            guard let target = try tree.openIfPresent("/proc/\(entry)") else { continue }
+            try DetachedMount.bind(null.procPath, recursive: false).attach(to: target, describing: "\(rootfs)/proc/\(entry)")
         }
     }
 
-    /// Binds a /proc entry read-only onto itself. `source` was looked up inside the root
-    /// too: by host path, a rootfs whose /proc is a symlink would have a host path bound.
-    private func makeReadOnly(_ source: OwnedFileDescriptor, at path: String, in tree: ContainedPath) throws(FerryError) {
+    /// Binds a /proc entry read-only onto itself, through the descriptor it was looked up
+    /// with inside the root (by host path, a rootfs whose /proc is a symlink would have a
+    /// host path bound).
+    private func makeReadOnly(_ source: OwnedFileDescriptor, describing path: String) throws(FerryError) {
         let mount = try DetachedMount.bind(source.procPath, recursive: false)
         try mount.set(.readOnly)
-        let kind: ContainedPath.Kind = fileStatus(source.procPath).map(isDirectory) ?? true ? .directory : .file
-        try attach(mount, at: path, kind: kind, in: tree)
+        try mount.attach(to: source, describing: "\(rootfs)\(path)")
     }
 
     private func mountBinds(in tree: ContainedPath) throws(FerryError) {
