@@ -113,11 +113,14 @@ public struct ContainerExec {
     ) -> Int32 {
         do throws(FerryError) {
             // Into the container's cgroups while their host paths are still in view, then
-            // into its cgroup namespace too when it has one (systemd's).
+            // into its cgroup namespace too when it has one (systemd's), and into the time
+            // namespace a restore gave it: a task outside it could not be dumped again
+            // (CRIU: "Can't restore sub-task in NS").
             try runtime.cgroups.add(getpid())
             var namespaces: NamespaceSet = [.ipc, .uts, .network, .pid, .mount]
-            if Namespaces.identity(pid: initProcess.pid, "cgroup") != Namespaces.identity(pid: getpid(), "cgroup") {
-                namespaces.insert(.cgroup)
+            for (name, namespace) in [("cgroup", NamespaceSet.cgroup), ("time", .time)]
+            where Namespaces.identity(pid: initProcess.pid, name) != Namespaces.identity(pid: getpid(), name) {
+                namespaces.insert(namespace)
             }
             try Namespaces.enter(namespaces, of: initProcess.fd.rawValue)
             let forked = ProcessControl.fork()

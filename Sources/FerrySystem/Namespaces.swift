@@ -13,6 +13,8 @@ public struct NamespaceSet: OptionSet, Sendable, Hashable {
     public static let ipc = NamespaceSet(rawValue: FY_CLONE_NEWIPC)
     public static let network = NamespaceSet(rawValue: FY_CLONE_NEWNET)
     public static let cgroup = NamespaceSet(rawValue: FY_CLONE_NEWCGROUP)
+    /// CRIU gives every restored tree a time namespace of its own (clocks continue).
+    public static let time = NamespaceSet(rawValue: FY_CLONE_NEWTIME)
 
     /// What a Ferry system container runs in.
     public static let container: NamespaceSet = [.mount, .pid, .uts, .ipc, .network]

@@ -59,7 +59,7 @@ int fy_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint6
 // --- constants (named here so Swift need not import the conflicting kernel headers) -----
 
 extern const uint64_t FY_CLONE_NEWNS, FY_CLONE_NEWPID, FY_CLONE_NEWUTS, FY_CLONE_NEWIPC,
-    FY_CLONE_NEWNET, FY_CLONE_NEWCGROUP, FY_CLONE_NEWUSER;
+    FY_CLONE_NEWNET, FY_CLONE_NEWCGROUP, FY_CLONE_NEWUSER, FY_CLONE_NEWTIME;
 
 extern const unsigned int FY_OPEN_TREE_CLONE, FY_OPEN_TREE_CLOEXEC, FY_AT_RECURSIVE,
     FY_AT_EMPTY_PATH, FY_AT_SYMLINK_NOFOLLOW;
