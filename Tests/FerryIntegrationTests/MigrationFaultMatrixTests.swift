@@ -235,7 +235,7 @@ extension Integration.MigrationFaults {
 
     static func linkIsBack(_ namespace: String) throws -> Bool {
         try eventually(30) {
-            let addresses = try Shell.run(["ip", "-n", namespace, "-6", "addr", "show", "dev", "eth0", "scope", "global"])
+            let addresses = try Shell.run(["ip", "-n", namespace, "-6", "addr", "show", "dev", "br0", "scope", "global"])
             return addresses.contains("fd00:") && !addresses.contains("tentative")
         }
     }
