@@ -6,7 +6,14 @@
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <netpacket/packet.h>
 #include <net/if.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -177,4 +184,93 @@ int fy_copy_window_size(int from, int to) {
     struct winsize size;
     if (ioctl(from, TIOCGWINSZ, &size) != 0) return -1;
     return ioctl(to, TIOCSWINSZ, &size);
+}
+
+// Tells a network where an address now lives, from inside the network namespace `netns_fd`
+// (only the calling thread enters it, and it comes back before returning): an unsolicited
+// neighbour advertisement with the override flag (IPv6) or a gratuitous ARP request (IPv4),
+// sent out of `ifname` from `mac`. Switches learn the port, peers refresh their caches.
+static int fy_send_announcement(const char *ifname, const unsigned char mac[6], const unsigned char *address, int family) {
+    unsigned int index = if_nametoindex(ifname);
+    if (index == 0) return -1;
+    if (family == AF_INET6) {
+        int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+        if (fd < 0) return -1;
+        int hops = 255;  // RFC 4861: receivers drop neighbour discovery with any other hop limit
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof index);
+        struct sockaddr_in6 source = {.sin6_family = AF_INET6};
+        memcpy(&source.sin6_addr, address, 16);
+        int result = bind(fd, (struct sockaddr *)&source, sizeof source);
+        unsigned char packet[sizeof(struct nd_neighbor_advert) + 8];
+        memset(packet, 0, sizeof packet);
+        struct nd_neighbor_advert *advert = (struct nd_neighbor_advert *)packet;
+        advert->nd_na_type = ND_NEIGHBOR_ADVERT;
+        advert->nd_na_flags_reserved = ND_NA_FLAG_OVERRIDE;
+        memcpy(&advert->nd_na_target, address, 16);
+        unsigned char *option = packet + sizeof *advert;
+        option[0] = ND_OPT_TARGET_LINKADDR;
+        option[1] = 1;  // in units of 8 bytes
+        memcpy(option + 2, mac, 6);
+        struct sockaddr_in6 all_nodes = {.sin6_family = AF_INET6, .sin6_scope_id = index};
+        inet_pton(AF_INET6, "ff02::1", &all_nodes.sin6_addr);
+        if (result == 0 && sendto(fd, packet, sizeof packet, 0, (struct sockaddr *)&all_nodes, sizeof all_nodes) < 0) result = -1;
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return result;
+    }
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    if (fd < 0) return -1;
+    unsigned char packet[28] = {0, 1, 8, 0, 6, 4, 0, 1};  // Ethernet, IPv4, request
+    memcpy(packet + 8, mac, 6);
+    memcpy(packet + 14, address, 4);
+    memcpy(packet + 24, address, 4);  // target = sender: gratuitous
+    struct sockaddr_ll broadcast = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_ifindex = (int)index, .sll_halen = 6};
+    memset(broadcast.sll_addr, 0xff, 6);
+    int result = sendto(fd, packet, sizeof packet, 0, (struct sockaddr *)&broadcast, sizeof broadcast) < 0 ? -1 : 0;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
+}
+
+int fy_announce_address(int netns_fd, const char *ifname, const unsigned char mac[6], const unsigned char *address, int family) {
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home < 0) return -1;
+    if (setns(netns_fd, CLONE_NEWNET) != 0) {
+        int saved = errno;
+        close(home);
+        errno = saved;
+        return -1;
+    }
+    int result = fy_send_announcement(ifname, mac, address, family);
+    int saved = errno;
+    if (setns(home, CLONE_NEWNET) != 0) abort();  // this thread must never stay in a container's network
+    close(home);
+    errno = saved;
+    return result;
+}
+
+// Makes an established TCP socket of another process (fd `fd` of the process behind
+// `pidfd`) send a window probe at once: repair mode on and off again, as CRIU does at the
+// end of a restore. The peer answers, and both sides retransmit what a closed network lost
+// without waiting out their backed-off timers. 1: kicked; 0: not an established TCP socket.
+int fy_tcp_kick(int pidfd, int fd) {
+    int socket_fd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (socket_fd < 0) return -1;
+    int protocol = 0, result = 0;
+    socklen_t length = sizeof protocol;
+    struct tcp_info info;
+    socklen_t info_length = sizeof info;
+    if (getsockopt(socket_fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 && protocol == IPPROTO_TCP
+        && getsockopt(socket_fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0 && info.tcpi_state == TCP_ESTABLISHED) {
+        int on = 1, off = 0;
+        result = setsockopt(socket_fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) == 0
+            && setsockopt(socket_fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof off) == 0 ? 1 : -1;
+    }
+    int saved = errno;
+    close(socket_fd);
+    errno = saved;
+    return result;
 }

@@ -21,6 +21,10 @@ struct CreateCommand: FerrySubcommand {
     @Option(help: "Script run before the private area is mounted.") var premountHook: String?
     @Option(help: "Script run after the private area is unmounted.") var postumountHook: String?
     @Flag(help: "Dangerous: root inside is root on the host (no capability, device or /proc restrictions).") var privileged = false
+    @Option(help: "Network: none (only lo, the default) or bridge:BRIDGE (eth0 on a veth joined to BRIDGE).") var net: String?
+    @Option(name: .customLong("ip"), help: "ADDRESS/PREFIX on eth0, IPv6 or IPv4 (repeatable; needs --net bridge:…).") var addresses: [String] = []
+    @Option(help: "eth0's MAC address (default: a random locally administered one, kept for good).") var mac: String?
+    @Option(name: .customLong("gateway"), help: "Default route via this address (one per address family).") var gateways: [String] = []
     @Argument(parsing: .postTerminator, help: "The init command (default /sbin/init).") var command: [String] = []
 
     func run() throws {
@@ -28,7 +32,8 @@ struct CreateCommand: FerrySubcommand {
             name: try containerName(name), rootfs: rootfs, storage: try storageRequest(),
             overlay: overlay, binds: try binds.map { try BindMount(parsing: $0) },
             command: command.isEmpty ? nil : command, hostname: hostname,
-            hooks: .init(premount: premountHook, postumount: postumountHook), security: privileged ? .privileged : .hardened)
+            hooks: .init(premount: premountHook, postumount: postumountHook), security: privileged ? .privileged : .hardened,
+            network: try ContainerNetwork.parse(net: net, addresses: addresses, mac: mac, gateways: gateways))
         let config = try global.manager().create(request)
         printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : ""))")
     }

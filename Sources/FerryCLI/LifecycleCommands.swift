@@ -83,11 +83,13 @@ struct ListCommand: FerrySubcommand {
     func run() throws {
         let summaries = global.manager().list()
         if json { return try printJSON(summaries) }
-        printLine("NAME".padding(20) + "STATUS".padding(12) + "PID".padding(9) + "STORAGE")
+        printLine("NAME".padding(20) + "STATUS".padding(12) + "PID".padding(9) + "ADDRESSES".padding(24) + "STORAGE")
         for summary in summaries {
             printLine(
                 summary.name.padding(20) + summary.status.padding(12)
-                    + (summary.pid.map(String.init) ?? "-").padding(9) + summary.storage
+                    + (summary.pid.map(String.init) ?? "-").padding(9)
+                    + (summary.network.map { $0.addresses.map(\.address.description).joined(separator: ",") }.flatMap { $0.isEmpty ? nil : $0 } ?? "-").padding(24)
+                    + summary.storage
                     + (summary.overlay ? ", overlay" : "") + (summary.migration.map { "  [\($0.prefix { $0 != ":" })]" } ?? ""))
         }
     }
@@ -110,6 +112,11 @@ struct StatusCommand: FerrySubcommand {
         printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")
         printLine("rootfs:  \(summary.rootfs)")
         printLine("init:    \(summary.command.joined(separator: " "))")
+        if let network = summary.network {
+            printLine("network: \(network.summary)\(summary.hostInterface.map { ", host end \($0)" } ?? "")")
+        } else {
+            printLine("network: none (lo only)")
+        }
         printLine("security: \(SecurityProfile(rawValue: summary.security)?.summary ?? summary.security)")
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")

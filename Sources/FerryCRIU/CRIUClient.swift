@@ -81,6 +81,10 @@ public struct CRIUClient {
         // inode: a restore from a copied tree (another state root, another host) finds none.
         // With the inode's path resolved at dump, CRIU reopens the watch by path instead.
         options.forceIrmap = true
+        // Established TCP connections move with the container (TCP repair); CRIU locks the
+        // container's network namespace from the freeze on, so no segment leaves and none
+        // is answered with a reset until the restored copy takes over.
+        options.tcpEstablished = true
         options.timeout = request.timeoutSeconds
         if let cgroup = request.freezeCgroup { options.freezeCgroup = cgroup }
         var message = Ferry_Criu_criu_req()
@@ -101,6 +105,7 @@ public struct CRIUClient {
         options.external = request.externals
         options.rstSibling = true
         options.fileLocks = true
+        options.tcpEstablished = true
         if let cgroupRoot = request.cgroupRoot {
             var root = Ferry_Criu_cgroup_root()
             root.path = cgroupRoot

@@ -85,6 +85,14 @@ public struct Restorer {
                 "restored container \(name) has a different mount tree, so it was stopped again (images untouched):\n  "
                     + differences.joined(separator: "\n  "))
         }
+        // A migrated copy is announced at its commit, when its network opens.
+        if let network = runtime.config.network, MigrationLease.read(runtime.layout)?.state != .pending {
+            do throws(FerryError) {
+                try NetworkAttachment(network: network, container: name).announce(initPid: restored.initPid)
+            } catch {
+                logger.warning("could not announce the container's addresses", metadata: ["container": "\(name)", "error": "\(error.message)"])
+            }
+        }
         var stats = manifest.stats
         if let bytes = try? OwnedFileDescriptor.open("\(runtime.layout.directory)/stats-restore", O_RDONLY).readAll() {
             try? stats.merge(image: bytes)
@@ -137,8 +145,26 @@ public struct RestoreLauncher: ContainerLauncher {
         var request = CRIUClient.RestoreRequest(
             imagesDirectory: images, workDirectory: work, logPath: "\(runtime.layout.directory)/restore.log", root: runtime.rootfs)
         request.externals = plan.externals
+        if let network = runtime.config.network {
+            // The dumped eth0's peer comes back as the host end, on this host's bridge.
+            let attachment = NetworkAttachment(network: network, container: runtime.config.name)
+            try NetworkAttachment.requireBridge(network.bridge)
+            attachment.removeHostEnd()
+            request.externals.append(attachment.restoreExternal)
+        }
         request.cgroupRoot = "/" + runtime.cgroups.relativePath
         let cgroups = runtime.cgroups
-        return try CRIUClient(engine: engine).restore(request, started: { pid throws(FerryError) in try cgroups.add(pid) })
+        // A migrated copy's network stays shut until the commit (see NetworkLock).
+        let locksNetwork = runtime.config.network != nil && MigrationLease.read(runtime.layout)?.state == .pending
+        var rootPid: pid_t = 0
+        return try CRIUClient(engine: engine).restore(
+            request, started: { pid throws(FerryError) in try cgroups.add(pid) },
+            notify: { (notification) throws(FerryError) in
+                if notification.script == "setup-namespaces" { rootPid = notification.pid }
+                if notification.script == "network-unlock", locksNetwork {
+                    guard rootPid > 0 else { throw FerryError(.invalidState, "CRIU unlocks the network before naming the restored init") }
+                    try NetworkLock.engage(initPid: rootPid)
+                }
+            })
     }
 }

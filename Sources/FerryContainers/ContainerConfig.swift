@@ -20,10 +20,13 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var hooks: Hooks
     /// nil in a config written before profiles existed: hardened, like every new one.
     public var security: SecurityProfile?
+    /// nil: the container's own network namespace holds only `lo`.
+    public var network: ContainerNetwork?
 
     public init(
         name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
-        binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened
+        binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened,
+        network: ContainerNetwork? = nil
     ) {
         self.name = name
         self.hostname = hostname ?? name.value
@@ -33,6 +36,7 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         self.command = command
         self.hooks = hooks
         self.security = security
+        self.network = network
     }
 
     public var profile: SecurityProfile { security ?? .hardened }

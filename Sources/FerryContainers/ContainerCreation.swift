@@ -22,11 +22,13 @@ public struct CreateRequest: Sendable {
     public var hostname: String?
     public var hooks: ContainerConfig.Hooks
     public var security: SecurityProfile
+    public var network: ContainerNetwork?
 
     public init(
         name: ContainerName, rootfs: String, storage: StorageRequest = .shared, overlay: Bool = false,
         binds: [BindMount] = [], command: [String]? = nil, hostname: String? = nil,
-        hooks: ContainerConfig.Hooks = .init(), security: SecurityProfile = .hardened
+        hooks: ContainerConfig.Hooks = .init(), security: SecurityProfile = .hardened,
+        network: ContainerNetwork? = nil
     ) {
         self.name = name
         self.rootfs = rootfs
@@ -37,6 +39,7 @@ public struct CreateRequest: Sendable {
         self.hostname = hostname
         self.hooks = hooks
         self.security = security
+        self.network = network
     }
 }
 
@@ -141,7 +144,8 @@ struct ContainerCreation {
         }
         let config = ContainerConfig(
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
-            binds: request.binds, command: request.command, hooks: request.hooks, security: request.security)
+            binds: request.binds, command: request.command, hooks: request.hooks, security: request.security,
+            network: request.network)
         try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break

@@ -187,6 +187,10 @@ public struct ContainerManager {
         public var migration: String?
         /// `SecurityProfile`: hardened or privileged.
         public var security: String
+        /// The container's network identity; absent for a container with only `lo`.
+        public var network: ContainerNetwork?
+        /// The host end of its veth pair; absent without a network.
+        public var hostInterface: String?
     }
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
@@ -203,7 +207,8 @@ public struct ContainerManager {
             name: name.value, status: state.label, pid: pid, problem: problem,
             storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
-            migration: migration(of: runtime), security: runtime.config.profile.rawValue)
+            migration: migration(of: runtime), security: runtime.config.profile.rawValue,
+            network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) })
     }
 
     /// What `list` and `status` say of a migration in progress or left unfinished.

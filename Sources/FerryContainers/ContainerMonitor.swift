@@ -161,6 +161,10 @@ public struct FreshStart: ContainerLauncher {
         do throws(FerryError) {
             try CgroupSet.restore(getpid(), to: membership)
             if case .failure(let errno) = forked { throw FerryError.system("clone", errno) }
+            // The init waits for "go": its eth0 is in place before anything inside runs.
+            if let network = runtime.config.network {
+                try NetworkAttachment(network: network, container: runtime.config.name).attach(initPid: pid)
+            }
         } catch {
             if pid > 0 {
                 _ = kill(pid, SIGKILL)

@@ -79,6 +79,10 @@ public struct ContainerRuntime {
         if cgroup.exists, !cgroup.pids.isEmpty {
             throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")
         }
+        // The veth goes with the container's last task: a namespace that outlives them (a
+        // closed socket still sending its FIN holds it for minutes) must not keep the
+        // container's MAC and addresses on the bridge.
+        if let network = config.network { NetworkAttachment(network: network, container: config.name).removeHostEnd() }
         try cgroups.remove()
         // The state root's group, then Ferry's own, once their last container is gone
         // (EBUSY while another remains).

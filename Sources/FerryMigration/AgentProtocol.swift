@@ -90,12 +90,15 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         public var imageBytes: UInt64 = 0
         /// A probe of the source's device, to see whether this host sees it too.
         public var sharedStorage: StorageProbe?
+        /// The bridges the container's network joins (`--net bridge:NAME`), to look for.
+        public var bridges: [String]?
 
-        public init(container: String, neededBytes: UInt64, imageBytes: UInt64 = 0, sharedStorage: StorageProbe?) {
+        public init(container: String, neededBytes: UInt64, imageBytes: UInt64 = 0, sharedStorage: StorageProbe?, bridges: [String] = []) {
             self.container = container
             self.neededBytes = neededBytes
             self.imageBytes = imageBytes
             self.sharedStorage = sharedStorage
+            self.bridges = bridges
         }
     }
 
@@ -230,6 +233,8 @@ public struct AgentResponse: Codable, Sendable, Equatable {
         public var nameTaken: Bool
         /// The target's path of the source's device, when it sees the same one.
         public var sharedDevice: String?
+        /// Each bridge asked for: whether this host has it.
+        public var bridges: [String: Bool]?
     }
 
     public struct Prepared: Codable, Sendable, Equatable {

@@ -101,7 +101,8 @@ public struct AgentServer {
             response.hello = .init(
                 protocolVersion: AgentProtocol.version, host: Self.hostName,
                 stateRoot: root.path, criuVersion: criu?.description, kernelRelease: kernel.release, kernelFeatures: kernel.byName,
-                freeBytes: free, nameTaken: taken, sharedDevice: sharedDevice)
+                freeBytes: free, nameTaken: taken, sharedDevice: sharedDevice,
+                bridges: Dictionary((hello.bridges ?? []).map { ($0, (try? NetworkAttachment.bridgeExists($0)) ?? false) }, uniquingKeysWith: { a, _ in a }))
             return response
         case .prepare(let prepare):
             let config = try prepare.containerConfig()
@@ -219,8 +220,24 @@ public struct AgentServer {
         guard lease.deadline == nil || Self.isAlive(runtime) else {
             throw FerryError(.declined, "the restored copy of \(name) here is not running any more")
         }
+        let network = runtime.config.network
+        let initPid: pid_t? = if case .running(let state) = runtime.loadState() { state.initPid } else { nil }
+        // The copy's network opens first: a failure here leaves it pending, for an abort.
+        if network != nil, let initPid {
+            try NetworkLock.release(initPid: initPid)
+            // What the closed network dropped is resent now, not when the peers' backed-off
+            // timers say (seconds, after a freeze of one).
+            for pid in runtime.cgroup.pids { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
+        }
         unlink(MigrationLease.path(layout))
         if runtime.cgroup.isFrozen { try runtime.cgroup.thaw() }
+        if let network, let initPid {
+            do throws(FerryError) {
+                try NetworkAttachment(network: network, container: name).announce(initPid: initPid)
+            } catch {
+                manager.logger.warning("could not announce the container's addresses", metadata: ["container": "\(name)", "error": "\(error.message)"])
+            }
+        }
     }
 
     private func held(_ name: ContainerName) -> AgentResponse.Held {

@@ -120,6 +120,11 @@ struct MigrationPlan: Sendable, Equatable {
         if target.kernelRelease != source.kernel.release {
             found.append(.init(what: "kernel", source: source.kernel.release, target: target.kernelRelease, blocking: false))
         }
+        if let bridge = source.config.network?.bridge, target.bridges?[bridge] != true {
+            found.append(.init(
+                what: "network bridge \(bridge)", source: "has it", target: "lacks it", blocking: true,
+                consequence: "the container's eth0 joins \(bridge); create that bridge on the target or choose another target"))
+        }
         var needs = source.needs
         if case .insulatedImage = targetConfig.storage { needs.insert(.loop) }
         if !source.online { needs.subtract([.cgroupFreezer, .moveMountSetGroup]) }

@@ -151,7 +151,8 @@ struct MigrationRun {
             let source = try run.sourceFacts()
             let reply = try run.agent().call(.hello(.init(
                 container: run.name.value, neededBytes: source.areaBytes,
-                imageBytes: run.online && run.journal.dumpDevice == nil ? run.memoryBytes() : 0, sharedStorage: probe.map { .init($0) })))
+                imageBytes: run.online && run.journal.dumpDevice == nil ? run.memoryBytes() : 0, sharedStorage: probe.map { .init($0) },
+                bridges: source.config.network.map { [$0.bridge] } ?? [])))
             guard let hello = reply.hello else { throw FerryError(.corrupt, "target \(run.options.target.destination) sent no hello") }
             if hello.nameTaken {
                 throw FerryError(.alreadyExists, "container \(run.name) already exists on \(run.options.target.destination)")

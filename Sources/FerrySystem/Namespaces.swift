@@ -42,6 +42,18 @@ public enum Namespaces {
         try syscall("bring up \(name)") { fy_interface_up(name) }
     }
 
+    /// Announces that `address` (4 or 16 bytes) now lives at `mac` on `interface` of the
+    /// network namespace behind `namespace` (a /proc/PID/ns/net descriptor): an unsolicited
+    /// neighbour advertisement (IPv6) or a gratuitous ARP (IPv4), sent from inside it. Only
+    /// the calling thread enters the namespace, and it is back before this returns.
+    /// The corresponding C functions are `setns`, `socket` and `sendto`.
+    public static func announce(address: [UInt8], mac: [UInt8], interface: String, namespace: Int32) throws(FerryError) {
+        precondition(mac.count == 6 && (address.count == 4 || address.count == 16))
+        try syscall("announce on \(interface)") {
+            fy_announce_address(namespace, interface, mac, address, address.count == 16 ? AF_INET6 : AF_INET)
+        }
+    }
+
     /// The inode number that identifies a namespace, from /proc/PID/ns/NAME.
     public static func identity(pid: Int32, _ name: String) -> UInt64? {
         fileStatus("/proc/\(pid)/ns/\(name)").map { UInt64($0.st_ino) }

@@ -28,4 +28,16 @@ public struct ProcessHandle: Sendable {
         guard case .success(let ready) = DescriptorIO.poll(&entries, timeout: seconds) else { return false }
         return ready > 0
     }
+
+    /// Kicks every established TCP socket the process holds (see `fy_tcp_kick`): each
+    /// sends a window probe now. Returns how many did; sockets it cannot reach are skipped.
+    /// The corresponding C functions are `pidfd_getfd` and `setsockopt` (TCP_REPAIR).
+    public func kickTCPConnections() -> Int {
+        var kicked = 0
+        for entry in (try? directoryEntries("/proc/\(pid)/fd")) ?? [] {
+            guard let number = Int32(entry), RootedLookup.linkTarget("/proc/\(pid)/fd/\(entry)")?.hasPrefix("socket:") == true else { continue }
+            if fy_tcp_kick(fd.rawValue, number) == 1 { kicked += 1 }
+        }
+        return kicked
+    }
 }

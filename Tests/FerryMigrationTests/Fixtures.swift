@@ -14,10 +14,11 @@ enum KernelFeaturesFixture {
 
 extension AgentResponse.Hello {
     static func target(
-        criu: String? = "4.2.1", kernel: KernelFeatures = KernelFeaturesFixture.all(true), sharedDevice: String? = nil
+        criu: String? = "4.2.1", kernel: KernelFeatures = KernelFeaturesFixture.all(true), sharedDevice: String? = nil,
+        bridges: [String: Bool]? = nil
     ) -> AgentResponse.Hello {
         AgentResponse.Hello(
             protocolVersion: AgentProtocol.version, host: "h2", stateRoot: "/var/lib/ferry", criuVersion: criu,
-            kernelRelease: kernel.release, kernelFeatures: kernel.byName, freeBytes: 1 << 40, nameTaken: false, sharedDevice: sharedDevice)
+            kernelRelease: kernel.release, kernelFeatures: kernel.byName, freeBytes: 1 << 40, nameTaken: false, sharedDevice: sharedDevice, bridges: bridges)
     }
 }

@@ -29,6 +29,19 @@ import Testing
         #expect(plan.targetConfig.storage == .shared)
     }
 
+    @Test func aTargetWithoutTheContainersBridgeBlocks() throws {
+        var source = try Self.source()
+        source.config.network = ContainerNetwork(bridge: "br0", mac: try MACAddress(parsing: "02:00:00:00:00:01"))
+        for bridges in [nil, ["br0": false]] as [[String: Bool]?] {
+            let plan = MigrationPlan(source: source, target: .target(bridges: bridges), request: Self.plain)
+            #expect(plan.refusals.map(\.what) == ["network bridge br0"], "\(plan.differences)")
+        }
+        let plan = MigrationPlan(source: source, target: .target(bridges: ["br0": true]), request: Self.plain)
+        #expect(plan.differences.isEmpty, "\(plan.differences)")
+        // Without a network, the bridges are not asked about.
+        #expect(MigrationPlan(source: try Self.source(), target: .target(), request: Self.plain).refusals.isEmpty)
+    }
+
     @Test func sharedDeviceMeansNoCopyAndTheTargetsPath() throws {
         let plan = MigrationPlan(
             source: try Self.source(storage: .insulatedDevice(path: "/dev/sdb")), target: .target(sharedDevice: "/dev/sdc"), request: Self.plain)

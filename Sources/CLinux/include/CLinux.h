@@ -99,5 +99,7 @@ int fy_copy_window_size(int from, int to);
 
 /// Sets IFF_UP on the named interface in the caller's network namespace.
 int fy_interface_up(const char *name);
+int fy_tcp_kick(int pidfd, int fd);
+int fy_announce_address(int netns_fd, const char *ifname, const unsigned char mac[6], const unsigned char *address, int family);
 
 #endif

@@ -6,6 +6,12 @@ enum Fixtures {
     static func installMemhog(into rootfs: String) throws {
         try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/memhog", Repository.root + "/Tests/Fixtures/memhog.c"])
     }
+
+    /// Compiles tcpstream.c (echo server, checking client, ping, NA watcher) statically
+    /// into `rootfs/bin/tcpstream`; the tests run the same binary on the hosts.
+    static func installTCPStream(into rootfs: String) throws {
+        try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/tcpstream", Repository.root + "/Tests/Fixtures/tcpstream.c"])
+    }
 }
 
 /// Reads a small file inside a running container through `ferry exec`.
