@@ -75,19 +75,19 @@ extension Integration {
             defer { scratch.cleanUp() }
             let ferry = scratch.ferry
             let rootfs = try Rootfs.busybox(in: scratch)
-            // An established TCP connection over lo: CRIU refuses it without tcp_established,
-            // after it has frozen the tree — so the failure path must thaw it again.
-            let script = "sleep 100000 | nc -l -p 7000 >/dev/null & sleep 0.3; sleep 100000 | nc 127.0.0.1 7000 >/dev/null & " + Self.counter
-            try ferry.ok(["create", "tcp", "--rootfs", rootfs, "--", "/bin/sh", "-c", script])
-            try ferry.ok(["start", "tcp"])
-            #expect(try eventually { try ferry.exec("tcp", "cat /proc/net/tcp").contains(" 01 ") }, "no established connection")
-            let failed = try ferry.run(["checkpoint", "tcp", "--to", scratch.path("images")])
+            // A deleted file held open, larger than CRIU's ghost limit (1 MiB): CRIU refuses
+            // it after it has frozen the tree — so the failure path must thaw it again.
+            let script = "dd if=/dev/zero of=/ghost bs=1M count=4 2>/dev/null; exec 3</ghost; rm /ghost; touch /ready; " + Self.counter
+            try ferry.ok(["create", "ghost", "--rootfs", rootfs, "--", "/bin/sh", "-c", script])
+            try ferry.ok(["start", "ghost"])
+            #expect(try ferry.waitFor("ghost", file: "/ready"), "the deleted file was never held")
+            let failed = try ferry.run(["checkpoint", "ghost", "--to", scratch.path("images")])
             #expect(!failed.succeeded)
             #expect(failed.stderr.contains("CRIU dump failed") && failed.stderr.contains("dump.log"), "\(failed.stderr)")
             #expect(!FileManager.default.fileExists(atPath: scratch.path("images")), "a partial image directory was left")
-            let before = try ferry.counter("tcp")
-            #expect(try eventually { try ferry.counter("tcp") > before }, "the container is not running after the failed dump")
-            let state = try String(contentsOfFile: "/sys/fs/cgroup/freezer" + (try freezerPath(ferry, "tcp")) + "/freezer.state", encoding: .utf8)
+            let before = try ferry.counter("ghost")
+            #expect(try eventually { try ferry.counter("ghost") > before }, "the container is not running after the failed dump")
+            let state = try String(contentsOfFile: "/sys/fs/cgroup/freezer" + (try freezerPath(ferry, "ghost")) + "/freezer.state", encoding: .utf8)
             #expect(state.hasPrefix("THAWED"))
         }
     }
