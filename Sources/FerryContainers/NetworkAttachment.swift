@@ -7,9 +7,10 @@ import Glibc
 /// container's `eth0`, made at a fresh start, handed to CRIU at a restore, and announced to
 /// the network whenever the container appears on a host.
 ///
-/// The pair lives and dies with the container's network namespace: when the last task of
-/// the container ends, the kernel removes both ends, so nothing needs undoing on a host the
-/// container leaves. Links are set up with iproute2's `ip`, the tool every admin reads.
+/// The pair belongs to the container's network namespace, but Ferry removes the host end
+/// itself whenever the container's last task is gone (see removeHostEnd), and with it the
+/// host's neighbour entries for the container's addresses: a host the container leaves keeps
+/// nothing of it. Links are set up with iproute2's `ip`, the tool every admin reads.
 public struct NetworkAttachment: Sendable {
     public let network: ContainerNetwork
     /// The host end's name (see ContainerNetwork.hostInterface).
@@ -47,8 +48,14 @@ public struct NetworkAttachment: Sendable {
     /// once nothing holds it (a closed socket retrying its FIN can, for minutes), and a
     /// restart right after would find the name taken. Called with the container's lock
     /// held or by its monitor, with no task of it left, so a link of this name is a leftover.
+    ///
+    /// The host's own neighbour entries for the container's addresses go too: they name the
+    /// right MAC, but a host the container has left must not answer for where it is.
     public func removeHostEnd() {
         _ = try? Spawn.run(["ip", "link", "delete", "dev", hostInterface])
+        for address in network.addresses {
+            _ = try? Spawn.run(["ip", "neigh", "flush", "to", address.address.description])
+        }
     }
 
     /// A fresh start: the pair is made with its inside end already in the init's network

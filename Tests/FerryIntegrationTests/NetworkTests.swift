@@ -98,6 +98,14 @@ extension Integration {
                 .split(separator: "\n").filter { $0.contains(": fy") }.map(String.init)
         }
 
+        /// The host's neighbour entries for the container's addresses (failed ones included).
+        static func neighbours(on host: Int, _ hosts: TestHosts) throws -> [String] {
+            try [address, ipv4].flatMap { address in
+                try Shell.run(["ip", "-n", try hosts.namespace(host), "neigh", "show", "to", address])
+                    .split(separator: "\n").map(String.init)
+            }
+        }
+
         static func ping(from host: Int, _ hosts: TestHosts, _ program: String) throws -> Bool {
             try eventually(10) { (try? Shell.run(["nsenter", "--net=/run/netns/\(try hosts.namespace(host))", program, "ping", address])) != nil }
         }
@@ -126,6 +134,10 @@ extension Integration {
                     log.close()
                     #expect(try eventually { ((try? String(contentsOfFile: watcher, encoding: .utf8)) ?? "").contains("listening") })
 
+                    // The source host itself talks to the container, so it holds a neighbour entry.
+                    let left = to == 2 ? 1 : 2
+                    #expect(try Self.ping(from: left, hosts, program), "h\(left) cannot reach the container")
+                    #expect(try !Self.neighbours(on: left, hosts).isEmpty, "h\(left) learnt no neighbour entry of the container")
                     let migrated = try from.migrate("echo", to: to)
                     #expect(migrated.succeeded, "\(migrated.stdout) \(migrated.stderr)")
                     print("[network] to h\(to): \(migrated.stdout.split(separator: "\n").prefix(2).joined(separator: "; "))")
@@ -135,8 +147,9 @@ extension Integration {
                     #expect(try stream.flows(), "the stream stopped after the migration to h\(to): \(stream.text)")
                     #expect(try Self.identity(destination) == identity, "the identity changed on h\(to)")
                     #expect(try Self.ping(from: 3, hosts, program), "the container does not answer ping on h\(to)")
-                    let left = to == 2 ? 1 : 2
                     #expect(try eventually { try Self.hostEnds(on: left, hosts).isEmpty }, "h\(left) keeps a veth of the container")
+                    let kept = try Self.neighbours(on: left, hosts)
+                    #expect(kept.isEmpty, "h\(left) keeps a neighbour entry of the container: \(kept)")
                     #expect(try Self.hostEnds(on: to, hosts).count == 1)
                 }
                 let (code, report) = try stream.finish()
