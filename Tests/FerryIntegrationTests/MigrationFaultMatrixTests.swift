@@ -241,9 +241,11 @@ extension Integration.MigrationFaults {
     }
 
     /// The target's CRIU: a criu whose parent is a ferry of h2 (its container's monitor).
+    /// The target's restoring CRIU: a `criu swrk` under h2's ferry. The agent's hello also
+    /// runs `criu --version`, which lives a few milliseconds and is not the restore.
     static func targetCRIU(_ hosts: TestHosts) -> pid_t? {
         for ferry in allProcesses() where comm(of: ferry) == "ferry" && environ(of: ferry).contains("FERRY_ROOT=\(hosts.root(2))") {
-            if let criu = descendants(of: ferry).first(where: isCRIU) { return criu }
+            if let criu = descendants(of: ferry).first(where: { isCRIU($0) && commandLine(of: $0).contains(" swrk") }) { return criu }
         }
         return nil
     }
