@@ -274,3 +274,70 @@ int fy_tcp_kick(int pidfd, int fd) {
     errno = saved;
     return result;
 }
+
+// --- interruption ----------------------------------------------------------------------
+//
+// Ctrl-C, SIGTERM or SIGHUP during a migration must lead to its rollback, not to a ferry
+// dead half-way. The handler records the first signal and, while ferry still may cancel,
+// ends the helpers registered as cancellable (their process groups, SIGTERM): the step
+// that waits on them fails at once and the rollback follows. Only async-signal-safe calls.
+
+#define FY_HELPER_SLOTS 64
+static volatile sig_atomic_t fy_interrupt_number;
+static volatile sig_atomic_t fy_interrupt_cancelling = 1;
+static volatile sig_atomic_t fy_helper_groups[FY_HELPER_SLOTS];
+
+static void fy_end_helpers(void) {
+    for (int i = 0; i < FY_HELPER_SLOTS; i++) {
+        pid_t group = fy_helper_groups[i];
+        if (group > 0) kill(-group, SIGTERM);
+    }
+}
+
+static void fy_on_interrupt(int sig) {
+    int saved = errno;
+    if (fy_interrupt_number == 0) fy_interrupt_number = sig;
+    if (fy_interrupt_cancelling) {
+        fy_end_helpers();
+    } else {
+        static const char note[] = "ferry: finishing what must not be left half-done; wait for it\n";
+        (void)!write(2, note, sizeof note - 1);
+    }
+    errno = saved;
+}
+
+int fy_interrupt_install(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = fy_on_interrupt;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    int signals[] = {SIGINT, SIGTERM, SIGHUP};
+    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        sigaddset(&action.sa_mask, signals[i]);
+    }
+    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        if (sigaction(signals[i], &action, NULL) != 0) return -1;
+    }
+    return 0;
+}
+
+int fy_interrupt_signal(void) { return fy_interrupt_number; }
+
+void fy_interrupt_set_cancelling(int cancelling) { fy_interrupt_cancelling = cancelling; }
+
+void fy_interrupt_register_group(int group) {
+    for (int i = 0; i < FY_HELPER_SLOTS; i++) {
+        if (__sync_bool_compare_and_swap(&fy_helper_groups[i], 0, group)) break;
+    }
+    // Started after the signal came: it is ended as the others were.
+    if (fy_interrupt_number != 0 && fy_interrupt_cancelling) kill(-group, SIGTERM);
+}
+
+void fy_interrupt_unregister_group(int group) {
+    for (int i = 0; i < FY_HELPER_SLOTS; i++) {
+        if (__sync_bool_compare_and_swap(&fy_helper_groups[i], group, 0)) break;
+    }
+}
+
+const short FY_POSIX_SPAWN_SETPGROUP = POSIX_SPAWN_SETPGROUP;

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FerryErrors
 import FerrySystem
+import Glibc
 
 /// `ferry`: run system containers and move them between hosts with their mount state.
 public struct FerryCommand: ParsableCommand {
@@ -18,12 +19,14 @@ public struct FerryCommand: ParsableCommand {
     public init() {}
 
     /// Exit statuses: 2 for bad usage, 127/126 for a command `exec` cannot find or run (as
-    /// a shell says), 1 for every other failure.
+    /// a shell says), 128+N after the rollback of work signal N interrupted (130 for a
+    /// Ctrl-C), 1 for every other failure.
     static func exitStatus(of code: FerryError.Code) -> Int32 {
         switch code {
         case .invalidArgument: 2
         case .commandNotFound: 127
         case .commandNotExecutable: 126
+        case .interrupted: 128 + (Interruption.signal ?? SIGINT)
         default: 1
         }
     }

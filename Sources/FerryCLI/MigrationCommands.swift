@@ -2,6 +2,7 @@ import ArgumentParser
 import FerryContainers
 import FerryErrors
 import FerryMigration
+import FerrySystem
 import Foundation
 
 /// `ferry migrate NAME [USER@]HOST …`
@@ -57,7 +58,13 @@ struct MigrateCommand: FerrySubcommand {
             }
             options.maxDowntime = maxDowntime
         }
+        // A Ctrl-C, SIGTERM or SIGHUP from here on rolls the migration back (or, past the
+        // commit, lets it finish) instead of ending ferry half-way.
+        try Interruption.arm()
         let summary = try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).migrate(try containerName(name), options)
+        if let signal = Interruption.signal {
+            FileOutput.standardError.write("ferry: \(Interruption.name(of: signal)) came after the commit: the migration was finished, not undone\n")
+        }
         if json { return try printJSON(summary) }
         printLine(MigrationText.summary(summary))
     }
@@ -117,6 +124,9 @@ struct RecoverCommand: FerrySubcommand {
     var forgetTarget = false
 
     func run() throws {
+        // A recovery half done is what it repairs: a signal waits for its end.
+        try Interruption.arm()
+        Interruption.setCancelling(false)
         printLine(
             try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).recover(
                 try containerName(name), forgetTarget: forgetTarget))

@@ -20,7 +20,8 @@ public final class CRIUConnection {
         let ours = OwnedFileDescriptor(taking: fds[0])
         let theirs = OwnedFileDescriptor(taking: fds[1])
         pid = try Spawn.start(
-            Spawn.diesWithParent([engine.path, "swrk", "3"]), stdout: logDescriptor, stderr: logDescriptor, extraDescriptors: [theirs.rawValue])
+            Spawn.diesWithParent([engine.path, "swrk", "3"]), stdout: logDescriptor, stderr: logDescriptor, extraDescriptors: [theirs.rawValue],
+            onInterrupt: .runsToItsEnd)
         theirs.close()
         socket = ours
     }

@@ -59,6 +59,8 @@ public struct FerryError: Error, CustomStringConvertible, Sendable {
         public static let commandNotFound = Code(rawValue: "commandNotFound")
         /// `ferry exec` of a command that cannot be executed (exit 126, as a shell).
         public static let commandNotExecutable = Code(rawValue: "commandNotExecutable")
+        /// Ctrl-C, SIGTERM or SIGHUP ended the work (after its rollback): exit 128+signal.
+        public static let interrupted = Code(rawValue: "interrupted")
     }
 
     /// Why a lower layer failed.

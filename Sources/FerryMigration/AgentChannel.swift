@@ -9,8 +9,9 @@ protocol AgentCalling: AnyObject {
     /// Sends one request and waits for its response, at most the operation's deadline; a
     /// failed response becomes an error.
     func call(_ operation: AgentRequest.Operation, within seconds: Double?) throws(FerryError) -> AgentResponse
-    /// True once a call found the channel dead or timed out: a late answer could be taken
-    /// for the next call's, so the channel is never used again.
+    /// True once a call found the channel dead or timed out (a late answer could be taken
+    /// for the next call's, so the channel is never used again), or once its ssh has ended
+    /// (an interruption ends it on purpose; the undo that follows needs a fresh one).
     var isBroken: Bool { get }
 }
 
@@ -32,7 +33,8 @@ final class AgentChannel: AgentCalling {
     private let lines: LineReader
     private let stderr: StderrDrain
     let target: SSHTarget
-    private(set) var isBroken = false
+    private var failed = false
+    var isBroken: Bool { failed || Spawn.hasExited(process) }
 
     init(target: SSHTarget, remoteFerry: String, logger: Logger) throws(FerryError) {
         self.target = target
@@ -41,7 +43,8 @@ final class AgentChannel: AgentCalling {
         let stderrPipe = try makePipe()
         process = try Spawn.start(
             Spawn.diesWithParent(target.sshCommand + [target.destination, remoteFerry, "agent"]), environment: Spawn.defaultEnvironment,
-            stdin: stdinPipe.read.rawValue, stdout: stdoutPipe.write.rawValue, stderr: stderrPipe.write.rawValue)
+            stdin: stdinPipe.read.rawValue, stdout: stdoutPipe.write.rawValue, stderr: stderrPipe.write.rawValue,
+            onInterrupt: .endsOnInterrupt)
         stdinPipe.read.close()
         stdoutPipe.write.close()
         stderrPipe.write.close()
@@ -66,17 +69,17 @@ final class AgentChannel: AgentCalling {
         do throws(FerryError) {
             try input.write(data)
         } catch {
-            isBroken = true
+            failed = true
             throw unreachable()
         }
         let line: String
         switch lines.next(within: deadline) {
         case .success(let text): line = text
         case .failure(.closed):
-            isBroken = true
+            failed = true
             throw unreachable()
         case .failure(.timedOut):
-            isBroken = true
+            failed = true
             throw FerryError(
                 .timedOut,
                 "target \(target.destination) did not answer '\(operation.name)' within \(String(format: "%.1f", deadline)) s; taking it as gone")

@@ -22,6 +22,10 @@ struct StepRow<Context> {
 /// FERRY_FAIL_AT may strike; then the row acts and is timed. Whatever fails (an error, a
 /// kill -9 of ferry), the journal holds every undo of every step that may have changed
 /// something, and `rollBack` runs them backwards.
+///
+/// An interruption (see `Interruption`) stops the table before its next step, or fails the
+/// step whose helper it ended, as `.interrupted`: the caller rolls back as for any failure.
+/// From the committing step on, a signal is only recorded and the table runs to its end.
 struct MigrationExecutor {
     private(set) var journal: MigrationJournal
     /// Persists the journal (a no-op for a dry run, which must leave nothing behind).
@@ -55,7 +59,9 @@ struct MigrationExecutor {
             if let undo = row.undo(context) { journal.undo.append(undo) }
             try save(journal)
             try strike(row.step)
+            try Interruption.check(before: row.step.rawValue)
             if row.commits {
+                Interruption.setCancelling(false)
                 journal.committed = true
                 try save(journal)
                 try strikeCommitted(row.step)
@@ -64,6 +70,9 @@ struct MigrationExecutor {
                 try row.act(&context)
             } catch {
                 logger.warning("step failed", metadata: ["step": "\(row.step.rawValue)", "error": "\(error.message)"])
+                if !journal.committed, let signal = Interruption.signal {
+                    throw Interruption.error(signal, during: row.step.rawValue, cause: error)
+                }
                 throw error
             }
             let seconds = Monotonic.now - started
@@ -76,6 +85,8 @@ struct MigrationExecutor {
     /// logs it). Undos that failed stay in the journal, so a later `ferry recover` retries
     /// exactly those.
     mutating func rollBack(_ undo: (MigrationJournal.UndoAction) throws(FerryError) -> Void) -> [String] {
+        // The rollback's own ssh and rsync must finish, whatever signal comes now.
+        Interruption.setCancelling(false)
         var problems: [String] = []
         var left: [MigrationJournal.UndoAction] = []
         for action in journal.undo.reversed() {

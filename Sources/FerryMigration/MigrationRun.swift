@@ -192,6 +192,10 @@ struct MigrationRun {
     /// Runs the journal's undos backwards; returns what could not be undone. With none
     /// left, the images and the journal go.
     mutating func rollBack(_ executor: inout MigrationExecutor, forgettingTarget: Bool = false) -> [String] {
+        // An interruption sent the agent's ssh SIGTERM, and it may not have died yet: drop
+        // it (its deinit waits for it, and its control socket goes with it), so that the
+        // undos talk to the target over a fresh connection.
+        if Interruption.signal != nil { channel = nil }
         let problems = executor.rollBack { (action) throws(FerryError) in
             if forgettingTarget, let end = Self.targetFacing(action) {
                 try outwaitLease(until: end)

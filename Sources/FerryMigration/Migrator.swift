@@ -110,6 +110,12 @@ public struct Migrator {
             }
             let undoProblems = run.rollBack(&executor)
             let note = undoProblems.isEmpty ? "" : "; undo problems: \(undoProblems.joined(separator: "; "))"
+            if error.code == .interrupted {
+                throw FerryError(
+                    .interrupted,
+                    "migration of \(name) \(error.message); rolled back: \(whereItIs(name, wasRunning: online, undoProblems: undoProblems))\(note)",
+                    cause: error.cause)
+            }
             throw FerryError(
                 error.code,
                 "migration of \(name) failed: \(error.message); \(whereItIs(name, wasRunning: online, undoProblems: undoProblems))\(note)",

@@ -20,7 +20,7 @@ enum Rsync {
         ]
         if progress != nil { argv.append("--info=progress2") }
         argv += ["\(source)/", "\(target.destination):\(destination)/"]
-        let output = try Spawn.run(Spawn.diesWithParent(argv), onOutput: progress.map { report in
+        let output = try Spawn.run(Spawn.diesWithParent(argv), onInterrupt: .endsOnInterrupt, onOutput: progress.map { report in
             { chunk in
                 // Progress lines end in \r; the closing --stats block is not progress.
                 for line in chunk.split(separator: "\r") where line.contains("%") && !line.contains("Number of") {

@@ -23,11 +23,23 @@ public enum Spawn {
         ["setpriv", "--pdeathsig", "KILL", "--"] + argv
     }
 
+    /// What a helper does when ferry is interrupted (see `Interruption`).
+    public enum OnInterrupt: Sendable {
+        /// In ferry's process group: a Ctrl-C at the terminal reaches it as it reaches ferry.
+        case sharesFerrysSignals
+        /// In its own process group, out of the terminal's reach: it runs to its end, and
+        /// ferry decides what follows (CRIU: a dump killed half-way leaves a frozen tree).
+        case runsToItsEnd
+        /// In its own process group, sent SIGTERM (with its children) when ferry is
+        /// interrupted while it may still cancel: a transfer the rollback undoes anyway.
+        case endsOnInterrupt
+    }
+
     /// Starts `argv` and returns its pid. stdio are the given descriptors, or /dev/null.
     public static func start(
         _ argv: [String], environment: [String]? = nil,
         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil,
-        extraDescriptors: [Int32] = [], newSession: Bool = false
+        extraDescriptors: [Int32] = [], newSession: Bool = false, onInterrupt: OnInterrupt = .sharesFerrysSignals
     ) throws(FerryError) -> pid_t {
         guard let program = argv.first else {
             throw FerryError(.invalidArgument, "no program to run")
@@ -53,6 +65,10 @@ public enum Spawn {
         defer { posix_spawnattr_destroy(&attributes) }
         var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
         if newSession { flags |= Int32(FY_POSIX_SPAWN_SETSID) }
+        if !newSession, onInterrupt != .sharesFerrysSignals {
+            flags |= Int32(FY_POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
         posix_spawnattr_setflags(&attributes, Int16(flags))
         var empty = sigset_t()
         sigemptyset(&empty)
@@ -76,20 +92,22 @@ public enum Spawn {
                 .commandFailed, "cannot run \(program): \(String(cString: strerror(result)))",
                 cause: .errno(.init(rawValue: result), call: "posix_spawn", path: program))
         }
+        if onInterrupt == .endsOnInterrupt { Interruption.register(group: pid) }
         return pid
     }
 
     /// Runs `argv` to completion and captures its output.
     /// `onOutput` sees stdout as it arrives (for progress displays).
     public static func run(
-        _ argv: [String], environment: [String]? = nil, input: String? = nil, onOutput: ((String) -> Void)? = nil
+        _ argv: [String], environment: [String]? = nil, input: String? = nil, onInterrupt: OnInterrupt = .sharesFerrysSignals,
+        onOutput: ((String) -> Void)? = nil
     ) throws(FerryError) -> Output {
         let out = try makePipe()
         let err = try makePipe()
         let stdinPipe = try input.map { (_) throws(FerryError) in try makePipe() }
         let pid = try start(
             argv, environment: environment, stdin: stdinPipe?.read.rawValue,
-            stdout: out.write.rawValue, stderr: err.write.rawValue)
+            stdout: out.write.rawValue, stderr: err.write.rawValue, onInterrupt: onInterrupt)
         out.write.close()
         err.write.close()
         if let stdinPipe, let input {
@@ -125,6 +143,7 @@ public enum Spawn {
     public static func wait(_ pid: pid_t) throws(FerryError) -> Int32 {
         var status: Int32 = 0
         try syscall("waitpid") { waitpid(pid, &status, 0) }
+        Interruption.unregister(group: pid)
         return decode(status)
     }
 
@@ -150,7 +169,16 @@ public enum Spawn {
     public static func reapIfExited(_ pid: pid_t) -> Int32? {
         var status: Int32 = 0
         guard case .success(let reaped) = valueOrErrno({ waitpid(pid, &status, WNOHANG) }), reaped == pid else { return nil }
+        Interruption.unregister(group: pid)
         return decode(status)
+    }
+
+    /// Whether child `pid` has ended, without reaping it (its status stays for `wait`).
+    /// The corresponding C function is `waitid` (WEXITED | WNOHANG | WNOWAIT).
+    public static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard case .success = valueOrErrno({ waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) }) else { return true }
+        return info._sifields._sigchld.si_pid == pid
     }
 
     /// Turns a wait status into a shell-style exit code.

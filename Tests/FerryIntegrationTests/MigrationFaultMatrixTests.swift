@@ -240,7 +240,6 @@ extension Integration.MigrationFaults {
         }
     }
 
-    /// The target's CRIU: a criu whose parent is a ferry of h2 (its container's monitor).
     /// The target's restoring CRIU: a `criu swrk` under h2's ferry. The agent's hello also
     /// runs `criu --version`, which lives a few milliseconds and is not the restore.
     static func targetCRIU(_ hosts: TestHosts) -> pid_t? {

@@ -47,7 +47,9 @@ extension Integration {
 
             /// Starts `ferry migrate NAME h2` on h1 in the background, its output into a file
             /// of the scratch directory; returns the pid and that file.
-            func startMigration(environment extra: [String: String] = [:]) throws -> (pid: pid_t, output: String) {
+            /// `ownGroup`: ferry leads a session and process group of its own, as a job a
+            /// shell runs in the foreground, so `kill(-pid, …)` is what Ctrl-C does there.
+            func startMigration(environment extra: [String: String] = [:], ownGroup: Bool = false) throws -> (pid: pid_t, output: String) {
                 let output = scratch.path("migrate.out")
                 FileManager.default.createFile(atPath: output, contents: nil)
                 let log = try OwnedFileDescriptor.open(output, O_WRONLY)
@@ -56,7 +58,7 @@ extension Integration {
                 for (key, value) in extra { environment[key] = value }
                 let pid = try Spawn.start(
                     ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", name, "h2", "--ssh-config", hosts.sshConfig],
-                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
+                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue, newSession: ownGroup)
                 log.close()
                 return (pid, output)
             }

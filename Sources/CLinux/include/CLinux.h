@@ -102,4 +102,18 @@ int fy_interface_up(const char *name);
 int fy_tcp_kick(int pidfd, int fd);
 int fy_announce_address(int netns_fd, const char *ifname, const unsigned char mac[6], const unsigned char *address, int family);
 
+// --- interruption ----------------------------------------------------------------------
+
+/// Installs the handler of SIGINT, SIGTERM and SIGHUP (SA_RESTART): it records the first
+/// signal and, while cancelling, sends SIGTERM to every registered helper process group.
+int fy_interrupt_install(void);
+/// The first interrupting signal received, 0 for none.
+int fy_interrupt_signal(void);
+/// Whether an interruption still ends the registered helpers (off past the point of no
+/// return and during a rollback, whose helpers must finish).
+void fy_interrupt_set_cancelling(int cancelling);
+void fy_interrupt_register_group(int group);
+void fy_interrupt_unregister_group(int group);
+extern const short FY_POSIX_SPAWN_SETPGROUP;
+
 #endif
