@@ -220,8 +220,10 @@ public struct CRIUClient {
 /// Reading CRIU's log for the lines that explain a failure.
 public enum CRIULog {
     /// Error lines every run prints here and that never explain a failure: the RLIMIT_NOFILE
-    /// one, and `ip addr restore` finding lo's addresses already there.
-    static let harmless = ["RLIMIT_NOFILE", "Address already assigned", "address already assigned"]
+    /// one, `ip addr restore` finding lo's addresses already there, and the probe for tun
+    /// support that the container's device rules refuse (a container that uses tun fails
+    /// with a tun error of its own, later).
+    static let harmless = ["RLIMIT_NOFILE", "Address already assigned", "address already assigned", "Unable to create tun"]
 
     /// The first "Error" lines, without the harmless ones.
     public static func errors(at path: String) -> [String] {
