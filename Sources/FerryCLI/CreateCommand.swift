@@ -25,6 +25,9 @@ struct CreateCommand: FerrySubcommand {
     @Option(name: .customLong("ip"), help: "ADDRESS/PREFIX on eth0, IPv6 or IPv4 (repeatable; needs --net bridge:…).") var addresses: [String] = []
     @Option(help: "eth0's MAC address (default: a random locally administered one, kept for good).") var mac: String?
     @Option(name: .customLong("gateway"), help: "Default route via this address (one per address family).") var gateways: [String] = []
+    @Option(help: "Memory limit (e.g. 512M, 2G): past it the kernel reclaims, then OOM-kills inside.") var memory: String?
+    @Option(help: "CPU time limit as a number of CPUs (e.g. 1.5).") var cpus: String?
+    @Option(help: "Limit on tasks (processes and threads) at once (e.g. 512).") var pids: String?
     @Argument(parsing: .postTerminator, help: "The init command (default /sbin/init).") var command: [String] = []
 
     func run() throws {
@@ -33,7 +36,8 @@ struct CreateCommand: FerrySubcommand {
             overlay: overlay, binds: try binds.map { try BindMount(parsing: $0) },
             command: command.isEmpty ? nil : command, hostname: hostname,
             hooks: .init(premount: premountHook, postumount: postumountHook), security: privileged ? .privileged : .hardened,
-            network: try ContainerNetwork.parse(net: net, addresses: addresses, mac: mac, gateways: gateways))
+            network: try ContainerNetwork.parse(net: net, addresses: addresses, mac: mac, gateways: gateways),
+            limits: try ResourceLimits().changing(memory: memory, cpus: cpus, pids: pids))
         let config = try global.manager().create(request)
         printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : ""))")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryErrors
+import FerryMigration
 import FerrySystem
 import Glibc
 
@@ -8,13 +9,17 @@ public struct FerryCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "Run Linux system containers and live-migrate them with their mount state.",
+        version: "ferry \(FerryCommand.release) (agent protocol \(AgentProtocol.version))",
         subcommands: [
-            CheckCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, ExecCommand.self,
+            CheckCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, ExecCommand.self, SetCommand.self,
             ListCommand.self, StatusCommand.self, DestroyCommand.self, MountsCommand.self, CheckpointCommand.self, RestoreCommand.self, MigrateCommand.self,
             AgentCommand.self, RecoverCommand.self,
             DemoCommand.self,
             MonitorCommand.self,
         ])
+
+    /// This release's number, bumped with every tagged release.
+    static let release = "0.5.0"
 
     public init() {}
 

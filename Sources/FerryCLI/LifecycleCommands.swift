@@ -117,6 +117,7 @@ struct StatusCommand: FerrySubcommand {
         } else {
             printLine("network: none (lo only)")
         }
+        printLine("limits:  \(summary.limits?.summary ?? "none")")
         printLine("security: \(SecurityProfile(rawValue: summary.security)?.summary ?? summary.security)")
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")

@@ -133,6 +133,8 @@ public struct RestoreLauncher: ContainerLauncher {
         self.engine = engine
     }
 
+    public var recreatesTasks: Bool { true }
+
     public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
         let plan = try RestorePlan.read(for: runtime.layout)
         guard plan.imagesDirectory == imagesPath else {

@@ -22,11 +22,13 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var security: SecurityProfile?
     /// nil: the container's own network namespace holds only `lo`.
     public var network: ContainerNetwork?
+    /// nil: no limit beyond the host's.
+    public var limits: ResourceLimits?
 
     public init(
         name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
         binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened,
-        network: ContainerNetwork? = nil
+        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil
     ) {
         self.name = name
         self.hostname = hostname ?? name.value
@@ -37,6 +39,7 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         self.hooks = hooks
         self.security = security
         self.network = network
+        self.limits = limits.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public var profile: SecurityProfile { security ?? .hardened }

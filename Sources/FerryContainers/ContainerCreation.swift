@@ -23,12 +23,13 @@ public struct CreateRequest: Sendable {
     public var hooks: ContainerConfig.Hooks
     public var security: SecurityProfile
     public var network: ContainerNetwork?
+    public var limits: ResourceLimits?
 
     public init(
         name: ContainerName, rootfs: String, storage: StorageRequest = .shared, overlay: Bool = false,
         binds: [BindMount] = [], command: [String]? = nil, hostname: String? = nil,
         hooks: ContainerConfig.Hooks = .init(), security: SecurityProfile = .hardened,
-        network: ContainerNetwork? = nil
+        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil
     ) {
         self.name = name
         self.rootfs = rootfs
@@ -40,6 +41,7 @@ public struct CreateRequest: Sendable {
         self.hooks = hooks
         self.security = security
         self.network = network
+        self.limits = limits
     }
 }
 
@@ -59,6 +61,7 @@ struct ContainerCreation {
         let source = try validateRootfs()
         try validateBinds()
         try validateHooks()
+        if let hostname = request.hostname { try Hostname.validate(hostname) }
         if case .insulatedDevice(let path, let format) = request.storage {
             try PrivateArea.refuseIfMounted(device: path)
             let existing = try Spawn.run(["blkid", "-p", "-o", "value", "-s", "TYPE", path]).stdout.trimmingNewline
@@ -145,7 +148,7 @@ struct ContainerCreation {
         let config = ContainerConfig(
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
             binds: request.binds, command: request.command, hooks: request.hooks, security: request.security,
-            network: request.network)
+            network: request.network, limits: request.limits)
         try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break

@@ -191,6 +191,8 @@ public struct ContainerManager {
         public var network: ContainerNetwork?
         /// The host end of its veth pair; absent without a network.
         public var hostInterface: String?
+        /// Memory, CPU and task limits; absent without any.
+        public var limits: ResourceLimits?
     }
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
@@ -208,7 +210,8 @@ public struct ContainerManager {
             storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue,
-            network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) })
+            network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },
+            limits: runtime.config.limits)
     }
 
     /// What `list` and `status` say of a migration in progress or left unfinished.

@@ -67,8 +67,13 @@ public struct ContainerMonitor {
         try runtime.privateArea.mount()
         do throws(FerryError) {
             try runtime.cgroups.create()
+            // Before the first task: a restored tree must land inside its limits too (but
+            // for the task limit, which a restore's helpers would exceed; set right after).
+            let limits = runtime.config.limits
+            try (launcher.recreatesTasks ? limits?.withoutTaskLimit : limits)?.apply(to: runtime.cgroups)
             if runtime.config.profile == .hardened { try runtime.cgroups.restrictDevices(to: SecurityProfile.allowedDevices) }
             let pid = try launcher.launch(runtime)
+            if launcher.recreatesTasks { try limits?.apply(to: runtime.cgroups) }
             // A migrated copy waiting for its source's commit: frozen at once (CRIU has just
             // let go of it), thawed by the commit, fenced if the lease runs out.
             if MigrationLease.read(runtime.layout)?.state == .pending { try runtime.cgroup.freeze() }
@@ -125,6 +130,14 @@ public struct ContainerMonitor {
 public protocol ContainerLauncher {
     /// Returns the init's host pid; the init must be the caller's child.
     func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t
+    /// Whether the launch recreates a whole tree of tasks (a CRIU restore): its helpers
+    /// and the zombies it rebuilds need tasks beyond the tree's own, so the task limit is
+    /// set once the tree is back.
+    var recreatesTasks: Bool { get }
+}
+
+extension ContainerLauncher {
+    public var recreatesTasks: Bool { false }
 }
 
 /// The fresh start: clone the init into new namespaces (see ContainerInitSetup).

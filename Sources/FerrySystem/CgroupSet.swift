@@ -79,6 +79,27 @@ public struct CgroupSet: Sendable, Equatable {
         }
     }
 
+    /// Writes `value` into `file` of the container's cgroup in every hierarchy that has
+    /// that file (a controller's knob exists only where the controller is); returns how
+    /// many did.
+    @discardableResult
+    public func write(_ file: String, _ value: String) throws(FerryError) -> Int {
+        var written = 0
+        for member in members where access("\(member.path)/\(file)", F_OK) == 0 {
+            try writeText("\(member.path)/\(file)", value + "\n")
+            written += 1
+        }
+        return written
+    }
+
+    /// Reads `file` of the container's cgroup from the first hierarchy that has it.
+    public func read(_ file: String) -> String? {
+        for member in members where access("\(member.path)/\(file)", F_OK) == 0 {
+            if let text = try? readText("\(member.path)/\(file)") { return text.trimmingNewline }
+        }
+        return nil
+    }
+
     /// Moves a process into the container's cgroup in every hierarchy.
     public func add(_ pid: pid_t) throws(FerryError) {
         for member in members where access(member.path, F_OK) == 0 {
