@@ -10,13 +10,14 @@ struct CheckpointCommand: FerrySubcommand {
         commandName: "checkpoint", abstract: "Dump a running container with CRIU, mount tree included.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
-    @Option(help: "Image directory (default: the container's checkpoint/ directory); must be new or empty.") var to: String?
+    @Option(help: "Image directory (default: the container's checkpoint/ directory); new, empty, or holding a checkpoint of it.") var to: String?
     @Flag(help: "Keep the container running after the dump.") var leaveRunning = false
+    @Flag(help: "Replace a checkpoint there that was never restored.") var force = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let result = try Checkpointer(manager: global.manager(), engine: global.engine)
-            .checkpoint(try containerName(name), to: to, leaveRunning: leaveRunning)
+            .checkpoint(try containerName(name), to: to, leaveRunning: leaveRunning, force: force)
         if json { return try printJSON(result) }
         printLine("checkpointed \(name) to \(result.directory): \(result.mounts) mounts in \(result.namespaces) namespace(s)")
         printLine(StatsText.dump(result.stats) + String(format: ", total %.3f s", result.totalSeconds))
@@ -33,6 +34,7 @@ struct RestoreCommand: FerrySubcommand {
     @Option(name: .customLong("bind-source"), help: "CONTAINERPATH=HOSTPATH: a bind's source moved on this host.")
     var bindSources: [String] = []
     @Option(help: "The overlay template's path on this host, if it moved.") var overlayTemplate: String?
+    @Flag(help: "Restore images that already served a restore (rolls memory back to the dump).") var force = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -45,7 +47,7 @@ struct RestoreCommand: FerrySubcommand {
             remap.bindSources[parts[0]] = parts[1]
         }
         let result = try Restorer(manager: global.manager(), engine: global.engine)
-            .restore(try containerName(name), from: from, remap: remap)
+            .restore(try containerName(name), from: from, remap: remap, force: force)
         if json { return try printJSON(result) }
         printLine("restored \(name) (init pid \(result.pid)): \(result.mounts) mounts in \(result.namespaces) namespace(s), mount tree verified")
         printLine(StatsText.restore(result.stats) + String(format: ", total %.3f s", result.totalSeconds))

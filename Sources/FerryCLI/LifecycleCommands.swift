@@ -8,9 +8,10 @@ struct StartCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a container.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
+    @Flag(help: "Boot anew although a checkpoint waits to be restored (the checkpoint is marked used).") var fresh = false
 
     func run() throws {
-        let pid = try global.manager().start(try containerName(name))
+        let pid = try global.manager().start(try containerName(name), fresh: fresh)
         printLine("started \(name) (init pid \(pid))")
     }
 }
@@ -118,6 +119,7 @@ struct StatusCommand: FerrySubcommand {
             printLine("network: none (lo only)")
         }
         printLine("limits:  \(summary.limits?.summary ?? "none")")
+        printLine("checkpoint: \(summary.checkpoint ?? "none")")
         printLine("security: \(SecurityProfile(rawValue: summary.security)?.summary ?? summary.security)")
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")

@@ -9,7 +9,7 @@ import Foundation
 /// how its mounts looked, which external mounts map to which keys, and a checksum of every
 /// file so a damaged or swapped directory is refused before CRIU sees it.
 public struct CheckpointManifest: Sendable, Codable {
-    public static let fileName = "ferry-manifest.json"
+    public static let fileName = CheckpointUse.manifestFileName
     /// Written (durably) before CRIU dumps, without checksums and stats: if Ferry dies
     /// after CRIU has dumped and killed the tasks, but before `fileName` is written, this
     /// and CRIU's own log are enough to finish the record and restore (`completeInterrupted`).
@@ -55,6 +55,7 @@ public struct CheckpointManifest: Sendable, Codable {
     /// Files that are not part of the checkpoint's content.
     static let unchecked: Set<String> = [
         fileName, fileName + ".tmp", pendingFileName, pendingFileName + ".tmp", "stats-restore", "restore.log", "dump.log",
+        CheckpointUse.fileName, CheckpointUse.fileName + ".tmp",
     ]
 
     public static func read(from directory: String, expecting name: ContainerName?) throws(FerryError) -> CheckpointManifest {

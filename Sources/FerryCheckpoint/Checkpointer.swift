@@ -28,7 +28,11 @@ public struct Checkpointer {
     }
 
     /// `lockHeld`: the caller (a migration) already holds the container's lock.
-    public func checkpoint(_ name: ContainerName, to directory: String?, leaveRunning: Bool, lockHeld: Bool = false) throws(FerryError) -> Result {
+    /// `force`: replace a checkpoint there that was never restored (one that served is
+    /// replaced anyway).
+    public func checkpoint(
+        _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false, lockHeld: Bool = false
+    ) throws(FerryError) -> Result {
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
@@ -39,7 +43,17 @@ public struct Checkpointer {
         let plan = try logger.timed("plan", metadata: step) { () throws(FerryError) in try CheckpointPlan(runtime: runtime, state: state) }
         try plan.refuseIfBlocked("checkpoint", name)
         let cgroups = runtime.cgroups.tree()
-        let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
+        let imagesPath = directory ?? CheckpointUse.defaultDirectory(of: runtime.layout)
+        switch CheckpointUse.state(of: imagesPath) {
+        case .unused(let createdAt) where !force:
+            throw FerryError(
+                .alreadyExists,
+                "container \(name) has a checkpoint in \(imagesPath) from \(CheckpointUse.describe(createdAt)) that was never restored; 'ferry restore \(name)' resumes it, or pass --force to replace it")
+        case .unused, .used:
+            try removeTree(imagesPath)
+        case .none:
+            break
+        }
         try prepareEmptyDirectory(imagesPath)
 
         let logPath = "\(runtime.layout.directory)/dump.log"

@@ -40,7 +40,10 @@ public struct Restorer {
     }
 
     /// `lockHeld`: the caller (a migration) already holds the container's lock.
-    public func restore(_ name: ContainerName, from directory: String?, remap: Remap, lockHeld: Bool = false) throws(FerryError) -> Result {
+    /// `force`: restore images that already served (see CheckpointUse).
+    public func restore(
+        _ name: ContainerName, from directory: String?, remap: Remap, force: Bool = false, lockHeld: Bool = false
+    ) throws(FerryError) -> Result {
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
@@ -52,8 +55,13 @@ public struct Restorer {
         case .crashed: crashed = true
         case .stopped: crashed = false
         }
-        let imagesPath = directory ?? "\(runtime.layout.directory)/checkpoint"
+        let imagesPath = directory ?? CheckpointUse.defaultDirectory(of: runtime.layout)
         let step: Logger.Metadata = ["container": "\(name)"]
+        if case .used(let use, let createdAt) = CheckpointUse.state(of: imagesPath), !force {
+            throw FerryError(
+                .invalidState,
+                "the checkpoint of \(name) in \(imagesPath) (from \(CheckpointUse.describe(createdAt))) already served a \(use.by) at \(CheckpointUse.describe(use.at)); restoring it again rolls the container's memory back while its files stay as they are now; pass --force if that is what you want, or take a new checkpoint")
+        }
         // A checkpoint whose ferry died between CRIU's dump and the record is finished here.
         _ = CheckpointManifest.completeInterrupted(directory: imagesPath, workDirectory: runtime.layout.directory)
         let manifest = try logger.timed("verify images", metadata: step) { () throws(FerryError) in
@@ -84,6 +92,12 @@ public struct Restorer {
                 .mountTreeMismatch,
                 "restored container \(name) has a different mount tree, so it was stopped again (images untouched):\n  "
                     + differences.joined(separator: "\n  "))
+        }
+        // The images have served: a second restore needs --force.
+        do throws(FerryError) {
+            try CheckpointUse.mark(imagesPath, by: "restore")
+        } catch {
+            logger.warning("could not mark the checkpoint used", metadata: ["container": "\(name)", "error": "\(error.message)"])
         }
         // A migrated copy is announced at its commit, when its network opens.
         if let network = runtime.config.network, MigrationLease.read(runtime.layout)?.state != .pending {

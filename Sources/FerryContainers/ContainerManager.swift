@@ -44,7 +44,8 @@ public struct ContainerManager {
     }
 
     /// Starts the container under a detached monitor and returns the init's host pid.
-    public func start(_ name: ContainerName, timeout: Double = 60) throws(FerryError) -> pid_t {
+    /// `fresh`: boot anew although a checkpoint waits to be restored (it is then marked used).
+    public func start(_ name: ContainerName, fresh: Bool = false, timeout: Double = 60) throws(FerryError) -> pid_t {
         let lock = try OperationLock(root: root, name: name)
         defer { withExtendedLifetime(lock) {} }
         let runtime = try runtime(name)
@@ -58,7 +59,21 @@ public struct ContainerManager {
         case .stopped:
             break
         }
-        return try launchMonitor(runtime, arguments: [], timeout: timeout)
+        let checkpoint = CheckpointUse.defaultDirectory(of: runtime.layout)
+        let waiting: Bool
+        if case .unused(let createdAt) = CheckpointUse.state(of: checkpoint) {
+            guard fresh else {
+                throw FerryError(
+                    .invalidState,
+                    "container \(name) has a checkpoint from \(CheckpointUse.describe(createdAt)) that was never restored; 'ferry restore \(name)' resumes it, or 'ferry start \(name) --fresh' boots it anew")
+            }
+            waiting = true
+        } else {
+            waiting = false
+        }
+        let pid = try launchMonitor(runtime, arguments: [], timeout: timeout)
+        if waiting { try? CheckpointUse.mark(checkpoint, by: "fresh start") }
+        return pid
     }
 
     /// Spawns `ferry __monitor` (with extra arguments, e.g. a checkpoint to restore from)
@@ -193,6 +208,8 @@ public struct ContainerManager {
         public var hostInterface: String?
         /// Memory, CPU and task limits; absent without any.
         public var limits: ResourceLimits?
+        /// The default checkpoint: its age and whether it has served; absent without one.
+        public var checkpoint: String?
     }
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
@@ -211,7 +228,16 @@ public struct ContainerManager {
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue,
             network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },
-            limits: runtime.config.limits)
+            limits: runtime.config.limits, checkpoint: Self.checkpointSummary(runtime))
+    }
+
+    /// What `status` says of the default checkpoint.
+    static func checkpointSummary(_ runtime: ContainerRuntime) -> String? {
+        switch CheckpointUse.state(of: CheckpointUse.defaultDirectory(of: runtime.layout)) {
+        case .none: nil
+        case .unused(let createdAt): "from \(CheckpointUse.describe(createdAt)), not restored yet"
+        case .used(let use, let createdAt): "from \(CheckpointUse.describe(createdAt)), used by a \(use.by) at \(CheckpointUse.describe(use.at))"
+        }
     }
 
     /// What `list` and `status` say of a migration in progress or left unfinished.

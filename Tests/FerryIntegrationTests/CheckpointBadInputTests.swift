@@ -25,8 +25,15 @@ extension Integration {
             let pristine = try treeChecksum(images)
 
             let occupied = try ferry.run(["checkpoint", "one", "--to", images])
-            #expect(!occupied.succeeded && occupied.stderr.contains("not empty"))
+            #expect(!occupied.succeeded && occupied.stderr.contains("never restored") && occupied.stderr.contains("--force"), "\(occupied.stderr)")
             #expect(try treeChecksum(images) == pristine)
+            // A directory with anything else in it is never emptied.
+            let foreign = scratch.path("foreign")
+            try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+            try "keep\n".write(toFile: foreign + "/notes.txt", atomically: true, encoding: .utf8)
+            let other = try ferry.run(["checkpoint", "one", "--to", foreign, "--force"])
+            #expect(!other.succeeded && other.stderr.contains("not empty"), "\(other.stderr)")
+            #expect(FileManager.default.fileExists(atPath: foreign + "/notes.txt"))
 
             let running = try ferry.run(["restore", "one", "--from", images])
             #expect(!running.succeeded && running.stderr.contains("already running"), "\(running.stderr)")
