@@ -9,7 +9,8 @@ import Foundation
 /// migration's summary and the counter on each side.
 struct DemoCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Live-migrate a demo container between two test hosts and back.")
+        commandName: "demo", abstract: "Live-migrate a demo container between two test hosts and back.",
+        shouldDisplay: false)
     @OptionGroup var global: GlobalOptions
     @Option(help: "A busybox rootfs directory (scripts/make-rootfs busybox DIR makes one).") var rootfs: String
     @Option(help: "Test hosts directory (scripts/test-hosts up DIR 2 makes one).") var hosts: String

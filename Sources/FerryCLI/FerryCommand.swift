@@ -11,7 +11,7 @@ public struct FerryCommand: ParsableCommand {
         abstract: "Run Linux system containers and live-migrate them with their mount state.",
         version: "ferry \(FerryCommand.release) (agent protocol \(AgentProtocol.version))",
         subcommands: [
-            CheckCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, ExecCommand.self, SetCommand.self,
+            CheckCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, ExecCommand.self, EnterCommand.self, SetCommand.self,
             ListCommand.self, StatusCommand.self, DestroyCommand.self, MountsCommand.self, CheckpointCommand.self, RestoreCommand.self, MigrateCommand.self,
             AgentCommand.self, RecoverCommand.self,
             DemoCommand.self,

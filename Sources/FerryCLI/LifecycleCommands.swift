@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import FerryCheckpoint
 import FerryContainers
 import FerryErrors
@@ -39,10 +40,35 @@ struct DestroyCommand: FerrySubcommand {
         commandName: "destroy", abstract: "Remove a stopped container and its private area.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
+    @Flag(name: [.short, .long], help: "Stop the container first if it runs (as podman rm -f, lxc delete --force).") var force = false
 
     func run() throws {
-        try global.manager().destroy(try containerName(name))
+        let manager = try global.manager()
+        let name = try containerName(name)
+        if force, case .running = try manager.runtime(name).loadState() {
+            _ = try manager.stop(name)
+        }
+        try manager.destroy(name)
         printLine("destroyed \(name)")
+    }
+}
+
+/// `ferry enter NAME`: vzctl's word for a login shell inside.
+struct EnterCommand: FerrySubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enter", abstract: "Open a login shell inside a running container (root's shell from its /etc/passwd).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Container name.") var name: String
+
+    func run() throws {
+        let runtime = try global.manager().runtime(try containerName(name))
+        let login = ContainerExec.rootLogin(in: runtime.rootfs)
+        var exec = ContainerExec(runtime: runtime, arguments: [login.shell, "-l"])
+        exec.workingDirectory = login.home
+        exec.environment = ["HOME=\(login.home)"]
+        exec.terminal = isatty(0) == 1
+        let status = try exec.run()
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
@@ -108,6 +134,8 @@ struct StatusCommand: FerrySubcommand {
         if json { return try printJSON(summary) }
         printLine("name:    \(summary.name)")
         printLine("status:  \(summary.status)\(summary.pid.map { " (init pid \($0))" } ?? "")")
+        if let started = summary.startedAt { printLine("started: \(CheckpointUse.describe(started))") }
+        printLine("hostname: \(summary.hostname)")
         if let problem = summary.problem { printLine("problem: \(problem)") }
         if let migration = summary.migration { printLine("migration: \(migration)") }
         printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")

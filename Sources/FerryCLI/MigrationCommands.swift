@@ -106,7 +106,8 @@ enum MigrationText {
 /// `ferry agent`: the target's side of a migration, spoken over ssh's stdin/stdout.
 struct AgentCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "agent", abstract: "Serve a migration from a source host (run by 'ferry migrate' over ssh).")
+        commandName: "agent", abstract: "Serve a migration from a source host (run by 'ferry migrate' over ssh).",
+        shouldDisplay: false)
     @OptionGroup var global: GlobalOptions
 
     func run() throws {

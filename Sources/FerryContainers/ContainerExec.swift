@@ -21,6 +21,24 @@ public struct ContainerExec {
     public var environment: [String] = []
     public var terminal = false
 
+    /// root's login shell and home as the container's /etc/passwd names them (/bin/sh
+    /// and / without one, or when the home is missing).
+    public static func rootLogin(in rootfs: String) -> (shell: String, home: String) {
+        let contained = try? ContainedPath(root: rootfs)
+        // Looked up inside the root (a planted symlink must not name a host file), then
+        // read through the descriptor.
+        let file = (try? contained?.openIfPresent("/etc/passwd")) ?? nil
+        let passwd = file.flatMap { try? readText("/proc/self/fd/\($0.rawValue)") } ?? ""
+        for line in passwd.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 7, fields[0] == "root" else { continue }
+            let shell = fields[6].hasPrefix("/") ? fields[6] : "/bin/sh"
+            let homeExists = fields[5].hasPrefix("/") && ((try? contained?.openIfPresent(fields[5])) ?? nil) != nil
+            return (shell, homeExists ? fields[5] : "/")
+        }
+        return ("/bin/sh", "/")
+    }
+
     public init(runtime: ContainerRuntime, arguments: [String]) {
         self.runtime = runtime
         self.arguments = arguments

@@ -190,6 +190,9 @@ public struct ContainerManager {
         public var status: String
         /// The running init's host pid.
         public var pid: Int32?
+        /// When the running container started (a restore counts as a start).
+        public var startedAt: Date?
+        public var hostname: String
         /// Why the state is unreadable, with the fix; absent otherwise.
         public var problem: String?
         public var storage: String
@@ -216,14 +219,17 @@ public struct ContainerManager {
         let runtime = try runtime(name)
         let state = runtime.loadState()
         var pid: Int32?
+        var startedAt: Date?
         var problem: String?
         switch state {
-        case .running(let running): pid = running.initPid
+        case .running(let running):
+            pid = running.initPid
+            startedAt = running.startedAt
         case .unreadable(let error): problem = error.message
         case .stopped, .crashed: break
         }
         return Summary(
-            name: name.value, status: state.label, pid: pid, problem: problem,
+            name: name.value, status: state.label, pid: pid, startedAt: startedAt, hostname: runtime.config.hostname, problem: problem,
             storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue,

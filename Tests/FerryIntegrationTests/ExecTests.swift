@@ -36,6 +36,23 @@ extension Integration {
             #expect(try ferry.run(["exec", "x", "--", "tty"]).stdout.contains("not a tty"))
             let shell = try ferry.run(["exec", "-t", "x", "--", "/bin/sh"], input: "echo $((6*7)); exit 4\n")
             #expect(shell.status == 4 && shell.stdout.contains("42"), "\(shell.status) \(shell.stdout)")
+
+            // vzctl's `enter`: root's login shell from the container's /etc/passwd, in its home.
+            let passwd = try ferry.exec("x", "grep ^root: /etc/passwd").trimmingCharacters(in: .whitespacesAndNewlines)
+            let home = String(passwd.split(separator: ":", omittingEmptySubsequences: false)[5])
+            _ = try ferry.exec("x", "mkdir -p \(home)")
+            let entered = try ferry.run(["enter", "x"], input: "echo in $(pwd) as $(id -u) home $HOME; exit 5\n")
+            #expect(entered.status == 5 && entered.stdout.contains("in \(home) as 0 home \(home)"), "\(entered.status) \(entered.stdout) \(entered.stderr)")
+
+            // destroy --force stops a running container first; without it, a clear refusal.
+            let refused = try ferry.run(["destroy", "x"])
+            #expect(!refused.succeeded && refused.stderr.contains("ferry stop x"), "\(refused.stderr)")
+            #expect(try ferry.ok(["status", "x"]).stdout.contains("hostname: x"))
+            #expect(try ferry.ok(["status", "x"]).stdout.contains("started: "))
+            try ferry.ok(["destroy", "--force", "x"])
+            #expect(!(try ferry.run(["status", "x"]).succeeded))
+            let help = try ferry.ok(["--help"]).stdout
+            #expect(!help.contains("agent") && !help.contains("__monitor") && !help.contains(" demo") && help.contains("enter"), "\(help)")
         }
     }
 }
