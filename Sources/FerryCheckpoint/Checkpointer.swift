@@ -30,8 +30,11 @@ public struct Checkpointer {
     /// `lockHeld`: the caller (a migration) already holds the container's lock.
     /// `force`: replace a checkpoint there that was never restored (one that served is
     /// replaced anyway).
+    /// `fingerprint`: how `verify` will know the images (a migration's cross under rsync's
+    /// checksum and need no second pass over the pages).
     public func checkpoint(
-        _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false, lockHeld: Bool = false
+        _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false,
+        fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false
     ) throws(FerryError) -> Result {
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
@@ -93,7 +96,7 @@ public struct Checkpointer {
             try? stats.merge(image: bytes)
         }
         manifest.stats = stats
-        manifest.checksums = try CheckpointManifest.checksums(of: imagesPath)
+        try manifest.fingerprint(imagesPath, fingerprint)
         try logger.timed("manifest", metadata: step) { () throws(FerryError) in try manifest.write(to: imagesPath) }
         if !leaveRunning {
             // CRIU killed the tree; the monitor tears the host side down. Wait for it.

@@ -76,7 +76,7 @@ struct MigrationRun {
                 let name = run.name
                 run.removeLocalImages()
                 _ = try run.imageTransport.withSourceImages { (images) throws(FerryError) in
-                    try checkpointer.checkpoint(name, to: images, leaveRunning: false, lockHeld: true)
+                    try checkpointer.checkpoint(name, to: images, leaveRunning: false, fingerprint: .pagesBySize, lockHeld: true)
                 }
             },
             .finalSync: Row(step: .finalSync, undo: { _ in nil }) { (run) throws(FerryError) in
