@@ -9,9 +9,10 @@ protocol AgentCalling: AnyObject {
     /// Sends one request and waits for its response, at most the operation's deadline; a
     /// failed response becomes an error.
     func call(_ operation: AgentRequest.Operation, within seconds: Double?) throws(FerryError) -> AgentResponse
-    /// True once a call found the channel dead or timed out (a late answer could be taken
-    /// for the next call's, so the channel is never used again), or once its ssh has ended
-    /// (an interruption ends it on purpose; the undo that follows needs a fresh one).
+    /// True once a call found the channel dead or timed out: a late answer could be taken
+    /// for the next call's, so the channel is never used again. (An ssh that died between
+    /// calls is found by the next call, which fails: a migration never carries on with a
+    /// fresh agent that does not know what the dead one did.)
     var isBroken: Bool { get }
 }
 
@@ -33,8 +34,7 @@ final class AgentChannel: AgentCalling {
     private let lines: LineReader
     private let stderr: StderrDrain
     let target: SSHTarget
-    private var failed = false
-    var isBroken: Bool { failed || Spawn.hasExited(process) }
+    private(set) var isBroken = false
 
     init(target: SSHTarget, remoteFerry: String, logger: Logger) throws(FerryError) {
         self.target = target
@@ -69,17 +69,17 @@ final class AgentChannel: AgentCalling {
         do throws(FerryError) {
             try input.write(data)
         } catch {
-            failed = true
+            isBroken = true
             throw unreachable()
         }
         let line: String
         switch lines.next(within: deadline) {
         case .success(let text): line = text
         case .failure(.closed):
-            failed = true
+            isBroken = true
             throw unreachable()
         case .failure(.timedOut):
-            failed = true
+            isBroken = true
             throw FerryError(
                 .timedOut,
                 "target \(target.destination) did not answer '\(operation.name)' within \(String(format: "%.1f", deadline)) s; taking it as gone")

@@ -173,14 +173,6 @@ public enum Spawn {
         return decode(status)
     }
 
-    /// Whether child `pid` has ended, without reaping it (its status stays for `wait`).
-    /// The corresponding C function is `waitid` (WEXITED | WNOHANG | WNOWAIT).
-    public static func hasExited(_ pid: pid_t) -> Bool {
-        var info = siginfo_t()
-        guard case .success = valueOrErrno({ waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) }) else { return true }
-        return info._sifields._sigchld.si_pid == pid
-    }
-
     /// Turns a wait status into a shell-style exit code.
     public static func decode(_ status: Int32) -> Int32 {
         let signal = status & 0x7f
