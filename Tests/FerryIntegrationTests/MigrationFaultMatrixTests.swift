@@ -1,5 +1,6 @@
 import FerrySystem
 import Foundation
+import Synchronization
 import Testing
 
 /// Every fault from outside at every moment it can strike, on a throttled live migration of a
@@ -150,12 +151,22 @@ extension Integration.MigrationFaults {
         case .restoreBegun:
             return try eventually(120, every: 0.01) { targetCRIU(hosts) != nil }
         case .restoreUnderWay:
-            // Half the memory is back in the target's cgroup.
-            return try eventually(120, every: 0.01) {
-                targetCRIU(hosts) != nil && cgroupDirectories(of: scene.name).subtracting(sourceCgroups).contains { directory in
-                    directory.hasPrefix("/sys/fs/cgroup/memory/")
-                        && (UInt64((try? String(contentsOfFile: directory + "/memory.usage_in_bytes", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) > 128 << 20
+            // Half the memory is back in the target's cgroup. The restore fills it in well
+            // under a second, so each poll must be cheap: the CRIU and the cgroup found once
+            // are watched, not looked for again; the CRIU is the one the strike kills.
+            var criu: pid_t?
+            var usage: String?
+            return try eventually(120, every: 0.002) {
+                if criu.map({ kill($0, 0) != 0 }) ?? true { criu = targetCRIU(hosts) }
+                guard let found = criu else { return false }
+                if usage == nil {
+                    usage = cgroupDirectories(of: scene.name).subtracting(sourceCgroups)
+                        .first { $0.hasPrefix("/sys/fs/cgroup/memory/") }.map { $0 + "/memory.usage_in_bytes" }
                 }
+                guard let usage else { return false }
+                let bytes = UInt64((try? String(contentsOfFile: usage, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+                if bytes > 128 << 20 { struckCRIU.withLock { $0 = found } }
+                return bytes > 128 << 20
             }
         case .dump, .pending, .committing:
             return try eventually(150) { processState(migrate) == "T" }
@@ -173,7 +184,10 @@ extension Integration.MigrationFaults {
         case .linkCut:
             try Shell.run(["ip", "-n", try hosts.namespace(2), "link", "set", "eth0", "down"])
         case .targetCRIUKilled:
-            let criu = try #require(targetCRIU(hosts), "the target's CRIU is gone")
+            // The one the moment saw, if it chose one; a strike a moment later must not
+            // miss a restore that has just finished.
+            let chosen = struckCRIU.withLock { value in defer { value = nil }; return value }
+            let criu = try #require(chosen ?? targetCRIU(hosts), "the target's CRIU is gone")
             kill(criu, SIGKILL)
         case .restoredInitKilled:
             let status = try scene.b.plain.ok(["status", scene.name, "--json"]).stdout
@@ -239,6 +253,9 @@ extension Integration.MigrationFaults {
             return addresses.contains("fd00:") && !addresses.contains("tentative")
         }
     }
+
+    /// The CRIU a moment chose for the strike (restoreUnderWay).
+    static let struckCRIU = Mutex<pid_t?>(nil)
 
     /// The target's restoring CRIU: a `criu swrk` under h2's ferry. The agent's hello also
     /// runs `criu --version`, which lives a few milliseconds and is not the restore.
