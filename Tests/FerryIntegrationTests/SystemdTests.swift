@@ -13,7 +13,7 @@ extension Integration {
             [Service]
             PrivateTmp=yes
             ProtectSystem=full
-            ExecStart=/bin/sh -c 'echo written-before > /tmp/state; i=0; while true; do i=$((i+1)); echo $i > /tmp/ticks; sleep 0.1; done'
+            ExecStart=/bin/sh -c 'echo written-before > /tmp/state; i=0; while true; do i=$((i+1)); echo $i > /tmp/ticks.new; mv /tmp/ticks.new /tmp/ticks; sleep 0.1; done'
 
             [Install]
             WantedBy=multi-user.target
