@@ -46,7 +46,7 @@ public struct Checkpointer {
         let plan = try logger.timed("plan", metadata: step) { () throws(FerryError) in try CheckpointPlan(runtime: runtime, state: state) }
         try plan.refuseIfBlocked("checkpoint", name)
         let cgroups = runtime.cgroups.tree()
-        let imagesPath = directory ?? CheckpointUse.defaultDirectory(of: runtime.layout)
+        let imagesPath = directory ?? runtime.layout.checkpoint
         switch CheckpointUse.state(of: imagesPath) {
         case .unused(let createdAt) where !force:
             throw FerryError(

@@ -55,7 +55,7 @@ public struct Restorer {
         case .crashed: crashed = true
         case .stopped: crashed = false
         }
-        let imagesPath = directory ?? CheckpointUse.defaultDirectory(of: runtime.layout)
+        let imagesPath = directory ?? runtime.layout.checkpoint
         let step: Logger.Metadata = ["container": "\(name)"]
         if case .used(let use, let createdAt) = CheckpointUse.state(of: imagesPath), !force {
             throw FerryError(

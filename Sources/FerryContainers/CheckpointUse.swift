@@ -43,9 +43,6 @@ public struct CheckpointUse: Sendable, Codable, Equatable {
         try JSONFile.write(CheckpointUse(by: by), to: "\(directory)/\(fileName)", durable: true)
     }
 
-    /// The container's default checkpoint directory.
-    public static func defaultDirectory(of layout: ContainerLayout) -> String { "\(layout.directory)/checkpoint" }
-
     /// "from 2026-12-03 12:00:00 UTC (5 min ago)".
     public static func describe(_ date: Date) -> String {
         let formatter = DateFormatter()

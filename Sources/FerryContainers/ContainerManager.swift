@@ -59,7 +59,7 @@ public struct ContainerManager {
         case .stopped:
             break
         }
-        let checkpoint = CheckpointUse.defaultDirectory(of: runtime.layout)
+        let checkpoint = runtime.layout.checkpoint
         let waiting: Bool
         if case .unused(let createdAt) = CheckpointUse.state(of: checkpoint) {
             guard fresh else {
@@ -239,7 +239,7 @@ public struct ContainerManager {
 
     /// What `status` says of the default checkpoint.
     static func checkpointSummary(_ runtime: ContainerRuntime) -> String? {
-        switch CheckpointUse.state(of: CheckpointUse.defaultDirectory(of: runtime.layout)) {
+        switch CheckpointUse.state(of: runtime.layout.checkpoint) {
         case .none: nil
         case .unused(let createdAt): "from \(CheckpointUse.describe(createdAt)), not restored yet"
         case .used(let use, let createdAt): "from \(CheckpointUse.describe(createdAt)), used by a \(use.by) at \(CheckpointUse.describe(use.at))"

@@ -66,6 +66,8 @@ public struct ContainerLayout: Sendable {
     public var config: String { "\(directory)/config.json" }
     /// The private area: a directory (shared storage) or a mount point (insulated).
     public var privateArea: String { "\(directory)/private" }
+    /// The default checkpoint directory (`ferry checkpoint` without --to).
+    public var checkpoint: String { "\(directory)/checkpoint" }
     /// The whole rootfs, when the container has no overlay.
     public var privateRootfs: String { "\(privateArea)/rootfs" }
     public var overlayUpper: String { "\(privateArea)/upper" }

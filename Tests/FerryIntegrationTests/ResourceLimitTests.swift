@@ -17,11 +17,6 @@ extension Integration {
             return try String(contentsOfFile: "\(directory)\(path)/\(file)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
-        static func initPid(_ ferry: Ferry, _ name: String) throws -> Int {
-            let status = try ferry.ok(["status", name, "--json"]).stdout
-            return try #require((try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["pid"] as? Int)
-        }
-
         /// A process that wants more memory than the limit is OOM-killed inside; forks past
         /// the task limit are refused.
         static func expectEnforced(_ ferry: Ferry, _ name: String, where host: String) throws {
@@ -32,7 +27,7 @@ extension Integration {
             #expect(forks.stderr.contains("fork"), "\(host): 40 forks under --pids 16 were all allowed: \(forks.status) \(forks.stderr)")
             // The sleeps that did start end by themselves and the init (a shell) reaps
             // them: the tasks are free again.
-            let pid = try initPid(ferry, name)
+            let pid = try statusPid(ferry, name)
             #expect(try eventually(20) { Int(try cgroupValue(of: pid, controller: "pids", "pids.current")) ?? 99 <= 3 }, "\(host): tasks stayed")
         }
 
@@ -50,12 +45,12 @@ extension Integration {
             #expect(try ferry.waitFor("full", file: "/counter"))
             let forks = try ferry.run(["exec", "full", "--", "/bin/sh", "-c", "for i in $(seq 40); do sleep 0.2 & done; wait"])
             #expect(forks.stderr.contains("fork"), "\(forks.stderr)")
-            let pid = try Self.initPid(ferry, "full")
+            let pid = try statusPid(ferry, "full")
             let used = try Self.cgroupValue(of: pid, controller: "pids", "pids.current")
             #expect((Int(used) ?? 0) >= 12, "the tree is not near its limit: \(used)")
             try ferry.ok(["checkpoint", "full"])
             try ferry.ok(["restore", "full"])
-            let restored = try Self.initPid(ferry, "full")
+            let restored = try statusPid(ferry, "full")
             #expect(try Self.cgroupValue(of: restored, controller: "pids", "pids.max") == "16")
             let before = try ferry.counter("full")
             #expect(try eventually { try ferry.counter("full") > before })
@@ -73,14 +68,14 @@ extension Integration {
             try a.plain.ok(["start", "lim"])
             #expect(try a.plain.waitFor("lim", file: "/counter", seconds: 30))
             #expect(try a.plain.ok(["status", "lim"]).stdout.contains("limits:  memory 64 MiB, cpus 0.5, pids 16"))
-            var pid = try Self.initPid(a.plain, "lim")
+            var pid = try statusPid(a.plain, "lim")
             #expect(try Self.cgroupValue(of: pid, controller: "memory", "memory.limit_in_bytes") == "\(64 << 20)")
             #expect(try Self.cgroupValue(of: pid, controller: "cpu", "cpu.cfs_quota_us") == "50000")
             try Self.expectEnforced(a.plain, "lim", where: "h1")
 
             let moved = try a.migrate("lim", to: 2)
             #expect(moved.succeeded, "\(moved.stderr)")
-            pid = try Self.initPid(b.plain, "lim")
+            pid = try statusPid(b.plain, "lim")
             #expect(try Self.cgroupValue(of: pid, controller: "memory", "memory.limit_in_bytes") == "\(64 << 20)")
             #expect(try Self.cgroupValue(of: pid, controller: "pids", "pids.max") == "16")
             try Self.expectEnforced(b.plain, "lim", where: "h2 after the migration")
@@ -99,7 +94,7 @@ extension Integration {
             try b.plain.ok(["set", "lim", "--hostname", "renamed", "--memory", "none"])
             try b.plain.ok(["start", "lim"])
             #expect(try b.plain.exec("lim", "hostname").trimmingCharacters(in: .whitespacesAndNewlines) == "renamed")
-            pid = try Self.initPid(b.plain, "lim")
+            pid = try statusPid(b.plain, "lim")
             #expect(try Self.cgroupValue(of: pid, controller: "pids", "pids.max") == "64")
             #expect((UInt64(try Self.cgroupValue(of: pid, controller: "memory", "memory.limit_in_bytes")) ?? 0) > 1 << 40, "the memory limit stayed")
         }
