@@ -16,6 +16,10 @@ struct CreateCommand: FerrySubcommand {
     @Option(help: "Insulated storage in an ext4 image of this size (e.g. 512M, 2G).") var image: String?
     @Option(name: .customLong("bind"), help: "HOSTPATH:PATH[:ro] — a host file or directory inside the container.")
     var binds: [String] = []
+    @Option(
+        name: .customLong("share"),
+        help: "type=sshfs|nfs|nfs4,source=SRC,target=PATH[,ssh-config=FILE][,options=REST] — a network share, mounted on whichever host runs the container (repeatable).")
+    var shares: [String] = []
     @Flag(help: "Root is an overlay over the rootfs as a read-only template.") var overlay = false
     @Option(help: "Hostname (default: the name).") var hostname: String?
     @Option(help: "Script run before the private area is mounted.") var premountHook: String?
@@ -31,13 +35,14 @@ struct CreateCommand: FerrySubcommand {
     @Argument(parsing: .postTerminator, help: "The init command (default /sbin/init).") var command: [String] = []
 
     func run() throws {
-        let request = CreateRequest(
+        var request = CreateRequest(
             name: try containerName(name), rootfs: rootfs, storage: try storageRequest(),
             overlay: overlay, binds: try binds.map { try BindMount(parsing: $0) },
             command: command.isEmpty ? nil : command, hostname: hostname,
             hooks: .init(premount: premountHook, postumount: postumountHook), security: privileged ? .privileged : .hardened,
             network: try ContainerNetwork.parse(net: net, addresses: addresses, mac: mac, gateways: gateways),
             limits: try ResourceLimits().changing(memory: memory, cpus: cpus, pids: pids))
+        request.shares = try shares.map { (text) throws(FerryError) in try NetworkShare(parsing: text) }
         let config = try global.manager().create(request)
         printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : ""))")
     }

@@ -22,6 +22,13 @@ public enum ExternalMountPlan {
         var result: [CheckpointManifest.ExternalMount] = []
         for mount in namespace.mounts where analysis.handler(for: mount).criu == .external && analysis.context(for: mount).isDeclaredDestination {
             let path = analysis.key(of: mount)
+            if analysis.context(for: mount).isShare {
+                guard let shareIndex = config.declaredShares.firstIndex(where: { $0.target == path }) else { continue }
+                let share = config.declaredShares[shareIndex]
+                result.append(CheckpointManifest.ExternalMount(
+                    key: Self.shareKey(shareIndex), containerPath: path, hostSource: "\(share.type.rawValue) \(share.source)", isDirectory: true))
+                continue
+            }
             guard let bindIndex = config.binds.firstIndex(where: { $0.destination == path }) else { continue }
             result.append(CheckpointManifest.ExternalMount(
                 key: "ferry-bind-\(bindIndex)", containerPath: path, hostSource: config.binds[bindIndex].source,
@@ -30,15 +37,28 @@ public enum ExternalMountPlan {
         return result
     }
 
+    /// A share's key names its place in the config, which travels with the checkpoint.
+    static func shareKey(_ index: Int) -> String { "ferry-share-\(index)" }
+
     /// `--external` values for a dump.
     public static func dumpArguments(_ externals: [CheckpointManifest.ExternalMount]) -> [String] {
         externals.map { "mnt[\($0.containerPath)]:\($0.key)" }
     }
 
-    /// `--external` values for a restore, with each bind's source on this host.
-    public static func restoreArguments(_ externals: [CheckpointManifest.ExternalMount], config: ContainerConfig) throws(FerryError) -> [String] {
+    /// `--external` values for a restore, with each bind's source on this host, and each
+    /// share's mount point on it (the monitor mounts the share there before CRIU runs).
+    public static func restoreArguments(
+        _ externals: [CheckpointManifest.ExternalMount], config: ContainerConfig, layout: ContainerLayout
+    ) throws(FerryError) -> [String] {
         var result: [String] = []
         for external in externals {
+            if external.key.hasPrefix("ferry-share-") {
+                guard let index = config.declaredShares.firstIndex(where: { $0.target == external.containerPath }) else {
+                    throw FerryError(.invalidState, "checkpoint needs a share at \(external.containerPath), but container \(config.name) has none")
+                }
+                result.append("mnt[\(external.key)]:\(layout.shareMountPoint(index))")
+                continue
+            }
             guard let bind = config.binds.first(where: { $0.destination == external.containerPath }) else {
                 throw FerryError(.invalidState, "checkpoint needs a bind mount at \(external.containerPath), but container \(config.name) has none")
             }

@@ -27,9 +27,9 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         public var isFile: Bool
     }
 
-    public init(manifest: CheckpointManifest, imagesDirectory: String, config: ContainerConfig) throws(FerryError) {
+    public init(manifest: CheckpointManifest, imagesDirectory: String, config: ContainerConfig, layout: ContainerLayout) throws(FerryError) {
         self.imagesDirectory = imagesDirectory
-        externals = try ExternalMountPlan.restoreArguments(manifest.externals, config: config)
+        externals = try ExternalMountPlan.restoreArguments(manifest.externals, config: config, layout: layout)
         expectedMounts = manifest.mounts
         cgroups = manifest.cgroups ?? [:]
         destinations = Self.destinations(of: manifest)

@@ -71,7 +71,7 @@ public struct Restorer {
         }
         if crashed { try runtime.teardown() }
         runtime = try apply(remap, to: runtime)
-        let plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config)
+        let plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config, layout: runtime.layout)
         try plan.write(for: runtime.layout)
         let launched = Swift.Result { () throws(FerryError) in
             try logger.timed("criu restore", metadata: step) { () throws(FerryError) in

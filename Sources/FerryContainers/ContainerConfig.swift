@@ -24,11 +24,13 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var network: ContainerNetwork?
     /// nil: no limit beyond the host's.
     public var limits: ResourceLimits?
+    /// nil in a config written before shares existed, and when there are none.
+    public var shares: [NetworkShare]?
 
     public init(
         name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
         binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened,
-        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil
+        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil, shares: [NetworkShare] = []
     ) {
         self.name = name
         self.hostname = hostname ?? name.value
@@ -40,7 +42,14 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         self.security = security
         self.network = network
         self.limits = limits.flatMap { $0.isEmpty ? nil : $0 }
+        self.shares = shares.isEmpty ? nil : shares
     }
+
+    /// The `--share`s, in the order given: share N is mounted at `shares/N`.
+    public var declaredShares: [NetworkShare] { shares ?? [] }
+
+    /// The container paths Ferry binds in from the host: `--bind`s and `--share`s.
+    public var hostMountDestinations: [String] { binds.map(\.destination) + declaredShares.map(\.target) }
 
     public var profile: SecurityProfile { security ?? .hardened }
 

@@ -24,6 +24,7 @@ public struct CreateRequest: Sendable {
     public var security: SecurityProfile
     public var network: ContainerNetwork?
     public var limits: ResourceLimits?
+    public var shares: [NetworkShare] = []
 
     public init(
         name: ContainerName, rootfs: String, storage: StorageRequest = .shared, overlay: Bool = false,
@@ -130,6 +131,18 @@ struct ContainerCreation {
             }
             _ = try ContainedPath.components(of: bind.destination)
         }
+        var seen: Set<String> = []
+        for share in request.shares {
+            try share.validate()
+            _ = try ContainedPath.components(of: share.target)
+        }
+        // Two host mounts at one path: the second would hide the first.
+        for path in request.binds.map(\.destination) + request.shares.map(\.target) {
+            let normal = "/" + path.split(separator: "/").joined(separator: "/")
+            guard seen.insert(normal).inserted else {
+                throw FerryError(.invalidArgument, "\(normal) is the target of two --bind/--share options; give each its own path")
+            }
+        }
     }
 
     private func validateHooks() throws(FerryError) {
@@ -148,7 +161,7 @@ struct ContainerCreation {
         let config = ContainerConfig(
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
             binds: request.binds, command: request.command, hooks: request.hooks, security: request.security,
-            network: request.network, limits: request.limits)
+            network: request.network, limits: request.limits, shares: request.shares)
         try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break

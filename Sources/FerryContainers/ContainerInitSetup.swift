@@ -16,6 +16,8 @@ struct ContainerInitSetup {
     /// The init is systemd (see SystemdGuest): it gets its cgroup hierarchy, a read-only
     /// /proc/sys, a console node and its runtime units.
     let systemd: Bool
+    /// Where each of the config's `--share`s is mounted on the host, in order.
+    let shareSources: [String]
 
     /// Device nodes every distro expects, made with mknod so they belong to the container.
     static let deviceNodes: [(name: String, major: UInt32, minor: UInt32, mode: mode_t)] = [
@@ -158,6 +160,12 @@ struct ContainerInitSetup {
             let mount = try DetachedMount.bind(bind.source, recursive: true)
             if bind.readOnly { try mount.set(.readOnly) }
             try attach(mount, at: bind.destination, kind: kind, in: tree)
+        }
+        // A share is a bind of the host's mount of it: the container never mounts the
+        // network filesystem itself, so the host's network reaches its server.
+        for (share, source) in zip(config.declaredShares, shareSources) {
+            let mount = try DetachedMount.bind(source, recursive: false)
+            try attach(mount, at: share.target, in: tree)
         }
     }
 

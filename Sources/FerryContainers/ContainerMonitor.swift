@@ -66,6 +66,7 @@ public struct ContainerMonitor {
     private func start(_ runtime: ContainerRuntime, launcher: any ContainerLauncher) throws(FerryError) -> pid_t {
         try runtime.privateArea.mount()
         do throws(FerryError) {
+            try runtime.shares.mount()
             try runtime.cgroups.create()
             // Before the first task: a restored tree must land inside its limits too (but
             // for the task limit, which a restore's helpers would exceed; set right after).
@@ -162,7 +163,10 @@ public struct FreshStart: ContainerLauncher {
             var byte: [UInt8] = [0]
             _ = DescriptorIO.read(go.read.rawValue, into: &byte)
             do throws(FerryError) {
-                try ContainerInitSetup(config: runtime.config, rootfs: runtime.rootfs, systemd: systemd).run()
+                try ContainerInitSetup(
+                    config: runtime.config, rootfs: runtime.rootfs, systemd: systemd,
+                    shareSources: runtime.config.declaredShares.indices.map(runtime.shares.mountPoint)
+                ).run()
             } catch {
                 try? failure.write.write(error.message)
             }

@@ -36,6 +36,10 @@ public struct ContainerRuntime {
         PrivateArea(config: config, layout: layout, root: root, logger: logger)
     }
 
+    public var shares: ShareMounts {
+        ShareMounts(config: config, layout: layout, logger: logger)
+    }
+
     public var cgroup: CgroupFreezer {
         // The hierarchy exists on every host Ferry runs on (`ferry check` says so); fall
         // back to a path that simply will not exist if it does not.
@@ -79,6 +83,8 @@ public struct ContainerRuntime {
         if cgroup.exists, !cgroup.pids.isEmpty {
             throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")
         }
+        // After the last task: its open files on a share were flushed as they closed.
+        try shares.unmount()
         // The veth goes with the container's last task: a namespace that outlives them (a
         // closed socket still sending its FIN holds it for minutes) must not keep the
         // container's MAC and addresses on the bridge.

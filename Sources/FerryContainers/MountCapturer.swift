@@ -42,7 +42,8 @@ public struct MountCapturer {
         // Lowest pid first: the init's namespace leads, and the order is stable across a restore.
         namespaces.sort { ($0.containerPids.first ?? .max) < ($1.containerPids.first ?? .max) }
         return MountTreeCapture(
-            hostRoot: runtime.rootfs, namespaces: namespaces, declaredBinds: runtime.config.binds.map(\.destination), hostPids: pids,
+            hostRoot: runtime.rootfs, namespaces: namespaces, declaredBinds: runtime.config.hostMountDestinations,
+            declaredShares: runtime.config.declaredShares.map(\.target), hostPids: pids,
             cgroupPath: "/" + runtime.cgroups.relativePath)
     }
 

@@ -76,6 +76,9 @@ public struct ContainerLayout: Sendable {
     public var overlayMountPoint: String { "\(directory)/rootfs" }
     public var runtimeState: String { "\(directory)/run.json" }
     public var monitorLog: String { "\(directory)/monitor.log" }
+    /// Where `--share` N is mounted on this host, and what its mount command said.
+    public func shareMountPoint(_ index: Int) -> String { "\(directory)/shares/\(index)" }
+    public func shareLog(_ index: Int) -> String { "\(directory)/shares/\(index).log" }
 
     public func imagePath(_ file: String) -> String { "\(directory)/\(file)" }
 

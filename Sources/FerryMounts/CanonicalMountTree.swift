@@ -85,7 +85,7 @@ public struct CanonicalMountTree: Sendable, Codable, Equatable {
             let base = analysis.root.map { $0.root == "/" ? "" : $0.root } ?? ""
             root = hostRootMarker + String(mount.root.dropFirst(base.count))
             source = hostRootMarker
-        case .declaredBind:
+        case .declaredBind, .declaredShare:
             // Named by the bind it shows, and where inside that bind's source it points.
             let path = analysis.context(for: mount).declaredBind ?? ""
             let anchor = analysis.mounts.first { $0.mountPoint == path && analysis.stackIndex(of: $0) == 0 }

@@ -16,6 +16,8 @@ public struct MountContext: Sendable, Equatable {
     public var declaredBind: String?
     /// The mount is the `--bind` at its destination, not a copy made inside the container.
     public var isDeclaredDestination = false
+    /// The declared bind is a `--share`: a network filesystem Ferry mounts on every host.
+    public var isShare = false
     /// For a mount that names an owning process (autofs `pgrp=`): whether that process is
     /// one of the container's. nil when the mount names none.
     public var ownerInsideContainer: Bool?
@@ -59,6 +61,9 @@ public struct Equivalence: Sendable {
         /// A `--bind` from the host (or a bind of one): named by its container path, its
         /// path relative to the bind's root. Its superblock is the host's.
         case declaredBind
+        /// A `--share` (or a bind of one): named like a declared bind, but its superblock is
+        /// the share's own on every host, so which mounts share it is compared.
+        case declaredShare
         /// A host mount Ferry knows nothing about (refused anyway).
         case host
         /// A cgroup hierarchy: its root is a path in the host's cgroup tree, below the

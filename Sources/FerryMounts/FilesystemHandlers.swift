@@ -27,12 +27,27 @@ public enum FilesystemHandlers {
             equivalence: Equivalence(identity: .containerRoot, hostStorage: true),
             claims: { _, context in context.isContainerRoot },
             verdict: { _, _ in .migratableWithRemap("container root: given to CRIU as --root") }),
-        // Before the declared-bind row: a network share or FUSE bound in from the host
-        // moves only once Ferry mounts it on the target itself (not yet).
+        // Before the network and FUSE rows: a share Ferry mounts on every host is an
+        // external to CRIU, as a --bind is. Its type, source and options are how this host
+        // mounted it (a placeholder while its server is away); which mounts show one
+        // superblock is the container's, and is compared.
+        FilesystemHandler(
+            name: "declared share", kind: .networkFS, criu: .external,
+            equivalence: Equivalence(identity: .declaredShare, hostStorage: true),
+            claims: { _, context in context.isShare },
+            verdict: { mount, context in
+                context.isDeclaredDestination
+                    ? .migratableWithRemap("network share \(mount.source) (--share): Ferry mounts it on the target and hands it to CRIU")
+                    : .migratableWithRemap("bind of the --share at \(context.declaredBind ?? "?") made inside the container")
+            }),
+        // A network share or FUSE mounted any other way: CRIU cannot dump it, and Ferry
+        // would not know how to mount it on the target.
         FilesystemHandler(
             name: "network filesystem", kind: .networkFS,
             claims: { mount, _ in networkTypes.contains(mount.fsType) },
-            verdict: { mount, _ in .blocked("network filesystem \(mount.fsType) from \(mount.source) is not supported yet") }),
+            verdict: { mount, _ in
+                .blocked("network filesystem \(mount.fsType) from \(mount.source) was not mounted by Ferry; declare it with --share so Ferry mounts it on each host")
+            }),
         FilesystemHandler(
             name: "FUSE", kind: .fuse,
             claims: { mount, _ in mount.fsType == "fuse" || mount.fsType.hasPrefix("fuse.") || mount.fsType == "fuseblk" },

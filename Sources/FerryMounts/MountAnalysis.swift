@@ -10,7 +10,7 @@ public struct MountAnalysis: Sendable {
     /// The container's cgroup on the capturing host (see MountTreeCapture).
     public let cgroupPath: String
 
-    public init(_ mounts: [MountInfo], declaredBinds: [String] = [], hostPids: Set<Int32> = [], cgroupPath: String = "") {
+    public init(_ mounts: [MountInfo], declaredBinds: [String] = [], declaredShares: Set<String> = [], hostPids: Set<Int32> = [], cgroupPath: String = "") {
         self.cgroupPath = cgroupPath
         self.mounts = mounts
         var index: [Int: MountInfo] = [:]
@@ -35,11 +35,13 @@ public struct MountAnalysis: Sendable {
                 if let anchor = anchors.first(where: { $0.mount.id == mount.id }) {
                     context.declaredBind = anchor.path
                     context.isDeclaredDestination = true
+                    context.isShare = declaredShares.contains(anchor.path)
                     context.insideRootFilesystem = false
                 } else if !context.insideRootFilesystem,
                     let anchor = anchors.first(where: { $0.mount.device == mount.device && Self.path(mount.root, isWithin: $0.mount.root) })
                 {
                     context.declaredBind = anchor.path
+                    context.isShare = declaredShares.contains(anchor.path)
                 }
             }
             if let pgrp = Self.option("pgrp", in: mount.superOptions).flatMap({ Int32($0) }) {

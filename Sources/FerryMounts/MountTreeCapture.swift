@@ -9,6 +9,9 @@ public struct MountTreeCapture: Sendable, Codable, Equatable {
     /// The container paths of the container's `--bind` mounts: what handlers call a
     /// declared bind, as opposed to a host mount Ferry knows nothing about.
     public var declaredBinds: [String]
+    /// Which of `declaredBinds` are `--share`s: a network filesystem Ferry mounts on each
+    /// host, where the others are host paths.
+    public var declaredShares: [String]
     /// The host pids of the container's processes when captured, for handlers that ask
     /// whether a mount's owner (autofs `pgrp=`) is inside the container. Not compared.
     public var hostPids: [Int32]
@@ -17,11 +20,13 @@ public struct MountTreeCapture: Sendable, Codable, Equatable {
     public var cgroupPath: String
 
     public init(
-        hostRoot: String, namespaces: [MountNamespaceCapture], declaredBinds: [String] = [], hostPids: [Int32] = [], cgroupPath: String = ""
+        hostRoot: String, namespaces: [MountNamespaceCapture], declaredBinds: [String] = [], declaredShares: [String] = [], hostPids: [Int32] = [],
+        cgroupPath: String = ""
     ) {
         self.hostRoot = hostRoot
         self.namespaces = namespaces
         self.declaredBinds = declaredBinds
+        self.declaredShares = declaredShares
         self.hostPids = hostPids
         self.cgroupPath = cgroupPath
     }
@@ -30,10 +35,10 @@ public struct MountTreeCapture: Sendable, Codable, Equatable {
 
     /// Each namespace's mounts analysed with what the whole capture knows.
     public func analyses() -> [MountAnalysis] {
-        namespaces.map { MountAnalysis($0.mounts, declaredBinds: declaredBinds, hostPids: Set(hostPids), cgroupPath: cgroupPath) }
+        namespaces.map { MountAnalysis($0.mounts, declaredBinds: declaredBinds, declaredShares: Set(declaredShares), hostPids: Set(hostPids), cgroupPath: cgroupPath) }
     }
 
-    private enum CodingKeys: String, CodingKey { case hostRoot, namespaces, declaredBinds, hostPids, cgroupPath }
+    private enum CodingKeys: String, CodingKey { case hostRoot, namespaces, declaredBinds, declaredShares, hostPids, cgroupPath }
 
     /// Manifests written before declared binds were recorded decode with none.
     public init(from decoder: Decoder) throws {
@@ -41,6 +46,7 @@ public struct MountTreeCapture: Sendable, Codable, Equatable {
         hostRoot = try container.decode(String.self, forKey: .hostRoot)
         namespaces = try container.decode([MountNamespaceCapture].self, forKey: .namespaces)
         declaredBinds = try container.decodeIfPresent([String].self, forKey: .declaredBinds) ?? []
+        declaredShares = try container.decodeIfPresent([String].self, forKey: .declaredShares) ?? []
         hostPids = try container.decodeIfPresent([Int32].self, forKey: .hostPids) ?? []
         cgroupPath = try container.decodeIfPresent(String.self, forKey: .cgroupPath) ?? ""
     }

@@ -67,7 +67,7 @@ import Testing
         let manifest = CheckpointManifest(
             format: CheckpointManifest.currentFormat, container: config, createdAt: Date(), mounts: capture,
             externals: checkpoint.externals, stats: .init(), checksums: [:])
-        let plan = try RestorePlan(manifest: manifest, imagesDirectory: "/images", config: config)
+        let plan = try RestorePlan(manifest: manifest, imagesDirectory: "/images", config: config, layout: ContainerLayout(directory: "/c"))
         let kinds = Dictionary(uniqueKeysWithValues: plan.destinations.map { ($0.path, $0.isFile) })
         #expect(kinds == ["/proc": false, "/run/secrets": false, "/etc/resolv.conf": true, "/mnt/again": false, "/b/file": true, "/mnt/t": false])
         #expect(plan.externals == ["mnt[ferry-bind-0]:/etc", "mnt[ferry-bind-1]:/etc/hostname"])

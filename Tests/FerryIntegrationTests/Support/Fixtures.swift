@@ -7,6 +7,12 @@ enum Fixtures {
         try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/memhog", Repository.root + "/Tests/Fixtures/memhog.c"])
     }
 
+    /// Compiles sharework.c (the open-files workload on network shares) statically into
+    /// `rootfs/bin/sharework`.
+    static func installShareWork(into rootfs: String) throws {
+        try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/sharework", Repository.root + "/Tests/Fixtures/sharework.c"])
+    }
+
     /// Compiles tcpstream.c (echo server, checking client, ping, NA watcher) statically
     /// into `rootfs/bin/tcpstream`; the tests run the same binary on the hosts.
     static func installTCPStream(into rootfs: String) throws {
