@@ -152,6 +152,9 @@ struct StatusCommand: FerrySubcommand {
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")
         }
+        for share in summary.shares {
+            printLine("share:   \(share.share.summary) (\(share.mounted ? "mounted at \(share.mountPoint)" : "not mounted"))")
+        }
     }
 }
 

@@ -21,6 +21,7 @@ public struct CheckpointPlan: Sendable {
         externals = ExternalMountPlan.plan(for: capture, config: config)
         let initUTS = processes.first { $0.containerPid == 1 }?.utsNamespace
         processBlockers = ProcessRules.blockers(processes, initUTS: initUTS, hostHasSysResource: hostHasSysResource)
+            + ShareHardCases.blockers(processes, shares: ShareHardCases.Shares(capture))
     }
 
     /// Captures the running container's mounts and processes and plans from them.

@@ -13,8 +13,33 @@ public struct ProcessFacts: Sendable, Equatable {
     public var utsNamespace: UInt64?
     /// What each open descriptor points at (readlink of /proc/PID/fd/N).
     public var descriptors: [String]
+    /// The descriptors that name a file by path, with what the file is.
+    public var files: [OpenFile]
+    /// Paths of the unix sockets bound in the process's network namespace (/proc/PID/net/unix).
+    public var boundSockets: [String]
 
-    public init(hostPid: Int32, containerPid: Int32, command: String, uids: [UInt32], gids: [UInt32], utsNamespace: UInt64?, descriptors: [String]) {
+    /// An open descriptor of a named file: where it is and what kind.
+    public struct OpenFile: Sendable, Equatable {
+        public enum Kind: Sendable, Equatable { case regular, directory, fifo, other }
+        /// The path as the container sees it, without the kernel's " (deleted)".
+        public var path: String
+        public var kind: Kind
+        /// The filesystem it is on, as mountinfo writes it (major:minor).
+        public var device: String
+        public var deleted: Bool
+
+        public init(path: String, kind: Kind, device: String, deleted: Bool = false) {
+            self.path = path
+            self.kind = kind
+            self.device = device
+            self.deleted = deleted
+        }
+    }
+
+    public init(
+        hostPid: Int32, containerPid: Int32, command: String, uids: [UInt32], gids: [UInt32], utsNamespace: UInt64?, descriptors: [String],
+        files: [OpenFile] = [], boundSockets: [String] = []
+    ) {
         self.hostPid = hostPid
         self.containerPid = containerPid
         self.command = command
@@ -22,18 +47,49 @@ public struct ProcessFacts: Sendable, Equatable {
         self.gids = gids
         self.utsNamespace = utsNamespace
         self.descriptors = descriptors
+        self.files = files
+        self.boundSockets = boundSockets
     }
 
     /// Reads the facts from /proc; nil for a process that is gone.
     public static func read(hostPid: pid_t) -> ProcessFacts? {
         guard let status = ProcFS.Status(of: "\(hostPid)") else { return nil }
         let fdDirectory = "/proc/\(hostPid)/fd"
-        let descriptors = ((try? directoryEntries(fdDirectory)) ?? []).compactMap { RootedLookup.linkTarget("\(fdDirectory)/\($0)") }
+        var descriptors: [String] = []
+        var files: [OpenFile] = []
+        for entry in (try? directoryEntries(fdDirectory)) ?? [] {
+            guard let target = RootedLookup.linkTarget("\(fdDirectory)/\(entry)") else { continue }
+            descriptors.append(target)
+            // A path, not pipe:[…] or socket:[…]; stat through the magic link reaches the
+            // file itself, deleted or not.
+            guard target.hasPrefix("/"), let info = fileStatus("\(fdDirectory)/\(entry)") else { continue }
+            let deleted = target.hasSuffix(" (deleted)")
+            let kind: OpenFile.Kind
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: kind = .regular
+            case S_IFDIR: kind = .directory
+            case S_IFIFO: kind = .fifo
+            default: kind = .other
+            }
+            files.append(OpenFile(
+                path: deleted ? String(target.dropLast(" (deleted)".count)) : target, kind: kind,
+                device: DeviceNumber(info.st_dev).description, deleted: deleted))
+        }
         return ProcessFacts(
             hostPid: hostPid, containerPid: status.values("NSpid").last.flatMap { Int32($0) } ?? hostPid,
             command: status.values("Name").joined(separator: " "), uids: status.values("Uid").compactMap { UInt32($0) },
             gids: status.values("Gid").compactMap { UInt32($0) }, utsNamespace: Namespaces.identity(pid: hostPid, "uts"),
-            descriptors: descriptors)
+            descriptors: descriptors, files: files, boundSockets: Self.boundSockets(hostPid))
+    }
+
+    /// The paths in /proc/PID/net/unix: its last column, for a socket bound to a path.
+    static func boundSockets(_ pid: pid_t) -> [String] {
+        guard let text = try? readText("/proc/\(pid)/net/unix") else { return [] }
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard columns.count >= 8, columns[7].hasPrefix("/") else { return nil }
+            return String(columns[7])
+        }
     }
 }
 

@@ -213,6 +213,15 @@ public struct ContainerManager {
         public var limits: ResourceLimits?
         /// The default checkpoint: its age and whether it has served; absent without one.
         public var checkpoint: String?
+        /// Each `--share` and whether this host has it mounted now.
+        public var shares: [ShareSummary]
+    }
+
+    public struct ShareSummary: Sendable, Codable {
+        public var share: NetworkShare
+        /// The host path it is mounted at while the container runs.
+        public var mountPoint: String
+        public var mounted: Bool
     }
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
@@ -234,7 +243,12 @@ public struct ContainerManager {
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue,
             network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },
-            limits: runtime.config.limits, checkpoint: Self.checkpointSummary(runtime))
+            limits: runtime.config.limits, checkpoint: Self.checkpointSummary(runtime),
+            shares: runtime.config.declaredShares.indices.map { index in
+                let path = runtime.shares.mountPoint(index)
+                return ShareSummary(
+                    share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false)
+            })
     }
 
     /// What `status` says of the default checkpoint.

@@ -47,6 +47,19 @@ public struct ShareMounts {
         }
     }
 
+    /// Mounts and unmounts every share at a scratch place: whether this host reaches each
+    /// server, found out before a migration's source freezes (a restore that cannot mount
+    /// a share fails, and so would the undo on a source cut off from the same server).
+    public static func probe(_ config: ContainerConfig, under directory: String, logger: Logger) throws(FerryError) {
+        guard !config.declaredShares.isEmpty else { return }
+        let trial = ShareMounts(config: config, layout: ContainerLayout(directory: directory), logger: logger)
+        defer {
+            try? trial.unmount()
+            try? removeTree(directory)
+        }
+        try trial.mount()
+    }
+
     private func mountOne(_ share: NetworkShare, at path: String, index: Int) throws(FerryError) {
         try makeDirectories(path)
         // A file, not a pipe: sshfs's ssh inherits stderr and outlives the mount command.

@@ -116,6 +116,7 @@ public struct AgentServer {
             for bind in config.binds where access(bind.source, F_OK) != 0 {
                 throw FerryError(.notFound, "bind source \(bind.source) is missing on the target")
             }
+            try ShareMounts.probe(config, under: "\(root.containersDirectory)/.share-probe-\(name)", logger: manager.logger)
             let layout = staging(name)
             guard mkdir(layout.directory, 0o700) == 0 else {
                 throw FerryError(.alreadyExists, "container \(name) is already being migrated to this host")

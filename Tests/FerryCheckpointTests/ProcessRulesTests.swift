@@ -28,3 +28,47 @@ import Testing
         #expect(blockers[1].reason.contains("BPF"))
     }
 }
+
+/// Files on a --share that no path on the file server brings back.
+@Suite struct ShareHardCaseTests {
+    static let shares = ShareHardCases.Shares(devices: ["0:60"], mountPoints: ["/share", "/alias"])
+
+    static func process(_ pid: Int32, files: [ProcessFacts.OpenFile] = [], sockets: [String] = []) -> ProcessFacts {
+        ProcessFacts(
+            hostPid: pid + 1000, containerPid: pid, command: "p\(pid)", uids: [0, 0, 0, 0], gids: [0, 0, 0, 0], utsNamespace: 7, descriptors: [],
+            files: files, boundSockets: sockets)
+    }
+
+    @Test func ordinaryFilesOnTheShareAndFIFOsElsewherePass() {
+        let process = Self.process(
+            1,
+            files: [
+                .init(path: "/share/log", kind: .regular, device: "0:60"), .init(path: "/share", kind: .directory, device: "0:60"),
+                .init(path: "/run/fifo", kind: .fifo, device: "0:30"), .init(path: "/tmp/gone", kind: .regular, device: "0:30", deleted: true),
+            ], sockets: ["/run/sock", "/sharedir/sock"])
+        #expect(ShareHardCases.blockers([process], shares: Self.shares).isEmpty)
+    }
+
+    @Test func aFIFOADeletedFileAndASocketOnTheShareBlock() {
+        let blockers = ShareHardCases.blockers(
+            [
+                Self.process(1, files: [.init(path: "/share/fifo", kind: .fifo, device: "0:60")], sockets: ["/alias/app.sock"]),
+                Self.process(
+                    2,
+                    files: [
+                        .init(path: "/share/old", kind: .regular, device: "0:60", deleted: true),
+                        .init(path: "/share/.fuse_hidden0000000200000001", kind: .regular, device: "0:60"),
+                    ], sockets: ["/alias/app.sock"]),
+            ], shares: Self.shares)
+        #expect(blockers.map(\.pid) == [1, 1, 2, 2], "\(blockers)")
+        #expect(blockers[0].reason.contains("FIFO /share/fifo"))
+        #expect(blockers[1].reason.contains("unix socket /alias/app.sock"))
+        #expect(blockers[2].reason.contains("/share/old, deleted"))
+        #expect(blockers[3].reason.contains(".fuse_hidden"))
+    }
+
+    @Test func withoutSharesNothingIsLookedAt() {
+        let process = Self.process(1, files: [.init(path: "/x/fifo", kind: .fifo, device: "0:60")])
+        #expect(ShareHardCases.blockers([process], shares: .init(devices: [], mountPoints: [])).isEmpty)
+    }
+}

@@ -26,6 +26,26 @@ import Testing
         return (handler, analysis.context(for: mount), handler.verdict(mount, analysis.context(for: mount)))
     }
 
+    /// A --share and a bind of it made inside: externals of the share row; a network
+    /// filesystem mounted any other way is refused with the fix.
+    @Test func declaredSharesAreExternalsAndOtherNetworkMountsAreRefused() throws {
+        let tree = """
+            100 50 8:1 /c/rootfs / rw - ext4 /dev/sda1 rw
+            101 100 0:60 / /share rw - fuse.sshfs h3:/srv rw,user_id=0,group_id=0,allow_other
+            102 100 0:60 /sub /alias rw - fuse.sshfs h3:/srv rw,user_id=0,group_id=0,allow_other
+            103 100 0:61 / /mnt/nfs rw - nfs4 files:/x rw,vers=4.2
+            """
+        let analysis = MountAnalysis(try MountInfoParser.parse(tree), declaredBinds: ["/share"], declaredShares: ["/share"])
+        let share = try #require(analysis.mounts.first { $0.mountPoint == "/share" })
+        let alias = try #require(analysis.mounts.first { $0.mountPoint == "/alias" })
+        let other = try #require(analysis.mounts.first { $0.mountPoint == "/mnt/nfs" })
+        #expect(analysis.handler(for: share).name == "declared share" && analysis.handler(for: share).criu == .external)
+        #expect(analysis.context(for: share).isDeclaredDestination)
+        #expect(analysis.handler(for: alias).name == "declared share" && !analysis.context(for: alias).isDeclaredDestination)
+        #expect(analysis.verdict(for: other).verdict.reason?.contains("declare it with --share") == true)
+        #expect(analysis.handler(for: share).equivalence.sharesSuperblock, "which mounts show one share is compared after restore")
+    }
+
     @Test func rootAndPseudoAndTmpfs() throws {
         #expect(try row("/").handler.criu == .root)
         #expect(try row("/proc").handler.kind == .pseudo)
