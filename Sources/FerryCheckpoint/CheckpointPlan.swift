@@ -27,7 +27,8 @@ public struct CheckpointPlan: Sendable {
     /// Captures the running container's mounts and processes and plans from them.
     public init(runtime: ContainerRuntime, state: RuntimeState) throws(FerryError) {
         let capture = try MountCapturer(runtime: runtime, state: state).capture()
-        let processes = capture.hostPids.compactMap { ProcessFacts.read(hostPid: $0) }
+        let shareMounts = ShareHardCases.Shares(capture).mountIDs
+        let processes = capture.hostPids.compactMap { ProcessFacts.read(hostPid: $0, lookingInto: shareMounts) }
         self.init(capture: capture, config: runtime.config, processes: processes, hostHasSysResource: ProcessRules.hostHasSysResource)
     }
 

@@ -13,7 +13,7 @@ public struct ProcessFacts: Sendable, Equatable {
     public var utsNamespace: UInt64?
     /// What each open descriptor points at (readlink of /proc/PID/fd/N).
     public var descriptors: [String]
-    /// The descriptors that name a file by path, with what the file is.
+    /// The descriptors on the mounts the caller asked about, with what each file is.
     public var files: [OpenFile]
     /// Paths of the unix sockets bound in the process's network namespace (/proc/PID/net/unix).
     public var boundSockets: [String]
@@ -24,14 +24,14 @@ public struct ProcessFacts: Sendable, Equatable {
         /// The path as the container sees it, without the kernel's " (deleted)".
         public var path: String
         public var kind: Kind
-        /// The filesystem it is on, as mountinfo writes it (major:minor).
-        public var device: String
+        /// The mount it was opened through (fdinfo's mnt_id, mountinfo's first field).
+        public var mountID: Int
         public var deleted: Bool
 
-        public init(path: String, kind: Kind, device: String, deleted: Bool = false) {
+        public init(path: String, kind: Kind, mountID: Int, deleted: Bool = false) {
             self.path = path
             self.kind = kind
-            self.device = device
+            self.mountID = mountID
             self.deleted = deleted
         }
     }
@@ -51,8 +51,10 @@ public struct ProcessFacts: Sendable, Equatable {
         self.boundSockets = boundSockets
     }
 
-    /// Reads the facts from /proc; nil for a process that is gone.
-    public static func read(hostPid: pid_t) -> ProcessFacts? {
+    /// Reads the facts from /proc; nil for a process that is gone. Only descriptors opened
+    /// through `mounts` are stat'ed (for `files`): a stat reaches the filesystem, and a
+    /// network share whose server is away would hang it.
+    public static func read(hostPid: pid_t, lookingInto mounts: Set<Int> = []) -> ProcessFacts? {
         guard let status = ProcFS.Status(of: "\(hostPid)") else { return nil }
         let fdDirectory = "/proc/\(hostPid)/fd"
         var descriptors: [String] = []
@@ -62,7 +64,9 @@ public struct ProcessFacts: Sendable, Equatable {
             descriptors.append(target)
             // A path, not pipe:[…] or socket:[…]; stat through the magic link reaches the
             // file itself, deleted or not.
-            guard target.hasPrefix("/"), let info = fileStatus("\(fdDirectory)/\(entry)") else { continue }
+            guard target.hasPrefix("/"), !mounts.isEmpty, let mountID = Self.mountID(hostPid, descriptor: entry), mounts.contains(mountID),
+                let info = fileStatus("\(fdDirectory)/\(entry)")
+            else { continue }
             let deleted = target.hasSuffix(" (deleted)")
             let kind: OpenFile.Kind
             switch info.st_mode & S_IFMT {
@@ -73,13 +77,20 @@ public struct ProcessFacts: Sendable, Equatable {
             }
             files.append(OpenFile(
                 path: deleted ? String(target.dropLast(" (deleted)".count)) : target, kind: kind,
-                device: DeviceNumber(info.st_dev).description, deleted: deleted))
+                mountID: mountID, deleted: deleted))
         }
         return ProcessFacts(
             hostPid: hostPid, containerPid: status.values("NSpid").last.flatMap { Int32($0) } ?? hostPid,
             command: status.values("Name").joined(separator: " "), uids: status.values("Uid").compactMap { UInt32($0) },
             gids: status.values("Gid").compactMap { UInt32($0) }, utsNamespace: Namespaces.identity(pid: hostPid, "uts"),
             descriptors: descriptors, files: files, boundSockets: Self.boundSockets(hostPid))
+    }
+
+    /// fdinfo's `mnt_id:`: read from /proc, without touching the file's filesystem.
+    static func mountID(_ pid: pid_t, descriptor: String) -> Int? {
+        guard let text = try? readText("/proc/\(pid)/fdinfo/\(descriptor)") else { return nil }
+        let line = text.split(separator: "\n").first { $0.hasPrefix("mnt_id:") }
+        return line.flatMap { Int($0.dropFirst("mnt_id:".count).trimmingCharacters(in: .whitespaces)) }
     }
 
     /// The paths in /proc/PID/net/unix: its last column, for a socket bound to a path.

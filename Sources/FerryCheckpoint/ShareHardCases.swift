@@ -11,27 +11,27 @@ import FerryMounts
 /// the source's last close). So each is a reason the
 /// checkpoint stops, named by `ferry mounts`, rather than a file lost after the restore.
 public enum ShareHardCases {
-    /// The shares as one namespace capture shows them: their filesystems, and where they
-    /// (and the binds made of them) are mounted in the container.
+    /// The shares as a capture shows them: their mounts (the --share and every bind made of
+    /// it, in every namespace), and where those are in the container.
     public struct Shares: Sendable, Equatable {
-        public var devices: Set<String>
+        public var mountIDs: Set<Int>
         public var mountPoints: [String]
 
-        public init(devices: Set<String>, mountPoints: [String]) {
-            self.devices = devices
+        public init(mountIDs: Set<Int>, mountPoints: [String]) {
+            self.mountIDs = mountIDs
             self.mountPoints = mountPoints
         }
 
         public init(_ capture: MountTreeCapture) {
-            var devices: Set<String> = []
+            var mountIDs: Set<Int> = []
             var mountPoints: [String] = []
             for (namespace, analysis) in zip(capture.namespaces, capture.analyses()) {
                 for mount in namespace.mounts where analysis.context(for: mount).isShare {
-                    devices.insert(mount.device)
+                    mountIDs.insert(mount.id)
                     if !mountPoints.contains(mount.mountPoint) { mountPoints.append(mount.mountPoint) }
                 }
             }
-            self.init(devices: devices, mountPoints: mountPoints)
+            self.init(mountIDs: mountIDs, mountPoints: mountPoints)
         }
 
         func contains(path: String) -> Bool {
@@ -46,14 +46,14 @@ public enum ShareHardCases {
     }
 
     public static func blockers(_ processes: [ProcessFacts], shares: Shares) -> [ProcessBlocker] {
-        guard !shares.devices.isEmpty else { return [] }
+        guard !shares.mountIDs.isEmpty else { return [] }
         var result: [ProcessBlocker] = []
         var socketsSeen: Set<String> = []
         for process in processes {
             func block(_ reason: String) {
                 result.append(ProcessBlocker(pid: process.containerPid, command: process.command, reason: reason))
             }
-            for file in process.files where shares.devices.contains(file.device) {
+            for file in process.files where shares.mountIDs.contains(file.mountID) {
                 if file.kind == .fifo {
                     block("has the FIFO \(file.path) on a network share open: its data lives in this host's kernel, not on the file server; close it, or make the FIFO off the share")
                 } else if file.deleted || Self.isHiddenByFUSE(file.path) {

@@ -18,6 +18,11 @@ public enum FailurePoint {
         }
         if value == "\(point):hold" {
             kill(getpid(), SIGSTOP)
+            // A signal sent while ferry was stopped may be handled on another thread a
+            // moment after this one runs on: it is waited for (0.2 s at most), so the step
+            // held is the step that sees it.
+            let deadline = Monotonic.now + 0.2
+            while Interruption.signal == nil, Monotonic.now < deadline { usleep(1000) }
         }
     }
 }

@@ -31,7 +31,7 @@ import Testing
 
 /// Files on a --share that no path on the file server brings back.
 @Suite struct ShareHardCaseTests {
-    static let shares = ShareHardCases.Shares(devices: ["0:60"], mountPoints: ["/share", "/alias"])
+    static let shares = ShareHardCases.Shares(mountIDs: [60, 61], mountPoints: ["/share", "/alias"])
 
     static func process(_ pid: Int32, files: [ProcessFacts.OpenFile] = [], sockets: [String] = []) -> ProcessFacts {
         ProcessFacts(
@@ -43,8 +43,8 @@ import Testing
         let process = Self.process(
             1,
             files: [
-                .init(path: "/share/log", kind: .regular, device: "0:60"), .init(path: "/share", kind: .directory, device: "0:60"),
-                .init(path: "/run/fifo", kind: .fifo, device: "0:30"), .init(path: "/tmp/gone", kind: .regular, device: "0:30", deleted: true),
+                .init(path: "/share/log", kind: .regular, mountID: 60), .init(path: "/share", kind: .directory, mountID: 60),
+                .init(path: "/run/fifo", kind: .fifo, mountID: 30), .init(path: "/tmp/gone", kind: .regular, mountID: 30, deleted: true),
             ], sockets: ["/run/sock", "/sharedir/sock"])
         #expect(ShareHardCases.blockers([process], shares: Self.shares).isEmpty)
     }
@@ -52,12 +52,12 @@ import Testing
     @Test func aFIFOADeletedFileAndASocketOnTheShareBlock() {
         let blockers = ShareHardCases.blockers(
             [
-                Self.process(1, files: [.init(path: "/share/fifo", kind: .fifo, device: "0:60")], sockets: ["/alias/app.sock"]),
+                Self.process(1, files: [.init(path: "/share/fifo", kind: .fifo, mountID: 60)], sockets: ["/alias/app.sock"]),
                 Self.process(
                     2,
                     files: [
-                        .init(path: "/share/old", kind: .regular, device: "0:60", deleted: true),
-                        .init(path: "/share/.fuse_hidden0000000200000001", kind: .regular, device: "0:60"),
+                        .init(path: "/share/old", kind: .regular, mountID: 60, deleted: true),
+                        .init(path: "/alias/.fuse_hidden0000000200000001", kind: .regular, mountID: 61),
                     ], sockets: ["/alias/app.sock"]),
             ], shares: Self.shares)
         #expect(blockers.map(\.pid) == [1, 1, 2, 2], "\(blockers)")
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func withoutSharesNothingIsLookedAt() {
-        let process = Self.process(1, files: [.init(path: "/x/fifo", kind: .fifo, device: "0:60")])
-        #expect(ShareHardCases.blockers([process], shares: .init(devices: [], mountPoints: [])).isEmpty)
+        let process = Self.process(1, files: [.init(path: "/x/fifo", kind: .fifo, mountID: 60)])
+        #expect(ShareHardCases.blockers([process], shares: .init(mountIDs: [], mountPoints: [])).isEmpty)
     }
 }
