@@ -38,7 +38,8 @@ public enum ExternalMountPlan {
     }
 
     /// A share's key names its place in the config, which travels with the checkpoint.
-    static func shareKey(_ index: Int) -> String { "ferry-share-\(index)" }
+    static let shareKeyPrefix = "ferry-share-"
+    static func shareKey(_ index: Int) -> String { shareKeyPrefix + "\(index)" }
 
     /// `--external` values for a dump.
     public static func dumpArguments(_ externals: [CheckpointManifest.ExternalMount]) -> [String] {
@@ -52,7 +53,7 @@ public enum ExternalMountPlan {
     ) throws(FerryError) -> [String] {
         var result: [String] = []
         for external in externals {
-            if external.key.hasPrefix("ferry-share-") {
+            if external.key.hasPrefix(shareKeyPrefix) {
                 guard let index = config.declaredShares.firstIndex(where: { $0.target == external.containerPath }) else {
                     throw FerryError(.invalidState, "checkpoint needs a share at \(external.containerPath), but container \(config.name) has none")
                 }

@@ -53,7 +53,8 @@ public struct ProcessFacts: Sendable, Equatable {
 
     /// Reads the facts from /proc; nil for a process that is gone. Only descriptors opened
     /// through `mounts` are stat'ed (for `files`): a stat reaches the filesystem, and a
-    /// network share whose server is away would hang it.
+    /// network share whose server is away would hang it. Bound sockets are read only when
+    /// there are such mounts to look for them on.
     public static func read(hostPid: pid_t, lookingInto mounts: Set<Int> = []) -> ProcessFacts? {
         guard let status = ProcFS.Status(of: "\(hostPid)") else { return nil }
         let fdDirectory = "/proc/\(hostPid)/fd"
@@ -83,7 +84,7 @@ public struct ProcessFacts: Sendable, Equatable {
             hostPid: hostPid, containerPid: status.values("NSpid").last.flatMap { Int32($0) } ?? hostPid,
             command: status.values("Name").joined(separator: " "), uids: status.values("Uid").compactMap { UInt32($0) },
             gids: status.values("Gid").compactMap { UInt32($0) }, utsNamespace: Namespaces.identity(pid: hostPid, "uts"),
-            descriptors: descriptors, files: files, boundSockets: Self.boundSockets(hostPid))
+            descriptors: descriptors, files: files, boundSockets: mounts.isEmpty ? [] : Self.boundSockets(hostPid))
     }
 
     /// fdinfo's `mnt_id:`: read from /proc, without touching the file's filesystem.

@@ -131,14 +131,11 @@ struct ContainerCreation {
             }
             _ = try ContainedPath.components(of: bind.destination)
         }
-        var seen: Set<String> = []
-        for share in request.shares {
-            try share.validate()
-            _ = try ContainedPath.components(of: share.target)
-        }
+        for share in request.shares { try share.validate() }
         // Two host mounts at one path: the second would hide the first.
+        var seen: Set<String> = []
         for path in request.binds.map(\.destination) + request.shares.map(\.target) {
-            let normal = "/" + path.split(separator: "/").joined(separator: "/")
+            let normal = "/" + (try ContainedPath.components(of: path)).joined(separator: "/")
             guard seen.insert(normal).inserted else {
                 throw FerryError(.invalidArgument, "\(normal) is the target of two --bind/--share options; give each its own path")
             }
