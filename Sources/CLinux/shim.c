@@ -13,6 +13,8 @@
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <sched.h>
 #include <signal.h>
@@ -92,6 +94,16 @@ int fy_mount(const char *source, const char *target, const char *fstype, unsigne
     return mount(source, target, fstype, flags, data);
 }
 int fy_umount2(const char *target, int flags) { return umount2(target, flags); }
+
+int fy_cached_file_type(int fd) {
+    struct statx status;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &status) != 0) return -1;
+    return status.stx_mode & S_IFMT;
+}
+
+int fy_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
 
 int fy_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
     struct open_how how;

@@ -35,7 +35,7 @@ public struct MountCapturer {
             // Only the topmost mount at a path can be looked at; a file bind is never covered
             // by a directory mount, so that is the one whose kind matters.
             let fileMounts = mounts.filter { mount in
-                RootedLookup.status(pid: group.hostPid, path: mount.mountPoint).map { !isDirectory($0) } ?? false
+                RootedLookup.cachedType(pid: group.hostPid, path: mount.mountPoint).map { $0 != S_IFDIR } ?? false
             }.map(\.id)
             namespaces.append(MountNamespaceCapture(inode: inode, containerPids: group.containerPids.sorted(), mounts: mounts, fileMounts: fileMounts))
         }

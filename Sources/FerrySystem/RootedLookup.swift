@@ -19,7 +19,7 @@ public enum RootedLookup {
     /// at it, `..` stops at it, and /proc magic links fail with ELOOP. EAGAIN (the kernel
     /// saw a rename race while resolving `..`) is retried a few times. The corresponding C
     /// function is `openat2` (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
-    static func openInRoot(_ root: OwnedFileDescriptor, _ relative: String, flags: Int32) -> Result<OwnedFileDescriptor, Errno> {
+    public static func openInRoot(_ root: OwnedFileDescriptor, _ relative: String, flags: Int32) -> Result<OwnedFileDescriptor, Errno> {
         let target = relative.isEmpty ? "." : relative
         let resolve = FY_RESOLVE_IN_ROOT | FY_RESOLVE_NO_MAGICLINKS
         var result = valueOrErrno { fy_openat2(root.rawValue, target, UInt64(flags), 0, resolve) }
@@ -33,6 +33,15 @@ public enum RootedLookup {
     /// stat(2) of `path` as process `pid` sees it (through /proc/PID/root).
     public static func status(pid: pid_t, path: String) -> stat? {
         try? open(path, inRoot: "/proc/\(pid)/root")?.stat()
+    }
+
+    /// The file type (S_IFMT bits) of `path` as process `pid` sees it, from what the kernel
+    /// has cached: a mount point on a network share whose server is away answers at once
+    /// (a stat would ask the server, and wait for it).
+    public static func cachedType(pid: pid_t, path: String) -> mode_t? {
+        guard let fd = open(path, inRoot: "/proc/\(pid)/root") else { return nil }
+        let type = fy_cached_file_type(fd.rawValue)
+        return type < 0 ? nil : mode_t(type)
     }
 
     /// The host path `path` resolves to inside `root` (symlinks followed there).

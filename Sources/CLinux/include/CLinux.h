@@ -53,6 +53,13 @@ int fy_mount(const char *source, const char *target, const char *fstype,
              unsigned long flags, const char *data);
 int fy_umount2(const char *target, int flags);
 
+/// renameat2(2), which glibc declares only under _GNU_SOURCE.
+int fy_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+
+/// The file type bits (S_IFMT) of `fd` from statx(2) with AT_STATX_DONT_SYNC: what the
+/// kernel already knows, with no trip to a network filesystem's server. -1 on failure.
+int fy_cached_file_type(int fd);
+
 /// openat2(2) with the `how` fields spelled out.
 int fy_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 
