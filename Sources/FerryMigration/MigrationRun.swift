@@ -256,7 +256,7 @@ struct MigrationRun {
             switch current.loadState() {
             case .running:
                 // A CRIU that died with a killed ferry leaves the tasks frozen: let them run.
-                if current.cgroup.isFrozen { try current.cgroup.thaw() }
+                if current.cgroup.isFreezeRequested { try current.cgroup.thaw() }
                 return
             case .unreadable(let error): throw error
             case .stopped, .crashed: break

@@ -56,15 +56,16 @@ public struct CgroupFreezer: Sendable {
 
     /// Freezes every task of the cgroup and waits (at most 10 s) until the kernel says
     /// they all are: a migrated copy waiting for its commit must not run.
-    public func freeze() throws(FerryError) {
+    /// `timeout`: how long the tasks may take to freeze before it is an error.
+    public func freeze(timeout: Double = 10) throws(FerryError) {
         switch version {
         case .v1: try writeText("\(path)/freezer.state", "FROZEN\n")
         case .v2: try writeText("\(path)/cgroup.freeze", "1\n")
         }
-        let deadline = Monotonic.now + 10
+        let deadline = Monotonic.now + timeout
         while !isFrozen {
             guard Monotonic.now < deadline else {
-                throw FerryError(.timedOut, "the tasks of \(path) did not freeze within 10 s")
+                throw FerryError(.timedOut, "the tasks of \(path) did not freeze within \(Int(timeout.rounded(.up))) s")
             }
             usleep(5_000)
         }
@@ -74,6 +75,15 @@ public struct CgroupFreezer: Sendable {
         switch version {
         case .v1: return ((try? readText("\(path)/freezer.state")) ?? "").trimmingNewline == "FROZEN"
         case .v2: return ((try? readText("\(path)/cgroup.events")) ?? "").contains("frozen 1")
+        }
+    }
+
+    /// Whether a freeze was asked for, finished (FROZEN) or not (FREEZING: a task that
+    /// cannot freeze yet, such as one waiting in a share's placeholder).
+    public var isFreezeRequested: Bool {
+        switch version {
+        case .v1: return ((try? readText("\(path)/freezer.state")) ?? "THAWED").trimmingNewline != "THAWED"
+        case .v2: return ((try? readText("\(path)/cgroup.freeze")) ?? "0").trimmingNewline == "1"
         }
     }
 
