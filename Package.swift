@@ -17,6 +17,8 @@ let package = Package(
     targets: [
         // Only what Glibc's module map lacks; every symbol is prefixed `fy_`.
         .target(name: "CLinux"),
+        // libfuse3's entry points that fuse.h hides behind macros (Debian's libfuse3-dev).
+        .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),
         // The one error type every Ferry library throws.
         .target(
             name: "FerryErrors",
@@ -57,6 +59,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The placeholder FUSE filesystem that stands in for a share whose server is away.
+        .target(
+            name: "FerryPlaceholder",
+            dependencies: ["CFuse", "CLinux", "FerryErrors", "FerrySystem", "FerryContainers"]
+        ),
         // Migration between hosts: the agent protocol over ssh, steps and their undo journal.
         .target(
             name: "FerryMigration",
@@ -70,6 +77,7 @@ let package = Package(
             name: "FerryCLI",
             dependencies: [
                 "FerryErrors", "FerrySystem", "FerryMounts", "FerryCRIU", "FerryContainers", "FerryCheckpoint", "FerryMigration",
+                "FerryPlaceholder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -15,7 +15,7 @@ public struct FerryCommand: ParsableCommand {
             ListCommand.self, StatusCommand.self, DestroyCommand.self, MountsCommand.self, CheckpointCommand.self, RestoreCommand.self, MigrateCommand.self,
             AgentCommand.self, RecoverCommand.self,
             DemoCommand.self,
-            MonitorCommand.self,
+            MonitorCommand.self, PlaceholderCommand.self, ShareReturnCommand.self,
         ])
 
     /// This release's number, bumped with every tagged release.

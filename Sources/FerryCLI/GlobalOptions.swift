@@ -45,12 +45,14 @@ enum LoggingSetup {
     nonisolated(unsafe) private static var done = false
 
     /// The executable bootstraps logging once; libraries only take a Logger.
-    static func bootstrapOnce(verbose: Bool) {
+    /// `quiet`: the level without --verbose; the internal processes (monitor, share return)
+    /// write a log file an admin reads after the fact, so they say more.
+    static func bootstrapOnce(verbose: Bool, quiet: Logger.Level = .warning) {
         guard !done else { return }
         done = true
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .warning
+            handler.logLevel = verbose ? .debug : quiet
             return handler
         }
     }

@@ -153,7 +153,14 @@ struct StatusCommand: FerrySubcommand {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")
         }
         for share in summary.shares {
-            printLine("share:   \(share.share.summary) (\(share.mounted ? "mounted at \(share.mountPoint)" : "not mounted"))")
+            let state: String
+            if let since = share.placeholderSince {
+                let next = share.returned == true ? "its server is back, the swap follows" : "its server is away; Ferry swaps the share in when it is back"
+                state = "a placeholder at \(share.mountPoint) since \(CheckpointUse.describe(since)): \(next)"
+            } else {
+                state = share.mounted ? "mounted at \(share.mountPoint)" : "not mounted"
+            }
+            printLine("share:   \(share.share.summary) (\(state))")
         }
     }
 }
@@ -169,6 +176,7 @@ struct MonitorCommand: FerrySubcommand {
 
     func run() throws {
         let report = OwnedReport.take()
+        LoggingSetup.bootstrapOnce(verbose: global.verbose, quiet: .info)
         let monitor = ContainerMonitor(root: global.stateRoot, name: try containerName(name), logger: global.logger("ferry.monitor"))
         let launcher: any ContainerLauncher = restoreFrom.map { RestoreLauncher(imagesPath: $0, engine: global.engine) } ?? FreshStart()
         let code = monitor.run(report: report, launcher: launcher)

@@ -27,7 +27,9 @@ public struct CheckpointPlan: Sendable {
     /// Captures the running container's mounts and processes and plans from them.
     public init(runtime: ContainerRuntime, state: RuntimeState) throws(FerryError) {
         let capture = try MountCapturer(runtime: runtime, state: state).capture()
-        let shareMounts = ShareHardCases.Shares(capture).mountIDs
+        // A placeholder is never looked into: a stat there waits for its share.
+        let placeholders = Set(capture.namespaces.flatMap { $0.mounts.filter { $0.fsType == SharePlaceholder.fsType }.map(\.id) })
+        let shareMounts = ShareHardCases.Shares(capture).mountIDs.subtracting(placeholders)
         let processes = capture.hostPids.compactMap { ProcessFacts.read(hostPid: $0, lookingInto: shareMounts) }
         self.init(capture: capture, config: runtime.config, processes: processes, hostHasSysResource: ProcessRules.hostHasSysResource)
     }

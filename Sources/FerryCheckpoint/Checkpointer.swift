@@ -32,9 +32,11 @@ public struct Checkpointer {
     /// replaced anyway).
     /// `fingerprint`: how `verify` will know the images (a migration's cross under rsync's
     /// checksum and need no second pass over the pages).
+    /// `swappingShares`: the checkpoint that swaps returned shares in for their
+    /// placeholders (see ShareReturn); any other is refused while a placeholder stands in.
     public func checkpoint(
         _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false,
-        fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false
+        fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false, swappingShares: Bool = false
     ) throws(FerryError) -> Result {
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
@@ -42,6 +44,12 @@ public struct Checkpointer {
         let runtime = try manager.runtime(name)
         let state = try runtime.loadState().requireRunning(name, "there is nothing to checkpoint")
         // Every refusal happens here, before anything is frozen.
+        if !swappingShares, let index = runtime.shares.placeholders.keys.min() {
+            let share = runtime.config.declaredShares[index]
+            throw FerryError(
+                .invalidState,
+                "share \(share.source) at \(share.target) of container \(name) is away: a placeholder stands in for it, and tasks may be waiting in it; Ferry swaps the share in when its server is back (see 'ferry status \(name)'), checkpoint after that")
+        }
         let step: Logger.Metadata = ["container": "\(name)"]
         let plan = try logger.timed("plan", metadata: step) { () throws(FerryError) in try CheckpointPlan(runtime: runtime, state: state) }
         try plan.refuseIfBlocked("checkpoint", name)

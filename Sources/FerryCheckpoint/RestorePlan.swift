@@ -1,3 +1,4 @@
+import FerryCRIU
 import FerryContainers
 import FerryErrors
 import FerryMounts
@@ -21,6 +22,9 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     public var expectedMounts: MountTreeCapture
     /// The container's cgroups below its own, recreated before CRIU runs.
     public var cgroups: [String: [String]]
+    /// By share index: what its placeholder shows if the share cannot be mounted (nil
+    /// when the container has no shares, or CRIU's files.img could not be read).
+    public var shareInventories: [Int: ShareInventory]?
 
     public struct Destination: Sendable, Codable, Equatable {
         public var path: String
@@ -33,6 +37,9 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         expectedMounts = manifest.mounts
         cgroups = manifest.cgroups ?? [:]
         destinations = Self.destinations(of: manifest)
+        if !config.declaredShares.isEmpty, let files = try? FilesImage(directory: imagesDirectory) {
+            shareInventories = ShareInventories.from(files, capture: manifest.mounts, config: config)
+        }
     }
 
     /// Every mount point on the root filesystem, once, in namespace order.

@@ -149,6 +149,13 @@ public struct RestoreLauncher: ContainerLauncher {
 
     public var recreatesTasks: Bool { true }
 
+    /// Every share of a restored container can be stood in for: the images say which of
+    /// its files the processes hold (none is still a placeholder worth mounting).
+    public func placeholderInventory(for share: Int, of runtime: ContainerRuntime) -> ShareInventory? {
+        guard let inventories = (try? RestorePlan.read(for: runtime.layout))?.shareInventories else { return nil }
+        return inventories[share] ?? ShareInventory()
+    }
+
     public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
         let plan = try RestorePlan.read(for: runtime.layout)
         guard plan.imagesDirectory == imagesPath else {
@@ -170,6 +177,7 @@ public struct RestoreLauncher: ContainerLauncher {
         }
         request.cgroupRoot = "/" + runtime.cgroups.relativePath
         let cgroups = runtime.cgroups
+        let shares = runtime.shares
         // A migrated copy's network stays shut until the commit (see NetworkLock).
         let locksNetwork = runtime.config.network != nil && MigrationLease.read(runtime.layout)?.state == .pending
         var rootPid: pid_t = 0
@@ -177,6 +185,9 @@ public struct RestoreLauncher: ContainerLauncher {
             request, started: { pid throws(FerryError) in try cgroups.add(pid) },
             notify: { (notification) throws(FerryError) in
                 if notification.script == "setup-namespaces" { rootPid = notification.pid }
+                // The files are open: a placeholder stops answering for them before the
+                // tasks run (their own questions wait for the share).
+                if notification.script == "pre-resume" { shares.restoreFinished() }
                 if notification.script == "network-unlock", locksNetwork {
                     guard rootPid > 0 else { throw FerryError(.invalidState, "CRIU unlocks the network before naming the restored init") }
                     try NetworkLock.engage(initPid: rootPid)

@@ -147,7 +147,7 @@ public struct ContainerManager {
             try initProcess.signal(SIGKILL)
             // A frozen container (a migrated copy waiting for its commit) dies only once
             // thawed; killed first, it never runs another instruction.
-            if runtime.cgroup.isFrozen { try? runtime.cgroup.thaw() }
+            if runtime.cgroup.isFreezeRequested { try? runtime.cgroup.thaw() }
             guard initProcess.waitForExit(seconds: 30) else {
                 throw FerryError(.timedOut, "container \(name) init (pid \(state.initPid)) did not die after SIGKILL")
             }
@@ -222,6 +222,10 @@ public struct ContainerManager {
         /// The host path it is mounted at while the container runs.
         public var mountPoint: String
         public var mounted: Bool
+        /// Since when a placeholder stands in for it (its server was away at restore), and
+        /// whether the share is back and waits to be swapped in; nil when none does.
+        public var placeholderSince: Date?
+        public var returned: Bool?
     }
 
     public func summary(_ name: ContainerName) throws(FerryError) -> Summary {
@@ -246,8 +250,10 @@ public struct ContainerManager {
             limits: runtime.config.limits, checkpoint: Self.checkpointSummary(runtime),
             shares: runtime.config.declaredShares.indices.map { index in
                 let path = runtime.shares.mountPoint(index)
+                let placeholder = runtime.shares.placeholders[index]
                 return ShareSummary(
-                    share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false)
+                    share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false,
+                    placeholderSince: placeholder?.since, returned: placeholder?.returned)
             })
     }
 

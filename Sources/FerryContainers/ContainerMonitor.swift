@@ -66,7 +66,7 @@ public struct ContainerMonitor {
     private func start(_ runtime: ContainerRuntime, launcher: any ContainerLauncher) throws(FerryError) -> pid_t {
         try runtime.privateArea.mount()
         do throws(FerryError) {
-            try runtime.shares.mount()
+            try runtime.shares.mount(placeholder: { launcher.placeholderInventory(for: $0, of: runtime) })
             try runtime.cgroups.create()
             // Before the first task: a restored tree must land inside its limits too (but
             // for the task limit, which a restore's helpers would exceed; set right after).
@@ -74,10 +74,11 @@ public struct ContainerMonitor {
             try (launcher.recreatesTasks ? limits?.withoutTaskLimit : limits)?.apply(to: runtime.cgroups)
             if runtime.config.profile == .hardened { try runtime.cgroups.restrictDevices(to: SecurityProfile.allowedDevices) }
             let pid = try launcher.launch(runtime)
+            runtime.shares.restoreFinished()
             if launcher.recreatesTasks { try limits?.apply(to: runtime.cgroups) }
             // A migrated copy waiting for its source's commit: frozen at once (CRIU has just
             // let go of it), thawed by the commit, fenced if the lease runs out.
-            if MigrationLease.read(runtime.layout)?.state == .pending { try runtime.cgroup.freeze() }
+            if MigrationLease.read(runtime.layout)?.state == .pending { try freezeArrival(runtime) }
             guard let startTime = ProcFS.startTime(of: pid), let monitorStart = ProcFS.startTime(of: getpid()) else {
                 throw FerryError(.invalidState, "container \(name) init (pid \(pid)) exited right after start")
             }
@@ -86,6 +87,7 @@ public struct ContainerMonitor {
                 rootfs: runtime.rootfs, cgroup: runtime.cgroup.path, startedAt: Date())
             try JSONFile.write(state, to: runtime.layout.runtimeState)
             logger.info("container started", metadata: ["container": "\(name)", "pid": "\(pid)"])
+            if !runtime.shares.placeholders.isEmpty { startShareReturn(runtime) }
             return pid
         } catch {
             // A launch that failed half-way (a CRIU killed mid-restore) may leave tasks in
@@ -93,6 +95,39 @@ public struct ContainerMonitor {
             runtime.cgroup.killAll()
             try? runtime.teardown()
             throw error
+        }
+    }
+
+    /// A task waiting in a placeholder cannot freeze (the kernel waits for the daemon's
+    /// answer, killably but not freezably); it runs no code either, and freezes as it
+    /// returns once the share is back, since the freezer stays set. So with placeholders,
+    /// a cgroup left FREEZING holds the copy as well as a FROZEN one.
+    private func freezeArrival(_ runtime: ContainerRuntime) throws(FerryError) {
+        guard !runtime.shares.placeholders.isEmpty else { return try runtime.cgroup.freeze() }
+        do throws(FerryError) {
+            try runtime.cgroup.freeze(timeout: 1)
+        } catch {
+            logger.notice("tasks waiting in a share placeholder freeze once the share is back", metadata: ["container": "\(name)"])
+        }
+    }
+
+    /// A placeholder stands in for a share: `ferry __share-return` waits for its server
+    /// and swaps the real share in (a checkpoint and restore that ends this monitor and
+    /// starts the next), so it runs in a session of its own. Without it the container runs
+    /// on its placeholders until it is stopped: a warning, not a failed start.
+    private func startShareReturn(_ runtime: ContainerRuntime) {
+        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        do throws(FerryError) {
+            guard let executable = RootedLookup.linkTarget("/proc/self/exe") else {
+                throw FerryError(.invalidState, "cannot find the ferry executable (/proc/self/exe)")
+            }
+            _ = try Spawn.start(
+                [executable, "__share-return", "--root", root.path, name.value], environment: environment,
+                stdout: STDOUT_FILENO, stderr: STDERR_FILENO, newSession: true)
+        } catch {
+            logger.warning(
+                "cannot start the share return: the container runs on its placeholders until stopped",
+                metadata: ["container": "\(name)", "error": "\(error.message)"])
         }
     }
 
@@ -135,10 +170,14 @@ public protocol ContainerLauncher {
     /// and the zombies it rebuilds need tasks beyond the tree's own, so the task limit is
     /// set once the tree is back.
     var recreatesTasks: Bool { get }
+    /// What the placeholder of share `share` must show if the share cannot be mounted;
+    /// nil: the launch fails instead (a fresh start has no files to reopen there).
+    func placeholderInventory(for share: Int, of runtime: ContainerRuntime) -> ShareInventory?
 }
 
 extension ContainerLauncher {
     public var recreatesTasks: Bool { false }
+    public func placeholderInventory(for share: Int, of runtime: ContainerRuntime) -> ShareInventory? { nil }
 }
 
 /// The fresh start: clone the init into new namespaces (see ContainerInitSetup).

@@ -79,6 +79,14 @@ public struct ContainerLayout: Sendable {
     /// Where `--share` N is mounted on this host, and what its mount command said.
     public func shareMountPoint(_ index: Int) -> String { "\(directory)/shares/\(index)" }
     public func shareLog(_ index: Int) -> String { "\(directory)/shares/\(index).log" }
+    /// While share N is away: its placeholder's record and inventory, and where the real
+    /// share is mounted once it is back, until it is swapped in.
+    public func sharePlaceholder(_ index: Int) -> String { "\(directory)/shares/\(index).placeholder.json" }
+    public func sharePlaceholderLog(_ index: Int) -> String { "\(directory)/shares/\(index).placeholder.log" }
+    public func shareInventory(_ index: Int) -> String { "\(directory)/shares/\(index).inventory.json" }
+    public func shareReturnPoint(_ index: Int) -> String { "\(directory)/shares/\(index).return" }
+    /// The images of the checkpoint that swaps returned shares in.
+    public var shareSwapImages: String { "\(directory)/share-swap" }
 
     public func imagePath(_ file: String) -> String { "\(directory)/\(file)" }
 

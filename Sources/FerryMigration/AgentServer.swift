@@ -116,7 +116,6 @@ public struct AgentServer {
             for bind in config.binds where access(bind.source, F_OK) != 0 {
                 throw FerryError(.notFound, "bind source \(bind.source) is missing on the target")
             }
-            try ShareMounts.probe(config, under: "\(root.containersDirectory)/.share-probe-\(name)", logger: manager.logger)
             let layout = staging(name)
             guard mkdir(layout.directory, 0o700) == 0 else {
                 throw FerryError(.alreadyExists, "container \(name) is already being migrated to this host")
@@ -231,7 +230,7 @@ public struct AgentServer {
             for pid in runtime.cgroup.pids { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
         }
         unlink(MigrationLease.path(layout))
-        if runtime.cgroup.isFrozen { try runtime.cgroup.thaw() }
+        if runtime.cgroup.isFreezeRequested { try runtime.cgroup.thaw() }
         if let network, let initPid {
             do throws(FerryError) {
                 try NetworkAttachment(network: network, container: name).announce(initPid: initPid)
