@@ -1,5 +1,6 @@
 import FerrySystem
 import Foundation
+import Glibc
 import Testing
 
 extension Integration {
@@ -55,9 +56,30 @@ extension Integration {
 
             /// The workload's own report: its iteration and whether every check held.
             func workload(on host: Int) throws -> (iteration: Int, ok: Bool, text: String) {
-                let text = try hosts.ferry(host).plain.read("web", "/tmp/sharework")
+                Self.report(try hosts.ferry(host).plain.read("web", "/tmp/sharework"))
+            }
+
+            /// The same, or nil while the container does not run (a swap of shares is a
+            /// checkpoint and restore: for a moment there is no container to exec into).
+            func workloadIfRunning(on host: Int) -> (iteration: Int, ok: Bool, text: String)? {
+                guard let result = try? hosts.ferry(host).plain.run(["exec", "web", "--", "cat", "/tmp/sharework"]), result.succeeded else { return nil }
+                return Self.report(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+
+            static func report(_ text: String) -> (iteration: Int, ok: Bool, text: String) {
                 let iteration = Int(text.split(separator: " ").first?.dropFirst(2) ?? "") ?? -1
                 return (iteration, text.hasSuffix(" ok"), text)
+            }
+
+            /// The filesystem type at each share's mount point on this host (shares/0, shares/1).
+            func shareTypes(on host: Int) throws -> [String] {
+                let points = (0..<2).map { hosts.root(host) + "/containers/web/shares/\($0)" }
+                let lines = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
+                return points.map { point in
+                    lines.map { $0.split(separator: " ").map(String.init) }
+                        .last { $0.count > 4 && $0[4] == point }
+                        .flatMap { fields in fields.firstIndex(of: "-").map { fields[$0 + 1] } } ?? "none"
+                }
             }
 
             /// The share mounts this host holds for the container.
@@ -154,36 +176,83 @@ extension Integration.Shares {
 }
 
 extension Integration.Shares {
-    /// The file server's link is down: the target cannot mount the shares, so the
-    /// migration is refused before the source freezes (its undo would need the same
-    /// server), and the container runs on. With the link back, its I/O resumes by itself
-    /// (sshfs reconnects) and the migration goes through.
-    @Test func anUnreachableFileServerStopsTheMigrationBeforeTheFreeze() throws {
-        let setup = try Setup("shares-unreachable", command: Integration.Shares.workload)
+    /// The file server's link is down, so the target cannot mount the shares: the migration
+    /// completes anyway, with Ferry's placeholder filesystem where each share belongs. The
+    /// workload waits in it (its I/O blocks); with the link back, the placeholder serves
+    /// from the returned share at once, and Ferry then swaps the real share in. Every
+    /// number the workload wrote is on the file server, once, in order.
+    @Test func aPlaceholderStandsInWhileTheFileServerIsAway() throws {
+        let setup = try Setup("shares-away", command: Integration.Shares.workload)
         defer { setup.tearDown() }
         let hosts = setup.hosts
-        #expect(try eventually(20) { try setup.workload(on: 1).iteration > 5 })
+        #expect(try eventually(20) { try setup.workload(on: 1).iteration > 5 }, "the workload did not start on its shares")
+        // Held at CRIU's post-dump (every image written, the tasks still frozen), the
+        // migration loses the file server: its link goes down, and only then does the
+        // migration go on. (Down before the dump, sshfs on h1 would fail CRIU's own reads
+        // of the mapped file with EIO: the source must reach the share to dump.)
+        let output = setup.scratch.path("migrate.out")
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let log = try OwnedFileDescriptor.open(output, O_WRONLY)
+        var environment = ProcessInfo.processInfo.environment
+        environment["FERRY_ROOT"] = hosts.root(1)
+        environment["FERRY_FAIL_AT"] = "criu-post-dump:hold"
+        let migrate = try Spawn.start(
+            ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "web", "h2", "--ssh-config", hosts.sshConfig],
+            environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
+        log.close()
+        var exited: Int32?
+        defer {
+            if exited == nil {
+                kill(migrate, SIGKILL)
+                _ = try? Spawn.wait(migrate)
+            }
+        }
+        let stopped = {
+            ((try? String(contentsOfFile: "/proc/\(migrate)/stat", encoding: .utf8)) ?? "").split(separator: ")").last?.split(separator: " ").first == "T"
+        }
+        try #require(try eventually(120) { stopped() }, "the migration never reached the dump: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
         let server = try hosts.namespace(3)
         try Shell.run(["ip", "-n", server, "link", "set", "eth0", "down"])
         var linkUp = false
         defer { if !linkUp { _ = try? Shell.run(["ip", "-n", server, "link", "set", "eth0", "up"]) } }
-        let refused = try hosts.ferry(1).migrate("web", to: 2)
-        #expect(!refused.succeeded, "migrated while no host could reach the file server")
-        #expect(refused.stderr.contains("cannot mount share h3:"), "\(refused.stderr)")
-        #expect(try setup.shareMounts(on: 2).isEmpty, "the target kept a share mount")
-        #expect(!FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/web"), "the target kept the container")
-        #expect(try hosts.ferry(1).plain.run(["exec", "web", "--", "true"]).succeeded, "the container does not run on the source")
+        kill(migrate, SIGCONT)
+        #expect(try eventually(120) { exited = Spawn.reapIfExited(migrate); return exited != nil }, "the migration still runs")
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(exited == 0, "the migration did not complete while the file server was away: \(text)")
+        if exited != 0 { return }
+        print("[shares] migration while the file server went away:\n\(text)")
+        let mounted = try setup.shareTypes(on: 2)
+        #expect(mounted == ["fuse.ferry-placeholder", "fuse.ferry-placeholder"], "\(mounted)")
+        let status = try hosts.ferry(2).plain.ok(["status", "web"]).stdout
+        #expect(status.contains("placeholder"), "\(status)")
+        let refused = try hosts.ferry(2).plain.run(["checkpoint", "web"])
+        #expect(!refused.succeeded && refused.stderr.contains("a placeholder stands in"), "\(refused.stderr)")
+        let waiting = try setup.workload(on: 2)
+        #expect(!waiting.text.contains("FAIL"), "\(waiting.text)")
         try Shell.run(["ip", "-n", server, "link", "set", "eth0", "up"])
         linkUp = true
-        // While the server was away, sshfs on h1 failed the workload's writes with EIO
-        // (its reconnect does not revive open handles): that is the source's own mount,
-        // before any migration, and no placeholder stands in there.
-        let moved = try hosts.ferry(1).migrate("web", to: 2)
-        #expect(moved.succeeded, "\(moved.stderr)")
-        // On h2 CRIU reopened the files on a fresh mount: new numbers reach the server.
-        let log = setup.exports[0] + "/log"
-        let lines = { try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count }
-        let atMove = try lines()
-        #expect(try eventually(20) { try lines() > atMove + 10 }, "no write reached the file server after the migration")
+        // The share is back: the workload goes on, then the swap puts the real share in.
+        #expect(try eventually(60) { (setup.workloadIfRunning(on: 2)?.iteration ?? 0) > waiting.iteration + 20 }, "no progress after the link came back: \(setup.workloadIfRunning(on: 2)?.text ?? "")")
+        let record = hosts.root(2) + "/containers/web/share-swap.json"
+        #expect(try eventually(60) { FileManager.default.fileExists(atPath: record) }, "the real shares were never swapped in")
+        let swapped = try setup.shareTypes(on: 2)
+        #expect(swapped == ["fuse.sshfs", "fuse.sshfs"], "\(swapped)")
+        let inside = try hosts.ferry(2).plain.exec("web", "grep -c ferry-placeholder /proc/self/mountinfo || true")
+        #expect(inside.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the container still sees a placeholder")
+        if let swap = try? String(contentsOfFile: record, encoding: .utf8) { print("[shares] swap: \(swap)") }
+        let afterSwap = try #require(try eventually(20) { setup.workloadIfRunning(on: 2) != nil } ? setup.workloadIfRunning(on: 2) : nil, "the container does not run after the swap")
+        #expect(try eventually(20) { (setup.workloadIfRunning(on: 2)?.iteration ?? 0) > afterSwap.iteration + 10 }, "no progress after the swap")
+        let last = try setup.workload(on: 2)
+        #expect(last.ok, "after the swap: \(last.text)")
+        let devices = try hosts.ferry(2).plain.exec("web", "stat -c %d /share /alias /other").split(separator: "\n")
+        #expect(devices.count == 3 && devices[0] == devices[1] && devices[0] != devices[2], "st_dev of /share /alias /other: \(devices)")
+        try hosts.ferry(2).plain.ok(["stop", "web", "--timeout", "0"])
+        #expect(try setup.shareMounts(on: 2).isEmpty, "the stop left the shares mounted")
+        for log in [setup.exports[0] + "/log", setup.exports[1] + "/log2"] {
+            let gap = try Self.firstGap(in: log)
+            #expect(gap == nil, "\(log): \(gap ?? "")")
+            let count = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count
+            #expect(count >= last.iteration, "\(log) holds \(count) numbers, the workload had written \(last.iteration)")
+        }
     }
 }

@@ -7,6 +7,11 @@
  * the cwd and both locks are still what they were. /tmp/sharework (the container's own
  * rootfs) says "i=N ok" or "i=N FAIL why", replaced atomically, so a test reads its state
  * while it runs; the logs on the file server say whether a number was lost.
+ *
+ * A share that is away fails I/O with EIO (sshfs) or ENOTCONN, or interrupts it (EINTR):
+ * the workload then says "i=N waiting why" (N: the last number written to both logs) and
+ * tries the same number again 20 ms later, as an application that must not lose a
+ * record would. Any other failure is a FAIL.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,10 +46,27 @@ static int open_or_die(const char *path, int flags) {
     return fd;
 }
 
+static int transient(int error) { return error == EIO || error == ENOTCONN || error == EINTR || error == ESTALE; }
+
+static char waiting[256];
+
+/* Writes the whole line, or says why not: 1 written, 0 to try again. */
+static int write_line(int fd, const char *name, const char *line, int length) {
+    ssize_t written = write(fd, line, length);
+    if (written == length) return 1;
+    if (written < 0 && transient(errno)) {
+        snprintf(waiting, sizeof waiting, "write %s: %s", name, strerror(errno));
+        return 0;
+    }
+    fail("write %s: %s", name, written < 0 ? strerror(errno) : "short write");
+    return 1;
+}
+
 static void report(long i) {
     FILE *f = fopen("/tmp/sharework.tmp", "w");
     if (!f) return;
     if (failure[0]) fprintf(f, "i=%ld FAIL %s\n", i, failure);
+    else if (waiting[0]) fprintf(f, "i=%ld waiting %s\n", i, waiting);
     else fprintf(f, "i=%ld ok\n", i);
     fclose(f);
     rename("/tmp/sharework.tmp", "/tmp/sharework");
@@ -91,22 +113,37 @@ int main(int argc, char **argv) {
     int flocked = open_or_die("flocked", O_RDWR | O_CREAT);
     if (flock(flocked, LOCK_EX | LOCK_NB) != 0) { perror("flock"); return 1; }
 
-    for (long i = 1;; i++) {
+    int logged = 0, logged2 = 0;
+    for (long i = 1;;) {
+        struct timespec pause = {0, 20 * 1000 * 1000};
         char line[32];
         int length = snprintf(line, sizeof line, "%08ld\n", i);
-        if (write(log, line, length) != length) fail("write log: %s", strerror(errno));
-        if (write(log2, line, length) != length) fail("write log2: %s", strerror(errno));
+        waiting[0] = 0;
+        if (!logged) logged = write_line(log, "log", line, length);
+        if (!logged2) logged2 = write_line(log2, "log2", line, length);
+        if (!logged || !logged2) {
+            report(i - 1);
+            nanosleep(&pause, NULL);
+            continue;
+        }
         size_t offset = (size_t)(i * 4093) % (DATA_SIZE - 512);
         unsigned char chunk[512];
-        if (pread(data, chunk, sizeof chunk, offset) != sizeof chunk) fail("read data: %s", strerror(errno));
-        for (size_t k = 0; k < sizeof chunk; k++)
-            if (chunk[k] != pattern(offset + k) || map[offset + k] != pattern(offset + k)) { fail("data differs at %zu", offset + k); break; }
+        ssize_t got = pread(data, chunk, sizeof chunk, offset);
+        if (got < 0 && transient(errno)) snprintf(waiting, sizeof waiting, "read data: %s", strerror(errno));
+        else if (got != sizeof chunk) fail("read data: %s", got < 0 ? strerror(errno) : "short read");
+        else
+            for (size_t k = 0; k < sizeof chunk; k++)
+                if (chunk[k] != pattern(offset + k) || map[offset + k] != pattern(offset + k)) { fail("data differs at %zu", offset + k); break; }
         struct stat here;
-        if (stat(".", &here) != 0 || here.st_ino != share.st_ino) fail("cwd is no longer the share's root");
+        if (stat(".", &here) != 0) {
+            if (transient(errno)) snprintf(waiting, sizeof waiting, "stat cwd: %s", strerror(errno));
+            else fail("stat cwd: %s", strerror(errno));
+        } else if (here.st_ino != share.st_ino) fail("cwd is no longer the share's root");
         if (!holds_lock(posix, "POSIX")) fail("POSIX lock lost");
         if (!holds_lock(flocked, "FLOCK")) fail("flock lost");
         report(i);
-        struct timespec pause = {0, 20 * 1000 * 1000};
+        i++;
+        logged = logged2 = 0;
         nanosleep(&pause, NULL);
     }
 }
