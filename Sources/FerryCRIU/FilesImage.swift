@@ -51,11 +51,7 @@ public struct FilesImage: Sendable, Equatable {
             }
             let entry = contents[offset..<offset + Int(size)]
             offset += Int(size)
-            do throws(ProtobufWire.Malformed) {
-                if let file = try Self.regularFile(in: entry) { regularFiles.append(file) }
-            } catch {
-                throw FerryError(.corrupt, "files.img holds an entry that does not decode; the checkpoint is damaged")
-            }
+            if let file = try Self.regularFile(in: Array(entry)) { regularFiles.append(file) }
         }
     }
 
@@ -64,10 +60,10 @@ public struct FilesImage: Sendable, Equatable {
         try self.init(contents: try OwnedFileDescriptor.open(path, O_RDONLY).readAll())
     }
 
-    private static func regularFile(in entry: ArraySlice<UInt8>) throws(ProtobufWire.Malformed) -> RegularFile? {
-        var fields = ProtobufWire(entry)
+    private static func regularFile(in entry: [UInt8]) throws(FerryError) -> RegularFile? {
+        var fields = ProtobufReader(entry)
         var type: UInt64 = 0
-        var reg: ArraySlice<UInt8>?
+        var reg: [UInt8]?
         while let (number, value) = try fields.next() {
             switch (number, value) {
             case (1, .varint(let value)): type = value
@@ -77,11 +73,11 @@ public struct FilesImage: Sendable, Equatable {
         }
         guard type == regularFileType, let reg else { return nil }
         var file = RegularFile(path: "", mountID: -1, size: nil, mode: nil)
-        fields = ProtobufWire(reg)
+        fields = ProtobufReader(reg)
         while let (number, value) = try fields.next() {
             switch (number, value) {
             case (6, .bytes(let bytes)): file.path = String(decoding: bytes, as: UTF8.self)
-            case (7, .varint(let value)): file.mountID = Int(ProtobufWire.zigzag(value))
+            case (7, .varint(let value)): file.mountID = Int(ProtobufReader.zigzag(value))
             case (8, .varint(let value)): file.size = value
             case (10, .varint(let value)): file.mode = UInt32(truncatingIfNeeded: value)
             default: continue
