@@ -50,8 +50,62 @@ extension Integration {
             }
 
             func tearDown() {
+                try? serverLink(up: true)
                 hosts.tearDown()
                 scratch.cleanUp()
+            }
+
+            /// The file server's link (h3's eth0).
+            func serverLink(up: Bool) throws {
+                try Shell.run(["ip", "-n", try hosts.namespace(3), "link", "set", "eth0", up ? "up" : "down"])
+            }
+
+            /// Migrates web from h1 to h2 and loses the file server on the way: the migration
+            /// is held at CRIU's post-dump (every image written, the tasks still frozen), the
+            /// server's link goes down, and only then does it go on. (Down before the dump,
+            /// sshfs on h1 would fail CRIU's own reads of the mapped file with EIO: a source
+            /// must reach its shares to dump.) Returns ferry's exit status and output.
+            func migrateLosingTheServer() throws -> (status: Int32?, output: String) {
+                let output = scratch.path("migrate.out")
+                _ = FileManager.default.createFile(atPath: output, contents: nil)
+                let log = try OwnedFileDescriptor.open(output, O_WRONLY)
+                var environment = ProcessInfo.processInfo.environment
+                environment["FERRY_ROOT"] = hosts.root(1)
+                environment["FERRY_FAIL_AT"] = "criu-post-dump:hold"
+                let migrate = try Spawn.start(
+                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "web", "h2", "--ssh-config", hosts.sshConfig],
+                    environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
+                log.close()
+                var exited: Int32?
+                defer {
+                    if exited == nil {
+                        kill(migrate, SIGKILL)
+                        _ = try? Spawn.wait(migrate)
+                    }
+                }
+                let text = { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+                let stopped = {
+                    ((try? String(contentsOfFile: "/proc/\(migrate)/stat", encoding: .utf8)) ?? "").split(separator: ")").last?.split(separator: " ").first == "T"
+                }
+                guard eventually(120, stopped) else { throw TestFailure("the migration never reached the dump: \(text())") }
+                try serverLink(up: false)
+                kill(migrate, SIGCONT)
+                _ = eventually(120) {
+                    exited = Spawn.reapIfExited(migrate)
+                    return exited != nil
+                }
+                return (exited, text())
+            }
+
+            /// The pids of h2's placeholder daemons, from their records.
+            func placeholderDaemons() -> [Int32] {
+                (0..<2).compactMap { index in
+                    let path = hosts.root(2) + "/containers/web/shares/\(index).placeholder.json"
+                    guard let data = FileManager.default.contents(atPath: path),
+                        let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+                    else { return nil }
+                    return (record["pid"] as? NSNumber)?.int32Value
+                }
             }
 
             /// The workload's own report: its iteration and whether every check held.
@@ -186,40 +240,10 @@ extension Integration.Shares {
         defer { setup.tearDown() }
         let hosts = setup.hosts
         #expect(try eventually(20) { try setup.workload(on: 1).iteration > 5 }, "the workload did not start on its shares")
-        // Held at CRIU's post-dump (every image written, the tasks still frozen), the
-        // migration loses the file server: its link goes down, and only then does the
-        // migration go on. (Down before the dump, sshfs on h1 would fail CRIU's own reads
-        // of the mapped file with EIO: the source must reach the share to dump.)
-        let output = setup.scratch.path("migrate.out")
-        FileManager.default.createFile(atPath: output, contents: nil)
-        let log = try OwnedFileDescriptor.open(output, O_WRONLY)
-        var environment = ProcessInfo.processInfo.environment
-        environment["FERRY_ROOT"] = hosts.root(1)
-        environment["FERRY_FAIL_AT"] = "criu-post-dump:hold"
-        let migrate = try Spawn.start(
-            ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", "web", "h2", "--ssh-config", hosts.sshConfig],
-            environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue)
-        log.close()
-        var exited: Int32?
-        defer {
-            if exited == nil {
-                kill(migrate, SIGKILL)
-                _ = try? Spawn.wait(migrate)
-            }
-        }
-        let stopped = {
-            ((try? String(contentsOfFile: "/proc/\(migrate)/stat", encoding: .utf8)) ?? "").split(separator: ")").last?.split(separator: " ").first == "T"
-        }
-        try #require(try eventually(120) { stopped() }, "the migration never reached the dump: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
-        let server = try hosts.namespace(3)
-        try Shell.run(["ip", "-n", server, "link", "set", "eth0", "down"])
-        var linkUp = false
-        defer { if !linkUp { _ = try? Shell.run(["ip", "-n", server, "link", "set", "eth0", "up"]) } }
-        kill(migrate, SIGCONT)
-        #expect(try eventually(120) { exited = Spawn.reapIfExited(migrate); return exited != nil }, "the migration still runs")
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        #expect(exited == 0, "the migration did not complete while the file server was away: \(text)")
-        if exited != 0 { return }
+        let moved = try setup.migrateLosingTheServer()
+        #expect(moved.status == 0, "the migration did not complete while the file server was away: \(moved.output)")
+        if moved.status != 0 { return }
+        let text = moved.output
         print("[shares] migration while the file server went away:\n\(text)")
         let mounted = try setup.shareTypes(on: 2)
         #expect(mounted == ["fuse.ferry-placeholder", "fuse.ferry-placeholder"], "\(mounted)")
@@ -229,8 +253,7 @@ extension Integration.Shares {
         #expect(!refused.succeeded && refused.stderr.contains("a placeholder stands in"), "\(refused.stderr)")
         let waiting = try setup.workload(on: 2)
         #expect(!waiting.text.contains("FAIL"), "\(waiting.text)")
-        try Shell.run(["ip", "-n", server, "link", "set", "eth0", "up"])
-        linkUp = true
+        try setup.serverLink(up: true)
         // The share is back: the workload goes on, then the swap puts the real share in.
         #expect(try eventually(60) { (setup.workloadIfRunning(on: 2)?.iteration ?? 0) > waiting.iteration + 20 }, "no progress after the link came back: \(setup.workloadIfRunning(on: 2)?.text ?? "")")
         let record = hosts.root(2) + "/containers/web/share-swap.json"
@@ -240,7 +263,8 @@ extension Integration.Shares {
         let inside = try hosts.ferry(2).plain.exec("web", "grep -c ferry-placeholder /proc/self/mountinfo || true")
         #expect(inside.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the container still sees a placeholder")
         if let swap = try? String(contentsOfFile: record, encoding: .utf8) { print("[shares] swap: \(swap)") }
-        let afterSwap = try #require(try eventually(20) { setup.workloadIfRunning(on: 2) != nil } ? setup.workloadIfRunning(on: 2) : nil, "the container does not run after the swap")
+        #expect(try eventually(20) { setup.workloadIfRunning(on: 2) != nil }, "the container does not run after the swap")
+        let afterSwap = try #require(setup.workloadIfRunning(on: 2))
         #expect(try eventually(20) { (setup.workloadIfRunning(on: 2)?.iteration ?? 0) > afterSwap.iteration + 10 }, "no progress after the swap")
         let last = try setup.workload(on: 2)
         #expect(last.ok, "after the swap: \(last.text)")
@@ -253,6 +277,36 @@ extension Integration.Shares {
             #expect(gap == nil, "\(log): \(gap ?? "")")
             let count = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count
             #expect(count >= last.iteration, "\(log) holds \(count) numbers, the workload had written \(last.iteration)")
+        }
+    }
+}
+
+extension Integration.Shares {
+    /// The admin stops a container whose workload waits in its placeholders (the file
+    /// server is still away): SIGKILL lets the blocked calls go, the stop completes, and
+    /// nothing of the placeholders is left: no mount, no daemon.
+    @Test func aContainerWaitingInItsPlaceholdersStops() throws {
+        let setup = try Setup("shares-away-stop", command: Integration.Shares.workload)
+        defer { setup.tearDown() }
+        let hosts = setup.hosts
+        #expect(try eventually(20) { try setup.workload(on: 1).iteration > 5 }, "the workload did not start on its shares")
+        let moved = try setup.migrateLosingTheServer()
+        #expect(moved.status == 0, "the migration did not complete while the file server was away: \(moved.output)")
+        if moved.status != 0 { return }
+        let daemons = setup.placeholderDaemons()
+        #expect(daemons.count == 2, "h2 holds no placeholders")
+        // Blocked: the workload's report no longer moves.
+        let first = try setup.workload(on: 2)
+        #expect(try eventually(10) { try setup.workload(on: 2).iteration == first.iteration }, "the workload does not wait in the placeholder")
+        let stopped = try hosts.ferry(2).plain.run(["stop", "web", "--timeout", "1"])
+        #expect(stopped.succeeded, "\(stopped.stderr)")
+        let types = try setup.shareTypes(on: 2)
+        #expect(types == ["none", "none"], "\(types)")
+        let lingering = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).contains(hosts.root(2) + "/containers/web/shares/")
+        #expect(!lingering, "a share or return mount is left on h2")
+        for pid in daemons {
+            let state = ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").split(separator: ")").last?.split(separator: " ").first
+            #expect(state == nil || state == "Z", "placeholder daemon \(pid) still runs (\(state ?? ""))")
         }
     }
 }
