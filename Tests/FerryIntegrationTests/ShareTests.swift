@@ -97,6 +97,19 @@ extension Integration {
                 return (exited, text())
             }
 
+            /// Stops the container and reads the logs on the file server: every number the
+            /// workload wrote (at least `written`), once, in order, and no share left mounted.
+            func stopAndCheckTheLogs(on host: Int, written: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                try hosts.ferry(host).plain.ok(["stop", "web", "--timeout", "0"])
+                #expect(try shareMounts(on: host).isEmpty, "the stop left the shares mounted", sourceLocation: sourceLocation)
+                for log in [exports[0] + "/log", exports[1] + "/log2"] {
+                    let gap = try Shares.firstGap(in: log)
+                    #expect(gap == nil, "\(log): \(gap ?? "")", sourceLocation: sourceLocation)
+                    let count = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count
+                    #expect(count >= written, "\(log) holds \(count) numbers, the workload had written \(written)", sourceLocation: sourceLocation)
+                }
+            }
+
             /// The pids of h2's placeholder daemons, from their records.
             func placeholderDaemons() -> [Int32] {
                 (0..<2).compactMap { index in
@@ -189,16 +202,7 @@ extension Integration {
                 #expect(status.contains("share:   sshfs h3:\(setup.exports[0]) at /share (mounted at \(hosts.root(target))"), "\(status)")
                 host = target
             }
-            let last = try setup.workload(on: host)
-            try hosts.ferry(host).plain.ok(["stop", "web", "--timeout", "0"])
-            #expect(try setup.shareMounts(on: host).isEmpty, "the stop left the shares mounted")
-            // On the file server: every number the workload wrote, once, in order.
-            for log in [setup.exports[0] + "/log", setup.exports[1] + "/log2"] {
-                let gap = try Self.firstGap(in: log)
-                #expect(gap == nil, "\(log): \(gap ?? "")")
-                let count = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count
-                #expect(count >= last.iteration, "\(log) holds \(count) numbers, the workload had written \(last.iteration)")
-            }
+            try setup.stopAndCheckTheLogs(on: host, written: try setup.workload(on: host).iteration)
         }
     }
 }
@@ -270,14 +274,7 @@ extension Integration.Shares {
         #expect(last.ok, "after the swap: \(last.text)")
         let devices = try hosts.ferry(2).plain.exec("web", "stat -c %d /share /alias /other").split(separator: "\n")
         #expect(devices.count == 3 && devices[0] == devices[1] && devices[0] != devices[2], "st_dev of /share /alias /other: \(devices)")
-        try hosts.ferry(2).plain.ok(["stop", "web", "--timeout", "0"])
-        #expect(try setup.shareMounts(on: 2).isEmpty, "the stop left the shares mounted")
-        for log in [setup.exports[0] + "/log", setup.exports[1] + "/log2"] {
-            let gap = try Self.firstGap(in: log)
-            #expect(gap == nil, "\(log): \(gap ?? "")")
-            let count = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count
-            #expect(count >= last.iteration, "\(log) holds \(count) numbers, the workload had written \(last.iteration)")
-        }
+        try setup.stopAndCheckTheLogs(on: 2, written: last.iteration)
     }
 }
 
