@@ -143,6 +143,9 @@ public struct ShareMounts {
             // sshfs may exit 0 with its mount in place while its ssh is still connecting,
             // and then give up: a share counts as mounted once its root answers.
             guard status == 0, try MountTable.isMountPoint(path), ShareMounts.answers(path, within: answerSeconds) else {
+                // A mount that never answered is not left behind: a placeholder goes there
+                // next, or the next try at the return point would take it for the share.
+                if (try? MountTable.isMountPoint(path)) == true { try? Mounts.unmount(path, detach: true) }
                 let text = (try? OwnedFileDescriptor.open(logPath, O_RDONLY).readAll()).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 let reason = text.split(separator: "\n").last.map(String.init) ?? "exit status \(status)"
                 throw FerryError(
