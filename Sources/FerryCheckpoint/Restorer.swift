@@ -64,6 +64,10 @@ public struct Restorer {
         }
         // A checkpoint whose ferry died between CRIU's dump and the record is finished here.
         _ = CheckpointManifest.completeInterrupted(directory: imagesPath, workDirectory: runtime.layout.directory)
+        // A migration's dump whose pages went out on the image stream: rebuilt from the spool.
+        try logger.timed("rebuild pages", metadata: step) { () throws(FerryError) in
+            try PageSpool.rebuildPagesIfNeeded(directory: imagesPath, workDirectory: runtime.layout.directory, engine: engine)
+        }
         let manifest = try logger.timed("verify images", metadata: step) { () throws(FerryError) in
             let manifest = try CheckpointManifest.read(from: imagesPath, expecting: name)
             try manifest.verify(directory: imagesPath)
