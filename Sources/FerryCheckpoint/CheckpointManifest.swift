@@ -166,11 +166,26 @@ public struct CheckpointManifest: Sendable, Codable {
         sizes = bySize.isEmpty ? nil : Dictionary(uniqueKeysWithValues: bySize.map { ($0, Self.size(of: "\(directory)/\($0)") ?? 0) })
     }
 
+    /// On the target, once a streamed dump arrived whole (its MAC checked): the page images
+    /// the page server wrote are recorded by size, so damage to them at rest before the
+    /// restore (a truncated file) is refused like damage to any other image.
+    public static func recordArrivedPages(directory: String) throws(FerryError) {
+        var manifest = try read(from: directory, expecting: nil)
+        guard manifest.streamedPages == true else { return }
+        var sizes = manifest.sizes ?? [:]
+        for file in try contentFiles(of: directory) where isPageImage(file) {
+            sizes[file] = size(of: "\(directory)/\(file)") ?? 0
+        }
+        manifest.sizes = sizes
+        try manifest.write(to: directory)
+    }
+
     /// Compares the directory with the recorded fingerprints; names every file that differs.
     public func verify(directory: String) throws(FerryError) {
-        // Streamed pages were vouched for by the stream's MAC (or rebuilt from the spool).
-        let present = Set(try Self.contentFiles(of: directory)).filter { !(streamedPages == true && Self.isPageImage($0)) }
+        // Streamed pages were vouched for by the stream's MAC (or rebuilt from the spool);
+        // those the target recorded on arrival are checked by size like any others.
         let sizes = sizes ?? [:]
+        let present = Set(try Self.contentFiles(of: directory)).filter { !(streamedPages == true && Self.isPageImage($0) && sizes[$0] == nil) }
         let actual = try Self.checksums(of: directory, files: present.filter { sizes[$0] == nil }.sorted())
         var problems: [String] = []
         for (file, sum) in checksums.sorted(by: { $0.key < $1.key }) {

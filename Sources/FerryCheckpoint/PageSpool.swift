@@ -24,8 +24,8 @@ public enum PageSpool {
             imagesDirectory: try OwnedFileDescriptor.open(directory, O_RDONLY | O_DIRECTORY),
             workDirectory: try OwnedFileDescriptor.open(workDirectory, O_RDONLY | O_DIRECTORY),
             logPath: "\(workDirectory)/page-spool.log", socket: criuEnd)
+        // servePages closes criuEnd once CRIU holds it: the drain then ends with the server.
         let server = BackgroundTask("ferry page spool") { () throws(FerryError) in try CRIUClient(engine: engine).servePages(request) }
-        criuEnd.close()
         // The page server answers a few bytes (acknowledgements) that nobody waits for:
         // they are read and dropped so its writes never block.
         let drain = BackgroundTask("ferry page spool drain") { () throws(FerryError) in

@@ -1,4 +1,5 @@
 import FerryCRIU
+import FerryCheckpoint
 import FerryErrors
 import FerrySystem
 import Glibc
@@ -24,7 +25,7 @@ final class ImageStreamReceiver: @unchecked Sendable {
         work = BackgroundTask("ferry image stream receiver") { [self] () throws(FerryError) in
             let (socket, nonce) = try acceptSource(key: key)
             let pageServer = try startPageServer(images: images, work: workFD, logPath: logPath, engine: engine)
-            try receive(socket, key: key, nonce: nonce, images: images, pageServer: pageServer, logger: logger)
+            try receive(socket, key: key, nonce: nonce, images: images, imagesPath: imagesDirectory, pageServer: pageServer, logger: logger)
         }
     }
 
@@ -76,7 +77,8 @@ final class ImageStreamReceiver: @unchecked Sendable {
 
     /// Reads frames until `end`, answers the verdict, and throws unless it is `accepted`.
     private func receive(
-        _ socket: OwnedFileDescriptor, key: [UInt8], nonce: [UInt8], images: OwnedFileDescriptor, pageServer: PageServer, logger: Logger
+        _ socket: OwnedFileDescriptor, key: [UInt8], nonce: [UInt8], images: OwnedFileDescriptor, imagesPath: String, pageServer: PageServer,
+        logger: Logger
     ) throws(FerryError) {
         let io = StreamIO(fd: socket.rawValue)
         let mac = try Digest(key: key)
@@ -155,9 +157,16 @@ final class ImageStreamReceiver: @unchecked Sendable {
             if verdict == .accepted { verdict = .pageServerFailed }
         }
         if file != nil, verdict == .accepted { verdict = .badFile }
-        try? io.write([verdict.rawValue])
         guard verdict == .accepted else {
+            try? io.write([verdict.rawValue])
             throw FerryError(.corrupt, "the images did not arrive whole: \(verdict.explanation)")
         }
+        do throws(FerryError) {
+            try CheckpointManifest.recordArrivedPages(directory: imagesPath)
+        } catch {
+            try? io.write([ImageStream.Verdict.badFile.rawValue])
+            throw error
+        }
+        try? io.write([verdict.rawValue])
     }
 }
