@@ -24,7 +24,7 @@ struct CheckpointCommand: FerrySubcommand {
                     .invalidArgument,
                     "--export with --leave-running would archive files that went on changing after the dump; export a stopped checkpoint (without --leave-running)")
             }
-            let result = try CheckpointExporter(manager: global.manager(), engine: global.engine)
+            let result = try Checkpointer(manager: global.manager(), engine: global.engine)
                 .export(try containerName(name), to: export, imagesDirectory: to, force: force)
             if json { return try printJSON(result) }
             printLine("checkpointed \(name) to \(result.checkpoint.directory) and exported it to \(result.file) (\(result.bytes / (1 << 20)) MiB)")
@@ -87,7 +87,7 @@ struct RestoreCommand: FerrySubcommand {
         guard from == nil, !force else {
             throw FerryError(.invalidArgument, "--from and --force do not apply to --import (the file holds the checkpoint, never restored)")
         }
-        let result = try CheckpointImporter(manager: global.manager(), engine: global.engine)
+        let result = try Restorer(manager: global.manager(), engine: global.engine)
             .importAndRestore(file, as: try newName.map { try containerName($0) }, remap: remap)
         if json { return try printJSON(result) }
         let restored = result.restore

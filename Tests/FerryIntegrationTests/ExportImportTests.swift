@@ -10,10 +10,7 @@ extension Integration {
         @Test func exportedCounterContinuesUnderANewNameOnAnotherRoot() throws {
             let scratch = try Scratch("export")
             defer { scratch.cleanUp() }
-            let hostA = scratch.ferry
-            let hostB = scratch.secondHost()
-            let rootfs = try Rootfs.busybox(in: scratch)
-            try Fixtures.installMemhog(into: rootfs)
+            let (hostA, hostB, rootfs) = try Self.twoHostsAndAMemhogRootfs(scratch)
             let data = scratch.path("a-data")
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             try "from-a\n".write(toFile: data + "/note", atomically: true, encoding: .utf8)
@@ -64,10 +61,7 @@ extension Integration {
         @Test func damagedOrTruncatedArchivesAreRefusedAndLeaveNothing() throws {
             let scratch = try Scratch("import-bad")
             defer { scratch.cleanUp() }
-            let hostA = scratch.ferry
-            let hostB = scratch.secondHost()
-            let rootfs = try Rootfs.busybox(in: scratch)
-            try Fixtures.installMemhog(into: rootfs)
+            let (hostA, hostB, rootfs) = try Self.twoHostsAndAMemhogRootfs(scratch)
             try hostA.ok(["create", "src", "--rootfs", rootfs, "--", "/bin/memhog", "8"])
             try hostA.ok(["start", "src"])
             #expect(try hostA.waitFor("src", file: "/counter"))
@@ -102,6 +96,13 @@ extension Integration {
             // The intact archive still imports under its own name.
             try hostB.ok(["restore", "--import", archive])
             #expect(try hostB.ok(["status", "src"]).stdout.contains("status:  running"))
+        }
+
+        /// Two simulated hosts and a busybox rootfs with memhog in it.
+        static func twoHostsAndAMemhogRootfs(_ scratch: Scratch) throws -> (Ferry, Ferry, String) {
+            let rootfs = try Rootfs.busybox(in: scratch)
+            try Fixtures.installMemhog(into: rootfs)
+            return (scratch.ferry, scratch.secondHost(), rootfs)
         }
 
         /// Everything in a state root's containers directory, hidden staging included.

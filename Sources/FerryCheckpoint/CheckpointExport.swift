@@ -13,18 +13,8 @@ import Logging
 /// `ferry restore NAME` still resumes it here if the archive is lost); the admin destroys
 /// it once the import elsewhere has worked. Its lock is held from the dump to the last
 /// byte of the archive, so nothing starts it and changes its files in between.
-public struct CheckpointExporter {
-    public let manager: ContainerManager
-    public let engine: CRIUEngine
-    public let logger: Logger
-
-    public init(manager: ContainerManager, engine: CRIUEngine, logger: Logger = Logger(label: "ferry.checkpoint")) {
-        self.manager = manager
-        self.engine = engine
-        self.logger = logger
-    }
-
-    public struct Result: Sendable, Codable {
+extension Checkpointer {
+    public struct ExportResult: Sendable, Codable {
         public var checkpoint: Checkpointer.Result
         public var file: String
         public var bytes: UInt64
@@ -32,7 +22,7 @@ public struct CheckpointExporter {
     }
 
     /// `imagesDirectory` and `force` as for `ferry checkpoint` (`--to`, `--force`).
-    public func export(_ name: ContainerName, to requestedFile: String, imagesDirectory: String?, force: Bool) throws(FerryError) -> Result {
+    public func export(_ name: ContainerName, to requestedFile: String, imagesDirectory: String?, force: Bool) throws(FerryError) -> ExportResult {
         let started = Monotonic.now
         let file = ExportArchive.absolute(requestedFile)
         // Every refusal before the dump.
@@ -55,8 +45,7 @@ public struct CheckpointExporter {
                 .invalidArgument,
                 "container \(name) keeps its private area on device \(device), which an archive cannot carry; move the device with 'ferry migrate' or by hand")
         }
-        let checkpoint = try Checkpointer(manager: manager, engine: engine, logger: logger)
-            .checkpoint(name, to: imagesDirectory, leaveRunning: false, force: force, lockHeld: true)
+        let checkpoint = try checkpoint(name, to: imagesDirectory, leaveRunning: false, force: force, lockHeld: true)
 
         let staging = "\(runtime.layout.directory)/export"
         let partial = file + ".partial"
@@ -91,6 +80,6 @@ public struct CheckpointExporter {
                 cause: error.cause)
         }
         logger.info("checkpoint exported", metadata: ["container": "\(name)", "file": "\(file)"])
-        return Result(checkpoint: checkpoint, file: file, bytes: UInt64(fileStatus(file)?.st_size ?? 0), totalSeconds: Monotonic.now - started)
+        return ExportResult(checkpoint: checkpoint, file: file, bytes: UInt64(fileStatus(file)?.st_size ?? 0), totalSeconds: Monotonic.now - started)
     }
 }

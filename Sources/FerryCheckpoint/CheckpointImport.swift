@@ -16,25 +16,15 @@ import Logging
 /// so a refused archive leaves nothing behind. A new name changes the container's
 /// directory and cgroups (both follow the name) and nothing inside it: the hostname is
 /// part of the dumped UTS namespace and stays (`ferry set NEW --hostname` while stopped).
-public struct CheckpointImporter {
-    public let manager: ContainerManager
-    public let engine: CRIUEngine
-    public let logger: Logger
-
-    public init(manager: ContainerManager, engine: CRIUEngine, logger: Logger = Logger(label: "ferry.checkpoint")) {
-        self.manager = manager
-        self.engine = engine
-        self.logger = logger
-    }
-
-    public struct Result: Sendable, Codable {
+extension Restorer {
+    public struct ImportResult: Sendable, Codable {
         public var name: String
         public var restore: Restorer.Result
     }
 
     private var root: StateRoot { manager.root }
 
-    public func importAndRestore(_ requestedFile: String, as requestedName: ContainerName?, remap: Restorer.Remap) throws(FerryError) -> Result {
+    public func importAndRestore(_ requestedFile: String, as requestedName: ContainerName?, remap: Remap) throws(FerryError) -> ImportResult {
         let file = ExportArchive.absolute(requestedFile)
         guard let info = fileStatus(file), (info.st_mode & S_IFMT) == S_IFREG else {
             throw FerryError(.notFound, "import file \(file) does not exist or is not a file; give the file 'ferry checkpoint --export' wrote")
@@ -43,8 +33,8 @@ public struct CheckpointImporter {
         // Not a timed step: its refusals are the admin's one-line errors, not warnings.
         let name = try stageAndPlace(file, as: requestedName, remap: remap)
         do throws(FerryError) {
-            let restored = try Restorer(manager: manager, engine: engine, logger: logger).restore(name, from: nil, remap: .init())
-            return Result(name: name.value, restore: restored)
+            let restored = try restore(name, from: nil, remap: .init())
+            return ImportResult(name: name.value, restore: restored)
         } catch {
             throw FerryError(
                 error.code,
@@ -61,7 +51,7 @@ public struct CheckpointImporter {
 
     /// Unpacks and checks the archive, builds the container in staging and moves it into
     /// place; on any failure removes all of it.
-    private func stageAndPlace(_ file: String, as requestedName: ContainerName?, remap: Restorer.Remap) throws(FerryError) -> ContainerName {
+    private func stageAndPlace(_ file: String, as requestedName: ContainerName?, remap: Remap) throws(FerryError) -> ContainerName {
         let lock = try OperationLock(creatingIn: root)
         defer { withExtendedLifetime(lock) {} }
         let staging = ContainerLayout(directory: "\(root.containersDirectory)/.importing-\(getpid())")
@@ -138,7 +128,7 @@ public struct CheckpointImporter {
 
     /// The archived config under its name on this host, once everything it needs from
     /// this host is here; each refusal names the option that fixes it.
-    private func admit(_ archived: ContainerConfig, as name: ContainerName, remap: Restorer.Remap) throws(FerryError) -> ContainerConfig {
+    private func admit(_ archived: ContainerConfig, as name: ContainerName, remap: Remap) throws(FerryError) -> ContainerConfig {
         try refuseTaken(name)
         var config = try remap.applied(to: archived)
         config.name = name
