@@ -54,9 +54,12 @@ extension Restorer {
     private func stageAndPlace(_ file: String, as requestedName: ContainerName?, remap: Remap) throws(FerryError) -> ContainerName {
         let lock = try OperationLock(creatingIn: root)
         defer { withExtendedLifetime(lock) {} }
-        let staging = ContainerLayout(directory: "\(root.containersDirectory)/.importing-\(getpid())")
+        // One import at a time per root (the creation lock), so what is here is left by
+        // an import that was killed: its private area may still be mounted.
+        let staging = ContainerLayout(directory: "\(root.containersDirectory)/.importing")
         let unpacked = "\(staging.directory)/archive"
-        try? removeTree(staging.directory)
+        if (try? MountTable.isMountPoint(staging.privateArea)) == true { try Mounts.unmount(staging.privateArea) }
+        try removeTree(staging.directory)
         var area: PrivateArea?
         do throws(FerryError) {
             try makeDirectories(unpacked)

@@ -98,6 +98,40 @@ extension Integration {
             #expect(try hostB.ok(["status", "src"]).stdout.contains("status:  running"))
         }
 
+        /// An overlay container carries its upper layer (a whiteout included); the template is
+        /// the host's, so the import asks for its place there. What a killed import left in
+        /// staging is cleared by the next one.
+        @Test func overlayUpperTravelsAndTheTemplateIsAskedFor() throws {
+            let scratch = try Scratch("export-overlay")
+            defer { scratch.cleanUp() }
+            let (hostA, hostB, template) = try Self.twoHostsAndAMemhogRootfs(scratch)
+            try hostA.ok(["create", "ov", "--rootfs", template, "--overlay", "--", "/bin/memhog", "8"])
+            try hostA.ok(["start", "ov"])
+            #expect(try hostA.waitFor("ov", file: "/counter"))
+            _ = try hostA.exec("ov", "echo upper > /etc/added; rm /etc/inittab")
+            let sum = try hostA.read("ov", "/memsum")
+            let archive = scratch.path("ov.tar")
+            try hostA.ok(["checkpoint", "ov", "--export", archive])
+            try hostA.ok(["destroy", "ov"])
+            let templateB = scratch.path("template-b")
+            try FileManager.default.moveItem(atPath: template, toPath: templateB)
+            let stale = scratch.path("state-b/containers/.importing/archive")
+            try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
+            try "left by a killed import\n".write(toFile: stale + "/junk", atomically: true, encoding: .utf8)
+
+            let missing = try hostB.run(["restore", "--import", archive])
+            #expect(!missing.succeeded && missing.stderr.contains("--overlay-template DIR") && missing.stderr.contains(template), "\(missing.stderr)")
+            #expect(try Self.leftovers(scratch.path("state-b")).isEmpty)
+            try hostB.ok(["restore", "--import", archive, "--overlay-template", templateB])
+            #expect(try Self.leftovers(scratch.path("state-b")) == ["ov"])
+            #expect(try hostB.read("ov", "/memsum") == sum)
+            #expect(try hostB.read("ov", "/etc/added") == "upper")
+            #expect(!(try hostB.run(["exec", "ov", "--", "test", "-e", "/etc/inittab"]).succeeded), "the whiteout did not travel")
+            #expect(FileManager.default.fileExists(atPath: templateB + "/etc/inittab"), "the template was changed")
+            let now = try hostB.counter("ov")
+            #expect(try eventually { try hostB.counter("ov") > now })
+        }
+
         /// Two simulated hosts and a busybox rootfs with memhog in it.
         static func twoHostsAndAMemhogRootfs(_ scratch: Scratch) throws -> (Ferry, Ferry, String) {
             let rootfs = try Rootfs.busybox(in: scratch)
