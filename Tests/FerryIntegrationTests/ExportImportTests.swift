@@ -51,6 +51,9 @@ extension Integration {
             let status = try hostB.ok(["status", "copy"]).stdout
             #expect(status.contains("status:  running") && status.contains("insulated") && status.contains("used by a restore"), "\(status)")
             #expect(mountEntry(at: scratch.path("state-b/containers/copy/private"))?.fsType == "ext4")
+            // Its cgroups follow the new name.
+            let freezer = try freezerPath(hostB, "copy")
+            #expect(freezer.hasPrefix("/ferry/") && freezer.hasSuffix("/copy"), "\(freezer)")
 
             // The name is taken now: refused, naming --name.
             let taken = try hostB.run(["restore", "--import", archive, "--name", "copy"])
