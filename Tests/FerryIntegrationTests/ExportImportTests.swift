@@ -96,6 +96,20 @@ extension Integration {
                 #expect(try Self.leftovers(scratch.path("state-b")).isEmpty, "\(variant.name) left something behind")
                 #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(scratch.path("state-b")))
             }
+            // A container on a block device: the device cannot travel in a file; refused
+            // before any dump, naming it.
+            let image = scratch.path("disk.img")
+            try Shell.run(["truncate", "-s", "32M", image])
+            let device = try Shell.run(["losetup", "--find", "--show", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+            defer { _ = try? Shell.run(["losetup", "-d", device]) }
+            try hostA.ok(["create", "dev", "--rootfs", rootfs, "--storage", "insulated", "--device", device, "--", "/bin/memhog", "8"])
+            try hostA.ok(["start", "dev"])
+            let onDevice = try hostA.run(["checkpoint", "dev", "--export", scratch.path("dev.tar")])
+            #expect(!onDevice.succeeded && onDevice.stderr.contains(device) && onDevice.stderr.split(separator: "\n").count == 1, "\(onDevice.stderr)")
+            #expect(try hostA.ok(["status", "dev"]).stdout.contains("status:  running"), "a refused export stopped the container")
+            #expect(!FileManager.default.fileExists(atPath: scratch.path("dev.tar")))
+            try hostA.ok(["stop", "dev", "--timeout", "0"])
+
             // The intact archive still imports under its own name.
             try hostB.ok(["restore", "--import", archive])
             #expect(try hostB.ok(["status", "src"]).stdout.contains("status:  running"))
