@@ -65,6 +65,10 @@ extension Checkpointer {
                 format: ExportArchive.currentFormat, createdAt: Date(), privateArea: try ExportArchive.checksum(privateTar),
                 manifest: try ExportArchive.checksum("\(checkpoint.directory)/\(CheckpointManifest.fileName)"))
             try JSONFile.write(record, to: "\(staging)/\(ExportArchive.recordName)")
+            // The archive holds the container's memory and files (keys, /etc/shadow): only
+            // root reads it. tar writes into the file made here and keeps its mode.
+            unlink(partial)
+            try OwnedFileDescriptor.open(partial, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600).close()
             // -h: the checkpoint is packed through its symlink, its images as files.
             try logger.timed("write archive", metadata: ["file": "\(file)"]) { () throws(FerryError) in
                 try Spawn.check(

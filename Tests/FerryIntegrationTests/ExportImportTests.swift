@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import Testing
 
@@ -26,6 +27,7 @@ extension Integration {
             #expect(exported.contains("exported it to \(archive)"), "\(exported)")
             let magic = try Data(contentsOf: URL(fileURLWithPath: archive)).prefix(4)
             #expect(Array(magic) == [0x28, 0xB5, 0x2F, 0xFD], "a .zst export is not zstd")
+            #expect(try #require(fileStatus(archive)).st_mode & 0o777 == 0o600, "the archive (memory, files) is readable by others")
             #expect(try hostA.ok(["status", "orig"]).stdout.contains("status:  stopped"))
             // The counter as the dump left it, read from the stopped container's own image.
             let counterAtDump = try Self.counterInImage(scratch.stateRoot + "/containers/orig/private.img")
