@@ -24,18 +24,20 @@ public struct AutostartPlan: Sendable, Equatable {
     /// What the root says of one container.
     public struct Facts: Sendable, Equatable {
         public var name: ContainerName
-        public var state: String
-        public var pid: Int32?
+        /// The init's pid while it runs.
+        public var runningPid: Int32?
         public var unusedCheckpoint: Bool
         public var leaving: Bool
         public var arriving: Bool
-        /// Why the run state cannot be read.
+        /// Why its config or run state cannot be read.
         public var problem: String?
 
-        public init(name: ContainerName, state: String, pid: Int32? = nil, unusedCheckpoint: Bool = false, leaving: Bool = false, arriving: Bool = false, problem: String? = nil) {
+        public init(
+            name: ContainerName, runningPid: Int32? = nil, unusedCheckpoint: Bool = false, leaving: Bool = false, arriving: Bool = false,
+            problem: String? = nil
+        ) {
             self.name = name
-            self.state = state
-            self.pid = pid
+            self.runningPid = runningPid
             self.unusedCheckpoint = unusedCheckpoint
             self.leaving = leaving
             self.arriving = arriving
@@ -62,7 +64,7 @@ public struct AutostartPlan: Sendable, Equatable {
             return .refuse(reason: "an unfinished migration; 'ferry recover \(name)' finishes or undoes it")
         }
         if facts.arriving { return .skip(reason: "arriving by migration; its source commits or aborts it") }
-        if let pid = facts.pid, facts.state == "running" { return .running(pid: pid) }
+        if let pid = facts.runningPid { return .running(pid: pid) }
         if let problem = facts.problem { return .refuse(reason: problem) }
         return facts.unusedCheckpoint ? .restore : .start
     }
@@ -78,13 +80,12 @@ extension ContainerManager {
                     runtime = try self.runtime(name)
                 } catch {
                     // Whether it should start is unknown: the admin hears of it.
-                    return AutostartPlan.Facts(name: name, state: "unreadable", problem: error.message)
+                    return AutostartPlan.Facts(name: name, problem: error.message)
                 }
                 guard runtime.config.startsAtBoot else { return nil }
-                let state = runtime.loadState()
-                var facts = AutostartPlan.Facts(name: name, state: state.label)
-                switch state {
-                case .running(let state): facts.pid = state.initPid
+                var facts = AutostartPlan.Facts(name: name)
+                switch runtime.loadState() {
+                case .running(let state): facts.runningPid = state.initPid
                 case .unreadable(let error): facts.problem = error.message
                 case .stopped, .crashed: break
                 }
