@@ -8,7 +8,7 @@ import Glibc
 /// checkpointed and never restored resumes from its checkpoint, as vzctl resumes a
 /// suspended container at boot (starting it afresh would drop the state that was kept on
 /// purpose; `start` refuses that too); every other stopped or crashed one boots.
-public struct AutostartPlan: Sendable, Equatable {
+public struct AutostartPlan: Sendable {
     public enum Action: Sendable, Equatable {
         case start
         /// The default checkpoint, never restored.
@@ -22,7 +22,7 @@ public struct AutostartPlan: Sendable, Equatable {
     }
 
     /// What the root says of one container.
-    public struct Facts: Sendable, Equatable {
+    public struct Facts: Sendable {
         public var name: ContainerName
         /// The init's pid while it runs.
         public var runningPid: Int32?
@@ -46,10 +46,6 @@ public struct AutostartPlan: Sendable, Equatable {
     }
 
     public var rows: [(name: ContainerName, action: Action)]
-
-    public static func == (lhs: AutostartPlan, rhs: AutostartPlan) -> Bool {
-        lhs.rows.map(\.name) == rhs.rows.map(\.name) && lhs.rows.map(\.action) == rhs.rows.map(\.action)
-    }
 
     public init(_ facts: [Facts]) {
         rows = facts.map { ($0.name, Self.decide($0)) }
