@@ -122,22 +122,30 @@ public struct Restorer {
 
     /// Records moved bind sources and template in the container's config.
     private func apply(_ remap: Remap, to runtime: ContainerRuntime) throws(FerryError) -> ContainerRuntime {
-        var config = runtime.config
-        for (destination, source) in remap.bindSources {
+        let config = try remap.applied(to: runtime.config)
+        guard config != runtime.config else { return runtime }
+        try manager.saveConfig(config)
+        return try manager.runtime(config.name)
+    }
+}
+
+extension Restorer.Remap {
+    /// The config with the moved bind sources and template in it.
+    func applied(to original: ContainerConfig) throws(FerryError) -> ContainerConfig {
+        var config = original
+        for (destination, source) in bindSources {
             guard let index = config.binds.firstIndex(where: { $0.destination == destination }) else {
                 throw FerryError(.invalidArgument, "container \(config.name) has no bind mount at \(destination)")
             }
             config.binds[index].source = source
         }
-        if let template = remap.overlayTemplate {
+        if let template = overlayTemplate {
             guard config.overlayTemplate != nil else {
                 throw FerryError(.invalidArgument, "container \(config.name) has no overlay root; --overlay-template does not apply")
             }
             config.overlayTemplate = template
         }
-        guard config != runtime.config else { return runtime }
-        try manager.saveConfig(config)
-        return try manager.runtime(config.name)
+        return config
     }
 }
 
