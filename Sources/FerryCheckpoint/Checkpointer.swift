@@ -39,11 +39,16 @@ public struct Checkpointer {
     /// `whileFrozen`: Ferry freezes the container itself, once every refusal is past, and
     /// runs this before CRIU starts (a migration starts its frozen-phase sync there, to run
     /// beside the dump). CRIU finds the cgroup frozen and dumps it as it is.
+    /// `lazyPages`: a post-copy dump (see `LazyDump`); it needs `whileFrozen` and
+    /// `leaveRunning`, and returns only once the memory has been served.
     public func checkpoint(
         _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false,
         fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false, swappingShares: Bool = false,
-        pageServer: OwnedFileDescriptor? = nil, whileFrozen: (() throws(FerryError) -> Void)? = nil
+        pageServer: OwnedFileDescriptor? = nil, lazyPages: LazyDump? = nil, whileFrozen: (() throws(FerryError) -> Void)? = nil
     ) throws(FerryError) -> Result {
+        if lazyPages != nil, whileFrozen == nil || !leaveRunning {
+            throw FerryError(.invalidArgument, "a post-copy dump needs the container frozen by Ferry and left running by CRIU")
+        }
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
@@ -89,6 +94,7 @@ public struct Checkpointer {
             request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
             request.pageServer = pageServer
+            request.lazyPages = lazyPages?.server
             if let whileFrozen {
                 try runtime.cgroup.freeze()
                 try whileFrozen()
@@ -98,12 +104,22 @@ public struct Checkpointer {
                 // answered — the moment a fault "while CRIU dumps" strikes in the tests.
                 try CRIUClient(engine: engine).dump(request) { (notification) throws(FerryError) in
                     if notification.script == "post-dump" { try FailurePoint.check("criu-post-dump") }
+                    guard let lazyPages else { return }
+                    // Every image but the lazy memory is written: the record is complete
+                    // now, for the target that restores before this dump returns.
+                    if notification.script == "post-dump" {
+                        try manifest.fingerprint(imagesPath, fingerprint)
+                        try manifest.write(to: imagesPath)
+                    }
+                    if notification.script == "status-ready" { lazyPages.serving() }
                 }
             }
         } catch {
             try? FileManager.default.removeItem(atPath: imagesPath)
-            // A CRIU that failed or was killed mid-dump may leave the tasks frozen.
-            if state.initAlive {
+            // A CRIU that failed or was killed mid-dump may leave the tasks frozen. Not
+            // after a post-copy began: a copy may run on the target, and only the
+            // migration may say when this one runs again.
+            if state.initAlive, lazyPages == nil {
                 try? runtime.cgroup.thaw()
                 throw FerryError(error.code, "\(error.message); the container runs on", cause: error.cause)
             }
@@ -140,5 +156,18 @@ public struct Checkpointer {
             return
         }
         try makeDirectories(path)
+    }
+}
+
+/// A post-copy dump: CRIU writes every image but the memory, then serves the memory from
+/// the frozen tasks on `server` until the target's lazy-pages daemon has it all.
+public struct LazyDump: Sendable {
+    public var server: LazyPagesServer
+    /// Called once CRIU listens for the daemon (its images are complete by then).
+    public var serving: @Sendable () -> Void
+
+    public init(server: LazyPagesServer, serving: @escaping @Sendable () -> Void) {
+        self.server = server
+        self.serving = serving
     }
 }

@@ -25,6 +25,8 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     /// By share index: what its placeholder shows if the share cannot be mounted (nil
     /// when the container has no shares, or CRIU's files.img could not be read).
     public var shareInventories: [Int: ShareInventory]?
+    /// Post-copy: the memory is not in the images; a `criu lazy-pages` daemon serves it.
+    public var lazyPages: Bool?
 
     public struct Destination: Sendable, Codable, Equatable {
         public var path: String
