@@ -32,6 +32,10 @@ struct MigrationRun {
     /// Set when an undo found the target unreachable and waited out its lease instead.
     var outwaitedLease = false
     var frozenSeconds: Double?
+    /// Post-copy: CRIU's lazy dump and its relay, from the freeze to the last page.
+    var lazyDump: LazyDumpSession?
+    /// Post-copy: fs.pipe-max-size, raised while the lazy dump serves pages.
+    var pipeLimit: PipeSizeLimit?
 
     var name: ContainerName { runtime.config.name }
     var root: StateRoot { manager.root }
@@ -50,6 +54,7 @@ struct MigrationRun {
         self.logger = logger
         imageTransport = MigrationPlan.ImagePath(journal.dumpDevice).transport(
             imagesDirectory: journal.imagesDirectory, dumpMountPoint: "\(runtime.layout.directory)/dump-device")
+        (imageTransport as? StreamImageTransport)?.postcopy = options.postcopy
     }
 
     typealias Row = StepRow<MigrationRun>
@@ -62,7 +67,7 @@ struct MigrationRun {
     static var probeRows: [Row] { [connect, checkTarget] }
 
     /// The table: every step of a migration, in order, with its undo.
-    static func rows(online: Bool) -> [Row] {
+    static func rows(online: Bool, postcopy: Bool = false) -> [Row] {
         let all: [MigrationStep: Row] = [
             .connect: connect, .checkTarget: checkTarget,
             .prepareTarget: Row(step: .prepareTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
@@ -77,6 +82,7 @@ struct MigrationRun {
                 try run.syncPrivateArea(exact: !run.online)
             },
             .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
+                if run.options.postcopy { return try run.checkpointLazily() }
                 let checkpointer = Checkpointer(manager: run.manager, engine: run.engine)
                 let name = run.name
                 run.removeLocalImages()
@@ -117,6 +123,10 @@ struct MigrationRun {
             .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
                 try run.checkDowntime(before: .sendImages)
                 run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target, progress: run.transferProgress)
+                if let session = run.lazyDump, let stream = run.imageTransport as? StreamImageTransport {
+                    // The stream carries the memory from now on, as the target's copy asks.
+                    try stream.relayPostcopy(session, idleSeconds: run.options.lease)
+                }
             },
             // Undo in reverse order: the target's copy must stop before the source restarts
             // (with shared storage it holds the device).
@@ -126,7 +136,13 @@ struct MigrationRun {
                 try run.checkDowntime(before: .restoreTarget)
                 _ = try run.agent().call(.restore(.init(
                     container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation,
-                    lease: run.options.lease)), within: run.downtimeLeft)
+                    lease: run.options.lease, postcopy: run.options.postcopy ? true : nil)), within: run.downtimeLeft)
+                // Post-copy: the target's copy runs now, its memory on the way.
+                if run.options.postcopy { run.frozenSeconds = run.frozenStart.map { Monotonic.now - $0 } }
+            },
+            // Nothing to undo of its own: restore-target's undo kills the target's copy.
+            .awaitPages: Row(step: .awaitPages, undo: { _ in nil }) { (run) throws(FerryError) in
+                try run.awaitPages()
             },
             .registerTarget: Row(step: .registerTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
                 if run.runtime.config.storage.isInsulated { try run.runtime.privateArea.unmountPrivate() }
@@ -136,7 +152,7 @@ struct MigrationRun {
                 try run.finishSource()
             },
         ]
-        return (online ? MigrationStep.online : MigrationStep.offline).map { step in
+        return (online ? postcopy ? MigrationStep.postcopy : MigrationStep.online : MigrationStep.offline).map { step in
             guard let row = all[step] else { preconditionFailure("migration step \(step.rawValue) has no row in the table") }
             return row
         }
@@ -202,8 +218,10 @@ struct MigrationRun {
     /// The point of no return: the target keeps the container, the source lets it go.
     mutating func finishSource() throws(FerryError) {
         _ = try agent().call(.commit(container: name.value))
-        // Downtime ends here: the commit thawed the target's copy.
-        frozenSeconds = frozenStart.map { Monotonic.now - $0 }
+        // Downtime ends here: the commit thawed the target's copy (a post-copy's ran already).
+        frozenSeconds = frozenSeconds ?? frozenStart.map { Monotonic.now - $0 }
+        // A post-copy's source tasks are still there, frozen: they go now.
+        if case .running = try manager.runtime(name).loadState() { try manager.stop(name, timeout: 0, locked: true) }
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
         MigrationJournal.remove(root: root, name: name)
@@ -227,6 +245,9 @@ struct MigrationRun {
         // it (its deinit waits for it, and its control socket goes with it), so that the
         // undos talk to the target over a fresh connection.
         if Interruption.signal != nil { channel = nil }
+        // A post-copy that failed: CRIU lets go of the (still frozen) tasks before any undo.
+        lazyDump?.end(within: CRIUClient.defaultWatchdogSeconds)
+        lazyDump = nil
         let problems = executor.rollBack { (action) throws(FerryError) in
             if forgettingTarget, let end = Self.targetFacing(action) {
                 try outwaitLease(until: end)
@@ -324,6 +345,60 @@ struct MigrationRun {
     }
 
     // MARK: Helpers of the rows
+
+    /// Post-copy's checkpoint: CRIU writes every image but the memory while the container
+    /// is frozen, then serves the memory from the frozen tasks (see LazyDumpSession); this
+    /// returns once it serves.
+    private mutating func checkpointLazily() throws(FerryError) {
+        guard let stream = imageTransport as? StreamImageTransport else {
+            throw FerryError(.invalidState, "a post-copy needs the image stream, not \(imageTransport.name)")
+        }
+        removeLocalImages()
+        _ = try stream.openPages(try agent(), container: name)
+        pipeLimit = try PipeSizeLimit()
+        let session = try LazyDumpSession(configFile: "\(runtime.layout.directory)/lazy-dump.conf")
+        lazyDump = session
+        do throws(FerryError) {
+            try session.start(
+                Checkpointer(manager: manager, engine: engine), name: name, images: journal.imagesDirectory, sync: try finalSyncJob(),
+                within: CRIUClient.defaultWatchdogSeconds)
+        } catch {
+            frozenStart = session.frozenAt
+            stream.cancel()
+            session.end(within: CRIUClient.defaultWatchdogSeconds)
+            // The sync must not write into a staging an undo is about to remove.
+            _ = session.finalSync?.wait(within: ImageStream.idleSeconds)
+            throw error
+        }
+        frozenStart = session.frozenAt
+        finalSync = session.finalSync
+    }
+
+    /// Post-copy: the target's verdict (its lazy-pages daemon's exit) decides. A failure
+    /// there has killed the target's copy already; the undo confirms it before the source
+    /// thaws. The source's tasks stay frozen either way until the commit or that undo.
+    private mutating func awaitPages() throws(FerryError) {
+        _ = try agent().call(.awaitPages(container: name.value), within: options.lease + Self.leaseMargin)
+        // Every page is in: the lazy dump ends on its own now.
+        do throws(FerryError) {
+            try lazyDump?.finish(within: ImageStream.idleSeconds)
+        } catch {
+            logger.notice("the source's lazy dump ended uncleanly after the last page", metadata: ["error": "\(error.message)"])
+        }
+        lazyDump = nil
+        restorePipeLimit()
+    }
+
+    /// Puts fs.pipe-max-size back (a post-copy raised it); once.
+    mutating func restorePipeLimit() {
+        guard let limit = pipeLimit else { return }
+        pipeLimit = nil
+        do throws(FerryError) {
+            try limit.restore()
+        } catch {
+            logger.warning("could not put fs.pipe-max-size back", metadata: ["previous": "\(limit.previous ?? 0)", "error": "\(error.message)"])
+        }
+    }
 
     /// What is left of `--max-downtime` since the freeze (nil before it).
     var downtimeLeft: Double? {
