@@ -105,9 +105,14 @@ public struct Checkpointer {
                 try CRIUClient(engine: engine).dump(request) { (notification) throws(FerryError) in
                     if notification.script == "post-dump" { try FailurePoint.check("criu-post-dump") }
                     guard let lazyPages else { return }
-                    // Every image but the lazy memory is written: the record is complete
-                    // now, for the target that restores before this dump returns.
                     if notification.script == "post-dump" {
+                        // CRIU thawed the cgroup once it had seized the tasks: they stop
+                        // under ptrace only. Frozen again, they stay stopped whatever
+                        // becomes of CRIU (killed with a killed ferry, ptrace lets go)
+                        // while a copy may run on the target.
+                        try runtime.cgroup.freeze()
+                        // Every image but the lazy memory is written: the record is complete
+                        // now, for the target that restores before this dump returns.
                         try manifest.fingerprint(imagesPath, fingerprint)
                         try manifest.write(to: imagesPath)
                     }

@@ -222,6 +222,7 @@ struct MigrationRun {
         frozenSeconds = frozenSeconds ?? frozenStart.map { Monotonic.now - $0 }
         // A post-copy's source tasks are still there, frozen: they go now.
         if case .running = try manager.runtime(name).loadState() { try manager.stop(name, timeout: 0, locked: true) }
+        restorePipeLimit()
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
         MigrationJournal.remove(root: root, name: name)
@@ -248,6 +249,7 @@ struct MigrationRun {
         // A post-copy that failed: CRIU lets go of the (still frozen) tasks before any undo.
         lazyDump?.end(within: CRIUClient.defaultWatchdogSeconds)
         lazyDump = nil
+        restorePipeLimit()
         let problems = executor.rollBack { (action) throws(FerryError) in
             if forgettingTarget, let end = Self.targetFacing(action) {
                 try outwaitLease(until: end)
@@ -355,7 +357,7 @@ struct MigrationRun {
         }
         removeLocalImages()
         _ = try stream.openPages(try agent(), container: name)
-        pipeLimit = try PipeSizeLimit()
+        pipeLimit = try PipeSizeLimit(record: pipeLimitRecord)
         let session = try LazyDumpSession(configFile: "\(runtime.layout.directory)/lazy-dump.conf")
         lazyDump = session
         do throws(FerryError) {
@@ -389,14 +391,18 @@ struct MigrationRun {
         restorePipeLimit()
     }
 
-    /// Puts fs.pipe-max-size back (a post-copy raised it); once.
+    /// Where a raised fs.pipe-max-size's old value waits to be put back.
+    private var pipeLimitRecord: String { "\(root.migrationsDirectory)/\(name.value).pipe-max-size" }
+
+    /// Puts fs.pipe-max-size back if a post-copy raised it: this run, or a killed one
+    /// whose recovery this is.
     mutating func restorePipeLimit() {
-        guard let limit = pipeLimit else { return }
+        let limit = pipeLimit
         pipeLimit = nil
         do throws(FerryError) {
-            try limit.restore()
+            if let limit { try limit.restore() } else { try PipeSizeLimit.restoreRecorded(pipeLimitRecord) }
         } catch {
-            logger.warning("could not put fs.pipe-max-size back", metadata: ["previous": "\(limit.previous ?? 0)", "error": "\(error.message)"])
+            logger.warning("could not put fs.pipe-max-size back", metadata: ["record": "\(pipeLimitRecord)", "error": "\(error.message)"])
         }
     }
 

@@ -13,22 +13,38 @@ public final class PipeSizeLimit {
     public static let needed = 4 << 20
     /// The value before the raise; nil when it was high enough already.
     public let previous: Int?
+    /// Where the value before the raise is kept until it is put back: a ferry killed
+    /// meanwhile leaves it for the recovery (`restoreRecorded`).
+    let record: String
 
-    /// Raises the limit to `needed` if it is lower.
-    public init() throws(FerryError) {
+    /// Raises the limit to `needed` if it is lower, recording the old value in `record`.
+    public init(record: String) throws(FerryError) {
+        self.record = record
         let current = try Self.read()
         guard current < Self.needed else {
             previous = nil
             return
         }
+        try writeText(record, "\(current)\n", mode: 0o600)
         try Self.write(Self.needed)
         previous = current
     }
 
-    /// Puts the value from before back (once).
+    /// Puts the value from before back.
     public func restore() throws(FerryError) {
         guard let previous else { return }
         try Self.write(previous)
+        unlink(record)
+    }
+
+    /// Puts back a value that a killed ferry recorded and never restored; nothing if none.
+    public static func restoreRecorded(_ record: String) throws(FerryError) {
+        guard access(record, F_OK) == 0 else { return }
+        guard let value = Int(try readText(record).trimmingNewline) else {
+            throw FerryError(.corrupt, "\(record) does not hold a number; write the old fs.pipe-max-size back by hand and remove it")
+        }
+        try write(value)
+        unlink(record)
     }
 
     public static func read() throws(FerryError) -> Int {
