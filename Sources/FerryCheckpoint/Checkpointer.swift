@@ -111,6 +111,11 @@ public struct Checkpointer {
                         // becomes of CRIU (killed with a killed ferry, ptrace lets go)
                         // while a copy may run on the target.
                         try runtime.cgroup.freeze()
+                        // CRIU lifts its network lock before it serves, for tasks it leaves
+                        // alive: Ferry's own stays on, so nothing the source's sockets send
+                        // (a reset as they are killed after the commit) reaches a peer of the
+                        // target's copy. A rollback lifts it (see NetworkLock).
+                        if runtime.config.network != nil { try NetworkLock.engage(initPid: state.initPid) }
                         // Every image but the lazy memory is written: the record is complete
                         // now, for the target that restores before this dump returns.
                         try manifest.fingerprint(imagesPath, fingerprint)

@@ -211,6 +211,11 @@ struct MigrationRun {
                 run.logger.notice("hosts differ", metadata: ["difference": "\(difference)"])
             }
             try plan.refuseIfBlocked(run.name, target: run.options.target.destination)
+            if run.options.postcopy, case .sharedDevice = plan.data {
+                throw FerryError(
+                    .invalidArgument,
+                    "--postcopy cannot move \(run.name): both hosts see its block device, and the source's frozen tasks keep it mounted while the target's copy runs; migrate it without --postcopy")
+            }
             run.plan = plan
         }
     }
@@ -308,7 +313,9 @@ struct MigrationRun {
             // As the failed step left it: a source that still runs needs no restore.
             let current = try manager.runtime(name)
             switch current.loadState() {
-            case .running:
+            case .running(let state):
+                // A post-copy's network lock first (there is none otherwise).
+                if current.config.network != nil { try NetworkLock.release(initPid: state.initPid) }
                 // A CRIU that died with a killed ferry leaves the tasks frozen: let them run.
                 if current.cgroup.isFreezeRequested { try current.cgroup.thaw() }
                 return
