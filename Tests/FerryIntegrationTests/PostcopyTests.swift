@@ -38,6 +38,28 @@ extension Integration {
             }
         }
 
+        /// Each step of a post-copy failing (FERRY_FAIL_AT): CRIU's lazy dump, waiting for
+        /// the daemon or serving it, lets go; the target's copy, if any, is killed; the
+        /// source's tasks resume with their memory; the sysctl is back.
+        @Test func everyPostcopyStepFailingLeavesTheSourceRunning() throws {
+            let before = try Self.pipeLimit()
+            try MigrationFaults.scene("postcopy-undo", container: "pu", command: "/bin/memhog 64", prepare: Fixtures.installMemhog) { scene in
+                let (a, hosts) = (scene.a, scene.hosts)
+                #expect(try a.plain.waitFor("pu", file: "/memsum", seconds: 60))
+                let sum = try a.plain.read("pu", "/memsum")
+                let steps = try a.run(["migrate", "--list-steps", "--postcopy"]).stdout.split(separator: "\n").map(String.init)
+                #expect(steps.contains("await-pages"))
+                for step in ["checkpoint", "final-sync", "send-images", "restore-target", "await-pages"] {
+                    let result = try a.migrate("pu", to: 2, ["--postcopy"], environment: ["FERRY_FAIL_AT": step])
+                    #expect(!result.succeeded && result.stderr.contains("target was cleaned"), "\(step): \(result.stderr)")
+                    #expect(try a.plain.read("pu", "/memsum") == sum, "\(step): the source's memory changed")
+                    try scene.expectRunsOnSourceAgain(countedAtLeast: 0)
+                    #expect(try Self.pipeLimit() == before, "\(step): fs.pipe-max-size was not put back")
+                    #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/pu.pipe-max-size"))
+                }
+            }
+        }
+
         /// Starts a --postcopy migration of a 96 MiB memhog over a link throttled to 40 Mbit/s
         /// (the post-copy lasts about 20 s), waits until the target's copy runs with its
         /// lazy-pages daemon still fetching, and hands over the scene, the /memsum from before
