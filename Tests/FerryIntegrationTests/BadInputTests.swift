@@ -37,6 +37,8 @@ extension Integration {
                 (["set", "good", "--hostname", "a..b"], "a..b"),
                 (["set", "ghost", "--pids", "10"], "ghost"),
                 (["stop", "good"], "not running"),
+                (["migrate", "good", "h2", "--postcopy", "--offline"], "--offline"),
+                (["migrate", "good", "h2", "--postcopy", "--dump-dir-device", "/dev/sdq"], "/dev/sdq"),
                 (["destroy", "ghost"], "ghost"),
             ]
             for (arguments, mention) in cases {
