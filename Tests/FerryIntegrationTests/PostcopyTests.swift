@@ -60,6 +60,28 @@ extension Integration {
             }
         }
 
+        /// A container with a TCP connection: a failed post-copy (the daemon's verdict never
+        /// asked for) leaves the connection on the source, its network lock lifted; a
+        /// post-copy that completes keeps it, every byte echoed.
+        @Test func aTCPConnectionSurvivesAPostcopyAndAFailedOne() throws {
+            try Network.scene("postcopy-net") { scratch, hosts, program in
+                let a = hosts.ferry(1)
+                let stream = try Network.Stream(from: 3, hosts: hosts, scratch: scratch, program: program)
+                #expect(try stream.flows(), "no echo before the migration: \(stream.text)")
+                let failed = try a.migrate("echo", to: 2, ["--postcopy"], environment: ["FERRY_FAIL_AT": "await-pages"])
+                #expect(!failed.succeeded && failed.stderr.contains("target was cleaned"), "\(failed.stderr)")
+                #expect(try stream.flows(), "the connection died on the source: \(stream.text)")
+                let migrated = try a.migrate("echo", to: 2, ["--postcopy"])
+                #expect(migrated.succeeded, "\(migrated.stdout) \(migrated.stderr)")
+                #expect(try stream.flows(), "the stream stopped after the post-copy: \(stream.text)")
+                #expect(try Network.ping(from: 3, hosts, program), "the container does not answer ping on h2")
+                let (code, report) = try stream.finish()
+                #expect(code == 0, "the stream broke: \(report)")
+                let numbers = report.split(separator: " ")
+                #expect(numbers.count >= 4 && numbers[1] == numbers[3], "not every byte came back: \(report)")
+            }
+        }
+
         /// Starts a --postcopy migration of a 96 MiB memhog over a link throttled to 40 Mbit/s
         /// (the post-copy lasts about 20 s), waits until the target's copy runs with its
         /// lazy-pages daemon still fetching, and hands over the scene, the /memsum from before
