@@ -4,6 +4,7 @@ import FerryContainers
 import FerryErrors
 import FerrySystem
 import Foundation
+import Glibc
 
 /// The source's side of a post-copy (`--postcopy`): CRIU's lazy dump, running on a thread
 /// of its own from the freeze until the target's daemon has every page, and the relay
@@ -67,6 +68,7 @@ final class LazyDumpSession: @unchecked Sendable {
 
     /// Once the target's daemon had every page: waits for the relay and the dump to end.
     func finish(within seconds: Double) throws(FerryError) {
+        defer { unlink(server.configFile) }
         if let relay { _ = try relay.task.value(within: seconds, what: "the post-copy relay") }
         _ = try dump?.value(within: seconds, what: "CRIU's lazy dump")
     }
@@ -74,6 +76,7 @@ final class LazyDumpSession: @unchecked Sendable {
     /// A failed post-copy: breaks CRIU's page server connection (or its wait for one) so the
     /// dump fails and lets go of the tasks, and waits for that. The tasks stay frozen.
     func end(within seconds: Double) {
+        defer { unlink(server.configFile) }
         if let relay {
             relay.relay.cancel()
         } else if let dump, !dump.isFinished {

@@ -56,6 +56,7 @@ extension Integration {
                     try scene.expectRunsOnSourceAgain(countedAtLeast: 0)
                     #expect(try Self.pipeLimit() == before, "\(step): fs.pipe-max-size was not put back")
                     #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/pu.pipe-max-size"))
+                    #expect(!FileManager.default.fileExists(atPath: hosts.root(1) + "/containers/pu/lazy-dump.conf"), "\(step): CRIU's config file stayed")
                 }
             }
         }
