@@ -4,7 +4,7 @@ import FerryErrors
 import FerrySystem
 
 /// `ferry check`: can this host run and migrate containers?
-struct CheckCommand: FerrySubcommand {
+struct CheckCommand: JSONCommand {
     static let configuration = CommandConfiguration(
         commandName: "check", abstract: "Probe the kernel and CRIU; exit non-zero when Ferry cannot work here.")
 
@@ -19,12 +19,24 @@ struct CheckCommand: FerrySubcommand {
         var detail: String
     }
 
-    struct Report: Codable {
+    struct Report: Encodable {
         var kernel: String
         var criuPath: String
         var criuVersion: String?
         var verdicts: [Verdict]
         var ok: Bool
+
+        enum CodingKeys: String, CodingKey { case kernel, criuPath, criuVersion, verdicts, ok }
+
+        /// `criuVersion` is `null` when CRIU could not be run, never missing.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(kernel, forKey: .kernel)
+            try container.encode(criuPath, forKey: .criuPath)
+            try container.encode(criuVersion, forKey: .criuVersion)
+            try container.encode(verdicts, forKey: .verdicts)
+            try container.encode(ok, forKey: .ok)
+        }
     }
 
     func run() throws {
@@ -63,7 +75,7 @@ struct CheckCommand: FerrySubcommand {
         let ok = verdicts.allSatisfy { $0.ok || !$0.required }
         let report = Report(kernel: features.release, criuPath: engine.path, criuVersion: versionText, verdicts: verdicts, ok: ok)
         if json {
-            try printJSON(report)
+            try JSONOutput.document("check", report)
         } else {
             printLine("kernel \(features.release)")
             for verdict in verdicts {

@@ -5,7 +5,7 @@ import FerryContainers
 import FerryErrors
 
 /// `ferry checkpoint NAME [--to DIR] [--leave-running] [--json]`
-struct CheckpointCommand: FerrySubcommand {
+struct CheckpointCommand: JSONCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint", abstract: "Dump a running container with CRIU, mount tree included.")
     @OptionGroup var global: GlobalOptions
@@ -18,14 +18,14 @@ struct CheckpointCommand: FerrySubcommand {
     func run() throws {
         let result = try Checkpointer(manager: global.manager(), engine: global.engine)
             .checkpoint(try containerName(name), to: to, leaveRunning: leaveRunning, force: force)
-        if json { return try printJSON(result) }
+        if json { return try JSONOutput.document("checkpoint", CheckpointJSON(result: result)) }
         printLine("checkpointed \(name) to \(result.directory): \(result.mounts) mounts in \(result.namespaces) namespace(s)")
         printLine(StatsText.dump(result.stats) + String(format: ", total %.3f s", result.totalSeconds))
     }
 }
 
 /// `ferry restore NAME [--from DIR] [--bind-source PATH=HOSTPATH]… [--overlay-template DIR] [--json]`
-struct RestoreCommand: FerrySubcommand {
+struct RestoreCommand: JSONCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore", abstract: "Restore a checkpointed container and verify its mount tree.")
     @OptionGroup var global: GlobalOptions
@@ -48,7 +48,7 @@ struct RestoreCommand: FerrySubcommand {
         }
         let result = try Restorer(manager: global.manager(), engine: global.engine)
             .restore(try containerName(name), from: from, remap: remap, force: force)
-        if json { return try printJSON(result) }
+        if json { return try JSONOutput.document("restore", RestoreJSON(result: result)) }
         printLine("restored \(name) (init pid \(result.pid)): \(result.mounts) mounts in \(result.namespaces) namespace(s), mount tree verified")
         printLine(StatsText.restore(result.stats) + String(format: ", total %.3f s", result.totalSeconds))
     }
@@ -59,14 +59,18 @@ enum StatsText {
         microseconds.map { String(format: "%.1f ms", Double($0) / 1000) } ?? "-"
     }
 
+    static func size(_ bytes: Int?) -> String {
+        bytes.map(ByteSize.describe) ?? "-"
+    }
+
     static func dump(_ stats: CRIUStats) -> String {
         "freezing \(milliseconds(stats.freezingTime)), frozen \(milliseconds(stats.frozenTime)), "
             + "memory dump \(milliseconds(stats.memdumpTime)), write \(milliseconds(stats.memwriteTime)), "
-            + "pages \(stats.pagesWritten.map(String.init) ?? "-")"
+            + "memory written \(size(stats.bytesWritten))"
     }
 
     static func restore(_ stats: CRIUStats) -> String {
         "restore \(milliseconds(stats.restoreTime)), forking \(milliseconds(stats.forkingTime)), "
-            + "pages restored \(stats.pagesRestored.map(String.init) ?? "-")"
+            + "memory restored \(size(stats.bytesRestored))"
     }
 }

@@ -36,22 +36,38 @@ public struct FerryCommand: ParsableCommand {
         }
     }
 
-    /// Runs the command line, printing Ferry errors in one or two lines.
+    /// Runs the command line, printing Ferry errors in one or two lines, or as a JSON
+    /// document on stdout when `--json` was given (a script then reads one stream).
     public static func runMain() -> Never {
         ProcessControl.ignoreBrokenPipes()
         var verbose = false
+        // Until the command line is parsed, whether it asked for JSON is all there is to go by.
+        var json = CommandLine.arguments.prefix { $0 != "--" }.contains("--json")
+        var parsed = false
         do {
             var command = try parseAsRoot()
+            parsed = true
             verbose = (command as? any FerrySubcommand)?.global.verbose ?? false
+            json = (command as? any JSONCommand)?.json ?? false
             try command.run()
             exit(withError: nil)
         } catch let error as FerryError {
-            FileOutput.standardError.write("ferry: \(verbose ? error.detailedDescription : error.message)\n")
+            let message = verbose ? error.detailedDescription : error.message
+            if json {
+                JSONOutput.error(code: error.code.rawValue, message: message)
+            } else {
+                FileOutput.standardError.write("ferry: \(message)\n")
+            }
             exit(withError: ExitCode(exitStatus(of: error.code)))
         } catch let exit as ExitCode {
             Self.exit(withError: exit)
         } catch {
-            exit(withError: error)
+            // Help and version requests arrive as errors too, with a success status.
+            let status = exitCode(for: error)
+            guard json, status != .success else { exit(withError: error) }
+            let code: FerryError.Code = parsed ? .commandFailed : .invalidArgument
+            JSONOutput.error(code: code.rawValue, message: message(for: error))
+            exit(withError: status)
         }
     }
 }

@@ -78,13 +78,6 @@ func printLine(_ text: String = "") {
     FileOutput.standardOutput.write(text + "\n")
 }
 
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.dateEncodingStrategy = .iso8601
-    printLine(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
-
 extension ContainerName: ExpressibleByArgument {
     public init?(argument: String) {
         try? self.init(argument)

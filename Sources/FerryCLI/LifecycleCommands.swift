@@ -102,28 +102,28 @@ struct ExecCommand: FerrySubcommand {
 }
 
 /// `ferry list [--json]`
-struct ListCommand: FerrySubcommand {
+struct ListCommand: JSONCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List containers on this host.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let summaries = global.manager().list()
-        if json { return try printJSON(summaries) }
+        if json { return try JSONOutput.document("containers", summaries) }
         printLine("NAME".padding(20) + "STATUS".padding(12) + "PID".padding(9) + "ADDRESSES".padding(24) + "STORAGE")
         for summary in summaries {
             printLine(
                 summary.name.padding(20) + summary.status.padding(12)
                     + (summary.pid.map(String.init) ?? "-").padding(9)
                     + (summary.network.map { $0.addresses.map(\.address.description).joined(separator: ",") }.flatMap { $0.isEmpty ? nil : $0 } ?? "-").padding(24)
-                    + summary.storage
+                    + summary.storage.summary
                     + (summary.overlay ? ", overlay" : "") + (summary.migration.map { "  [\($0.prefix { $0 != ":" })]" } ?? ""))
         }
     }
 }
 
 /// `ferry status NAME [--json]`
-struct StatusCommand: FerrySubcommand {
+struct StatusCommand: JSONCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show one container.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
@@ -131,14 +131,14 @@ struct StatusCommand: FerrySubcommand {
 
     func run() throws {
         let summary = try global.manager().summary(try containerName(name))
-        if json { return try printJSON(summary) }
+        if json { return try JSONOutput.document("container", summary) }
         printLine("name:    \(summary.name)")
         printLine("status:  \(summary.status)\(summary.pid.map { " (init pid \($0))" } ?? "")")
         if let started = summary.startedAt { printLine("started: \(CheckpointUse.describe(started))") }
         printLine("hostname: \(summary.hostname)")
         if let problem = summary.problem { printLine("problem: \(problem)") }
         if let migration = summary.migration { printLine("migration: \(migration)") }
-        printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")
+        printLine("storage: \(summary.storage.summary)\(summary.overlay ? ", overlay root" : "")")
         printLine("rootfs:  \(summary.rootfs)")
         printLine("init:    \(summary.command.joined(separator: " "))")
         if let network = summary.network {

@@ -6,7 +6,7 @@ import FerrySystem
 import Foundation
 
 /// `ferry migrate NAME [USER@]HOST …`
-struct MigrateCommand: FerrySubcommand {
+struct MigrateCommand: JSONCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate", abstract: "Move a container to another host over ssh, live or offline.")
     @OptionGroup var global: GlobalOptions
@@ -26,7 +26,7 @@ struct MigrateCommand: FerrySubcommand {
     @Option(help: "Longest the container may stay frozen, in seconds (default 120); past it the source resumes.")
     var maxDowntime: Double?
     @Flag(help: "Print the steps of an --online (default) or --offline migration, in order, and exit.") var listSteps = false
-    @Flag(help: "Print the summary as JSON.") var json = false
+    @Flag(help: "Print each event (phases, the frozen window, progress) as a line of JSON, the summary last.") var json = false
 
     func run() throws {
         if listSteps {
@@ -44,7 +44,7 @@ struct MigrateCommand: FerrySubcommand {
         options.keepImages = keepImages
         options.dryRun = dryRun
         options.dumpDevice = dumpDirDevice
-        if isatty(2) != 0 && !json { options.progress = TerminalProgress.show }
+        options.events = json ? Self.jsonLine : MigrationConsole(terminal: isatty(2) != 0).receive
         if let dstStorage {
             guard let storage = Migrator.Options.TargetStorage(rawValue: dstStorage) else {
                 throw FerryError(.invalidArgument, "unknown --dst-storage '\(dstStorage)'; use shared or insulated")
@@ -61,21 +61,19 @@ struct MigrateCommand: FerrySubcommand {
         // A Ctrl-C, SIGTERM or SIGHUP from here on rolls the migration back (or, past the
         // commit, lets it finish) instead of ending ferry half-way.
         try Interruption.arm()
-        let summary = try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).migrate(try containerName(name), options)
+        // The summary arrives as the last event; the sink prints it.
+        _ = try Migrator(manager: global.manager(), engine: global.engine, logger: global.logger("ferry.migrate")).migrate(try containerName(name), options)
         if let signal = Interruption.signal {
             FileOutput.standardError.write("ferry: \(Interruption.name(of: signal)) came after the commit: the migration was finished, not undone\n")
         }
-        if json { return try printJSON(summary) }
-        printLine(MigrationText.summary(summary))
     }
-}
 
-/// Phases and transfer progress on the admin's terminal, on one updating line.
-enum TerminalProgress {
-    @Sendable static func show(_ event: MigrationProgress) {
-        switch event {
-        case .phase(let name): FileOutput.standardError.write("\r\u{1B}[K» \(name)\n")
-        case .transfer(let line): FileOutput.standardError.write("\r\u{1B}[K  \(line)")
+    /// `--json`: each event a document of its own line (`{"schema": 1, "event": {…}}`).
+    @Sendable static func jsonLine(_ event: MigrationEvent) {
+        do {
+            try JSONOutput.line("event", event)
+        } catch {
+            FileOutput.standardError.write("ferry: cannot encode the migration event \(event.type): \(error)\n")
         }
     }
 }
@@ -88,18 +86,21 @@ enum MigrationText {
                 .joined(separator: "\n")
         }
         var lines = ["migrated \(summary.container) to \(summary.target) (\(summary.mode))"] + differences
-        if let frozen = summary.frozenSeconds { lines.append(String(format: "  frozen (downtime): %.3f s", frozen)) }
-        lines.append(String(format: "  total:             %.3f s", summary.totalSeconds))
-        lines.append("  data over the wire:   \(bytes(summary.dataBytes))")
-        lines.append("  images over the wire: \(bytes(summary.imageBytes))")
+        if let frozen = summary.frozenSeconds { lines.append(row("frozen (downtime)", String(format: "%.3f s", frozen))) }
+        lines.append(row("total", String(format: "%.3f s", summary.totalSeconds)))
+        lines.append(row("files sent", ByteSize.describe(summary.dataBytes)))
+        lines.append(row("images sent", ByteSize.describe(summary.imageBytes)))
+        let marked = summary.phases.contains(where: \.frozen)
+        lines.append(marked ? "  phases (* the container was frozen):" : "  phases:")
         for phase in summary.phases {
-            lines.append(String(format: "    %-16@ %.3f s", phase.step as NSString, phase.seconds))
+            lines.append((phase.frozen ? "    * " : "      ") + phase.step.padding(18) + String(format: "%7.3f s", phase.seconds))
         }
         return lines.joined(separator: "\n")
     }
 
-    static func bytes(_ count: UInt64) -> String {
-        count < 1 << 20 ? "\(count) B" : String(format: "%.1f MiB", Double(count) / Double(1 << 20))
+    /// A label and its value, the values in one column.
+    private static func row(_ label: String, _ value: String) -> String {
+        "  " + label.padding(20) + value
     }
 }
 

@@ -5,7 +5,7 @@ import FerryErrors
 
 /// `ferry mounts NAME`: the container's mount trees with a verdict per mount — the
 /// pre-flight check a checkpoint runs, shown before anything is frozen.
-struct MountsCommand: FerrySubcommand {
+struct MountsCommand: JSONCommand {
     static let configuration = CommandConfiguration(
         commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.")
     @OptionGroup var global: GlobalOptions
@@ -18,7 +18,7 @@ struct MountsCommand: FerrySubcommand {
         let plan = try CheckpointPlan(runtime: runtime, state: state)
         let capture = plan.capture
         let report = plan.report
-        if json { return try printJSON(plan.printable) }
+        if json { return try JSONOutput.document("mounts", plan.printable) }
         var namespace = 0
         for entry in report.entries {
             if entry.namespace != namespace {

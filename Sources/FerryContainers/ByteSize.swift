@@ -1,3 +1,4 @@
+import Foundation
 import FerryErrors
 
 /// Sizes as admins write them: 512M, 2G, 1048576.
@@ -17,5 +18,14 @@ public enum ByteSize {
         let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { throw FerryError(.invalidArgument, "size '\(text)' is too large") }
         return product
+    }
+
+    /// A size as an admin reads it: bytes below 1 KiB, else KiB, MiB or GiB with one decimal.
+    public static func describe(_ bytes: Int) -> String {
+        let units: [(name: String, size: Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        for unit in units where bytes >= unit.size {
+            return String(format: "%.1f", Double(bytes) / Double(unit.size)) + " " + unit.name
+        }
+        return "\(bytes) B"
     }
 }

@@ -183,8 +183,9 @@ public struct ContainerManager {
         logger.info("container destroyed", metadata: ["container": "\(name)"])
     }
 
-    /// A one-line summary per container.
-    public struct Summary: Sendable, Codable {
+    /// A one-line summary per container (`list`, `status`; ContainerSummaryJSON.swift
+    /// gives its JSON, which names every field here).
+    public struct Summary: Sendable, Encodable {
         public var name: String
         /// `ContainerState.label`: stopped, running, crashed or unreadable.
         public var status: String
@@ -195,7 +196,7 @@ public struct ContainerManager {
         public var hostname: String
         /// Why the state is unreadable, with the fix; absent otherwise.
         public var problem: String?
-        public var storage: String
+        public var storage: ContainerConfig.Storage
         public var overlay: Bool
         public var rootfs: String
         public var binds: [BindMount]
@@ -217,7 +218,7 @@ public struct ContainerManager {
         public var shares: [ShareSummary]
     }
 
-    public struct ShareSummary: Sendable, Codable {
+    public struct ShareSummary: Sendable, Encodable {
         public var share: NetworkShare
         /// The host path it is mounted at while the container runs.
         public var mountPoint: String
@@ -243,7 +244,7 @@ public struct ContainerManager {
         }
         return Summary(
             name: name.value, status: state.label, pid: pid, startedAt: startedAt, hostname: runtime.config.hostname, problem: problem,
-            storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
+            storage: runtime.config.storage, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue,
             network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },

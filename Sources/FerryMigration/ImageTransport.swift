@@ -15,7 +15,7 @@ protocol ImageTransport {
     func withSourceImages<T>(_ body: (String) throws(FerryError) -> T) throws(FerryError) -> T
     /// After the dump: makes the images available where the target restores from; returns
     /// the bytes that crossed the wire.
-    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64
+    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (TransferProgress) -> Void)?) throws(FerryError) -> UInt64
     /// What the target's restore request names for the images (nil: its staged directory).
     var restoreLocation: AgentRequest.DumpLocation? { get }
 }
@@ -30,7 +30,7 @@ struct RsyncImageTransport: ImageTransport {
         try body(directory)
     }
 
-    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64 {
+    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (TransferProgress) -> Void)?) throws(FerryError) -> UInt64 {
         try Rsync.push(directory, to: prepared.images, target: target, exact: true, progress: progress)
     }
 
@@ -52,7 +52,7 @@ struct DumpDeviceImageTransport: ImageTransport {
         }
     }
 
-    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64 {
+    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (TransferProgress) -> Void)?) throws(FerryError) -> UInt64 {
         0
     }
 

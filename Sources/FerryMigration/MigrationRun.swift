@@ -72,6 +72,7 @@ struct MigrationRun {
             },
             .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
                 run.frozenStart = Monotonic.now
+                run.options.events?(.frozenStarted)
                 let checkpointer = Checkpointer(manager: run.manager, engine: run.engine)
                 let name = run.name
                 run.removeLocalImages()
@@ -85,7 +86,7 @@ struct MigrationRun {
             },
             .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
                 try run.checkDowntime(before: .sendImages)
-                run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target, progress: run.transferProgress)
+                run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target, progress: run.transferProgress(.images))
             },
             // Undo in reverse order: the target's copy must stop before the source restarts
             // (with shared storage it holds the device).
@@ -173,6 +174,7 @@ struct MigrationRun {
         _ = try agent().call(.commit(container: name.value))
         // Downtime ends here: the commit thawed the target's copy.
         frozenSeconds = frozenStart.map { Monotonic.now - $0 }
+        if let frozenSeconds { options.events?(.frozenEnded(seconds: frozenSeconds)) }
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
         MigrationJournal.remove(root: root, name: name)
@@ -287,8 +289,14 @@ struct MigrationRun {
     func summary(phases: [MigrationSummary.Phase], totalSeconds: Double) -> MigrationSummary {
         MigrationSummary(
             container: name.value, target: options.target.destination, mode: online ? "online" : "offline",
-            frozenSeconds: frozenSeconds, totalSeconds: totalSeconds, dataBytes: dataBytes,
-            imageBytes: imageBytes, phases: phases, dryRun: options.dryRun,
+            frozenSeconds: frozenSeconds, totalSeconds: totalSeconds, dataBytes: Int(clamping: dataBytes),
+            imageBytes: Int(clamping: imageBytes),
+            phases: phases.map { phase in
+                var phase = phase
+                phase.frozen = online && !options.dryRun && (MigrationStep(rawValue: phase.step)?.runsFrozen ?? false)
+                return phase
+            },
+            dryRun: options.dryRun,
             differences: plan?.differences.map(\.description) ?? [])
     }
 
@@ -336,12 +344,13 @@ struct MigrationRun {
         guard try planned().data == .rsync else { return }
         dataBytes += try Rsync.push(
             runtime.layout.privateArea, to: try staged().privateArea, target: options.target, exact: exact, logger: logger,
-            progress: transferProgress)
+            progress: transferProgress(.files))
     }
 
-    private var transferProgress: (@Sendable (String) -> Void)? {
-        guard let progress = options.progress else { return nil }
-        return { line in progress(.transfer(line)) }
+    /// Where a transport reports its bytes: the event sink, as transfers of `kind`.
+    private func transferProgress(_ kind: MigrationEvent.TransferKind) -> (@Sendable (TransferProgress) -> Void)? {
+        guard let events = options.events else { return nil }
+        return { progress in events(.transfer(kind, progress)) }
     }
 
     /// The agent channel; a fresh one when this run (a recovery) has none yet, or when the

@@ -7,7 +7,7 @@ extension Integration {
             let scratch = try Scratch("check")
             defer { scratch.cleanUp() }
             let result = try scratch.ferry.run(["check", "--json"])
-            let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)\(result.stderr)")
+            let report = try JSONDocuments.payload(result.stdout, "check")
             let version = try #require(report["criuVersion"] as? String, "no CRIU version: \(result.stdout)")
             #expect(version.hasPrefix("4."), "CRIU \(version)")
             let verdicts = try #require(report["verdicts"] as? [[String: Any]])

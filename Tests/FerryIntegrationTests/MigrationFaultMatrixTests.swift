@@ -191,7 +191,7 @@ extension Integration.MigrationFaults {
             kill(criu, SIGKILL)
         case .restoredInitKilled:
             let status = try scene.b.plain.ok(["status", scene.name, "--json"]).stdout
-            let pid = try #require((try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["pid"] as? Int, "no init on h2: \(status)")
+            let pid = try #require(try JSONDocuments.payload(status, "container")["pid"] as? Int, "no init on h2: \(status)")
             kill(pid_t(pid), SIGKILL)
         }
     }
