@@ -15,8 +15,8 @@ struct RsyncProgress {
     /// the newest progress when one is due.
     mutating func feed(_ chunk: String, now: Double) -> TransferProgress? {
         pending += chunk
-        var lines = pending.split(separator: "\r", omittingEmptySubsequences: false)
-            .flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false) }
+        // \r, \n and the one Character "\r\n" all end a line.
+        var lines = pending.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         pending = String(lines.removeLast())
         if let newest = lines.compactMap({ Self.parse($0) }).last { latest = newest }
         guard let due = latest, reportedAt.map({ now - $0 >= Self.interval }) ?? true else { return nil }
@@ -32,18 +32,21 @@ struct RsyncProgress {
     }
 
     /// One progress line; nil for anything else (the `--stats` block, file names).
+    ///
+    /// The total is what the bytes and the percentage imply (rsync's own total, as far as
+    /// its file list goes yet). The time left is worked out from it and the rate: rsync's
+    /// time column shows the time left on some lines and the time taken on others (those
+    /// that end a file, `xfr#N`), so it is not read.
     static func parse(_ line: Substring) -> TransferProgress? {
         let fields = line.split(separator: " ")
-        guard fields.count >= 4, fields[1].hasSuffix("%"),
+        guard fields.count >= 3, fields[1].hasSuffix("%"),
             let bytes = Int(fields[0].filter { $0 != "," }),
             let percent = Int(fields[1].dropLast()),
-            let rate = rate(fields[2]),
-            let time = seconds(fields[3])
+            let rate = rate(fields[2])
         else { return nil }
-        // The time column is what is left while rsync runs and the time taken once it is
-        // done; the bytes and the percentage give the total as rsync knows it now.
-        let total = percent > 0 ? Int((Double(bytes) * 100 / Double(percent)).rounded()) : nil
-        return TransferProgress(bytes: bytes, totalBytes: total, bytesPerSecond: rate, secondsLeft: percent >= 100 ? 0 : time)
+        let total = percent > 0 ? max(bytes, Int((Double(bytes) * 100 / Double(percent)).rounded())) : nil
+        let left = total.flatMap { total in rate > 0 ? Double(total - bytes) / rate : nil }
+        return TransferProgress(bytes: bytes, totalBytes: total, bytesPerSecond: rate, secondsLeft: percent >= 100 ? 0 : left)
     }
 
     /// rsync's rate units step by 1024 (its kB/s is KiB/s).
@@ -57,12 +60,5 @@ struct RsyncProgress {
             return Double(text.dropLast(unit.suffix.count)).map { $0 * unit.factor }
         }
         return nil
-    }
-
-    /// `H:MM:SS` (or `MM:SS`) in seconds.
-    static func seconds(_ text: Substring) -> Double? {
-        let parts = text.split(separator: ":").map { Int($0) }
-        guard (2...3).contains(parts.count), !parts.contains(nil) else { return nil }
-        return Double(parts.reduce(0) { $0 * 60 + ($1 ?? 0) })
     }
 }
