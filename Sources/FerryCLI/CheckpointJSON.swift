@@ -48,3 +48,31 @@ struct RestoreJSON: Encodable {
         try container.encode(stats.bytesRestored, forKey: .bytesRestored)
     }
 }
+
+/// `ferry checkpoint --export FILE --json` (`export`): the archive and the checkpoint in it.
+struct ExportJSON: Encodable {
+    let result: Checkpointer.ExportResult
+
+    private enum CodingKeys: String, CodingKey { case file, bytes, totalSeconds, checkpoint }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(result.file, forKey: .file)
+        try container.encode(Int(clamping: result.bytes), forKey: .bytes)
+        try container.encode(result.totalSeconds, forKey: .totalSeconds)
+        try container.encode(CheckpointJSON(result: result.checkpoint), forKey: .checkpoint)
+    }
+}
+
+/// `ferry restore --import FILE --json` (`import`): the name it got here and the restore.
+struct ImportJSON: Encodable {
+    let result: Restorer.ImportResult
+
+    private enum CodingKeys: String, CodingKey { case name, restore }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(result.name, forKey: .name)
+        try container.encode(RestoreJSON(result: result.restore), forKey: .restore)
+    }
+}

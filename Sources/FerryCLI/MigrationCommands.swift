@@ -4,6 +4,7 @@ import FerryErrors
 import FerryMigration
 import FerrySystem
 import Foundation
+import Synchronization
 
 /// `ferry migrate NAME [USER@]HOST …`
 struct MigrateCommand: JSONCommand {
@@ -68,14 +69,19 @@ struct MigrateCommand: JSONCommand {
         }
     }
 
-    /// `--json`: each event a document of its own line (`{"schema": 1, "event": {…}}`).
+    /// `--json`: each event a document of its own line (`{"schema": 1, "event": {…}}`),
+    /// one writer at a time (transfers report from their own threads).
     @Sendable static func jsonLine(_ event: MigrationEvent) {
-        do {
-            try JSONOutput.line("event", event)
-        } catch {
-            FileOutput.standardError.write("ferry: cannot encode the migration event \(event.type): \(error)\n")
+        jsonLines.withLock { _ in
+            do {
+                try JSONOutput.line("event", event)
+            } catch {
+                FileOutput.standardError.write("ferry: cannot encode the migration event \(event.type): \(error)\n")
+            }
         }
     }
+
+    private static let jsonLines = Mutex(())
 }
 
 enum MigrationText {

@@ -5,10 +5,12 @@ import Foundation
 import Synchronization
 
 /// A migration's events for an admin, on stderr: each phase in words, the frozen window
-/// marked where it starts and where it ends, and one progress line per transfer (bytes,
-/// rate, time left) — rewritten in place on a terminal, a plain line every few seconds
-/// otherwise, so a log file gets a readable trace rather than rsync's carriage returns.
-/// The summary goes to stdout, as the command's result.
+/// marked where it starts and where it ends, and one progress line (bytes, rate, time left)
+/// for the transfers under way — rewritten in place on a terminal, a plain line every few
+/// seconds otherwise, so a log file gets a readable trace rather than rsync's carriage
+/// returns. While frozen, the files' sync and the memory's stream run at once: the line
+/// shows both. Events arrive from the transfers' threads too, hence the lock. The summary
+/// goes to stdout, as the command's result.
 final class MigrationConsole: Sendable {
     private let terminal: Bool
     private let state = Mutex(State())
@@ -18,6 +20,8 @@ final class MigrationConsole: Sendable {
         var progressShown = false
         /// When the last plain progress line was written.
         var lastPlainProgress: Double?
+        /// The newest progress of each transfer under way in this phase.
+        var transfers: [MigrationEvent.TransferKind: TransferProgress] = [:]
     }
 
     /// Off a terminal, at most one progress line in this many seconds.
@@ -29,11 +33,13 @@ final class MigrationConsole: Sendable {
 
     func receive(_ event: MigrationEvent) {
         switch event {
-        case .phaseStarted(let step): line("» \(step.words)")
+        case .phaseStarted(let step):
+            state.withLock { $0.transfers = [:] }
+            line("» \(step.words)")
         case .phaseEnded: break
         case .frozenStarted: line("■ frozen from here: the container runs nowhere until its copy on the target starts")
         case .frozenEnded(let seconds): line(String(format: "■ frozen window over: the container runs on the target (frozen %.3f s)", seconds))
-        case .transfer(let kind, let progress): progressLine(Self.progress(kind, progress))
+        case .transfer(let kind, let progress): progressLine(kind, progress)
         case .summary(let summary):
             line(nil)
             printLine(MigrationText.summary(summary))
@@ -51,8 +57,11 @@ final class MigrationConsole: Sendable {
         }
     }
 
-    private func progressLine(_ text: String) {
+    private func progressLine(_ kind: MigrationEvent.TransferKind, _ progress: TransferProgress) {
         state.withLock { state in
+            state.transfers[kind] = progress
+            let text = state.transfers.sorted { $0.key.rawValue < $1.key.rawValue }.map { Self.progress($0.key, $0.value) }
+                .joined(separator: " · ")
             if terminal {
                 FileOutput.standardError.write("\r\u{1B}[K  \(text)")
                 state.progressShown = true

@@ -4,7 +4,7 @@
 extension ContainerManager.Summary {
     private enum CodingKeys: String, CodingKey {
         case name, status, pid, startedAt, hostname, problem, storage, overlay, rootfs, binds, command, migration, security, network
-        case hostInterface, limits, checkpoint, shares
+        case hostInterface, limits, checkpoint, shares, autostart
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -27,6 +27,7 @@ extension ContainerManager.Summary {
         try container.encode(limits.map(LimitsJSON.init), forKey: .limits)
         try container.encode(checkpoint, forKey: .checkpoint)
         try container.encode(shares, forKey: .shares)
+        try container.encode(autostart, forKey: .autostart)
     }
 }
 

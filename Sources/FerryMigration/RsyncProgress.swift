@@ -3,13 +3,11 @@
 ///
 /// Output arrives in chunks that may cut a line anywhere, so the reader keeps the unfinished
 /// tail until its end arrives: a line parsed half would report a wrong byte count. rsync
-/// rewrites the line for every file, so the reader passes on at most one progress per
-/// `interval`, and the last one when rsync is done.
+/// rewrites the line for every file, so the reader's throttle passes on a few a second,
+/// and the last one when rsync is done.
 struct RsyncProgress {
-    static let interval = 0.25
     private var pending = ""
-    private var latest: TransferProgress?
-    private var reportedAt: Double?
+    private var throttle = ProgressThrottle()
 
     /// Feeds a chunk of rsync's stdout that arrived at `now` (monotonic seconds); returns
     /// the newest progress when one is due.
@@ -18,17 +16,13 @@ struct RsyncProgress {
         // \r, \n and the one Character "\r\n" all end a line.
         var lines = pending.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         pending = String(lines.removeLast())
-        if let newest = lines.compactMap({ Self.parse($0) }).last { latest = newest }
-        guard let due = latest, reportedAt.map({ now - $0 >= Self.interval }) ?? true else { return nil }
-        reportedAt = now
-        latest = nil
-        return due
+        guard let newest = lines.compactMap({ Self.parse($0) }).last else { return nil }
+        return throttle.offer(newest, now: now)
     }
 
     /// Once rsync has ended: the newest progress not passed on yet (its final totals).
     mutating func finish() -> TransferProgress? {
-        defer { latest = nil }
-        return latest
+        throttle.finish()
     }
 
     /// One progress line; nil for anything else (the `--stats` block, file names).

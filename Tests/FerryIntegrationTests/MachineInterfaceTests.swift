@@ -72,6 +72,15 @@ extension Integration {
             // Without --json, errors stay on stderr.
             let plain = try ferry.run(["status", "nosuch"])
             #expect(plain.stdout.isEmpty && plain.stderr.hasPrefix("ferry: "), "\(plain.stdout)\(plain.stderr)")
+
+            // An export and its import under another name.
+            let archive = scratch.path("js.tar")
+            let export = try Self.validated({ try ferry.run(["checkpoint", "js", "--export", archive, "--json"]) }, as: "export")
+            #expect(export.succeeded, "\(export.stderr)")
+            #expect(try JSONDocuments.payload(export.stdout, "export")["bytes"] as? Int ?? 0 > 0, "\(export.stdout)")
+            let imported = try Self.validated({ try ferry.run(["restore", "--import", archive, "--name", "js2", "--json"]) }, as: "import")
+            #expect(imported.succeeded, "\(imported.stderr)")
+            #expect(try JSONDocuments.payload(imported.stdout, "import")["name"] as? String == "js2", "\(imported.stdout)")
         }
 
         /// `migrate --json`: every line a valid event, the phases in order, the frozen window

@@ -70,7 +70,7 @@ import Testing
         var reported: [Int] = []
         let lines = Self.output.split(separator: "\r").map { "\r" + $0 }
         for (index, line) in lines.enumerated() {
-            if let progress = reader.feed(String(line), now: Double(index) * RsyncProgress.interval / 4) { reported.append(progress.bytes) }
+            if let progress = reader.feed(String(line), now: Double(index) * ProgressThrottle.interval / 4) { reported.append(progress.bytes) }
         }
         #expect(reported == [32_768])
         #expect(reader.finish()?.bytes == 9_000_000)
