@@ -4,7 +4,7 @@ import Foundation
 /// Ferry's machine interface: every `--json` output is one document,
 /// `{"schema": N, KEY: payload}`, whose one other key names its payload (`check`,
 /// `containers`, `container`, `mounts`, `checkpoint`, `export`, `restore`, `import`,
-/// `event`), or
+/// `steps`, `event`), or
 /// `{"schema": N, "error": {"code": …, "message": …}}` when the command failed.
 /// docs/json/ferry.schema.json describes every document; `schema` changes only when a
 /// reader of the previous one would misread the new one.

@@ -31,7 +31,9 @@ struct MigrateCommand: JSONCommand {
 
     func run() throws {
         if listSteps {
-            for step in offline ? MigrationStep.offline : MigrationStep.online { printLine(step.rawValue) }
+            let steps = offline ? MigrationStep.offline : MigrationStep.online
+            if json { return try JSONOutput.document("steps", steps) }
+            for step in steps { printLine(step.rawValue) }
             return
         }
         guard let name, let host else {

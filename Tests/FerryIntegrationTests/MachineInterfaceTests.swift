@@ -27,6 +27,8 @@ extension Integration {
             try ferry.ok(["create", "js", "--rootfs", rootfs, "--memory", "64M", "--", "/bin/sh", "-c", Self.counter])
 
             try Self.validated({ try ferry.run(["check", "--json"]) }, as: "check")
+            let steps = try Self.validated({ try ferry.run(["migrate", "--list-steps", "--offline", "--json"]) }, as: "steps")
+            #expect(steps.stdout.contains("register-target"), "\(steps.stdout)")
             // Stopped: no pid, no start time, as null.
             let stopped = try Self.validated({ try ferry.run(["status", "js", "--json"]) }, as: "status")
             let stoppedSummary = try JSONDocuments.payload(stopped.stdout, "container")
