@@ -6,8 +6,6 @@ extension Integration {
     /// validator (python3-jsonschema): each command's document, its failures, and the
     /// event lines of `ferry migrate --json`.
     @Suite struct MachineInterface {
-        static let counter = "i=0; while true; do i=$((i+1)); echo $i > /counter; sleep 0.1; done"
-
         /// Runs ferry and expects its stdout to validate as `definition`; returns the result.
         @discardableResult
         static func validated(
@@ -24,7 +22,7 @@ extension Integration {
             defer { scratch.cleanUp() }
             let ferry = scratch.ferry
             let rootfs = try Rootfs.busybox(in: scratch)
-            try ferry.ok(["create", "js", "--rootfs", rootfs, "--memory", "64M", "--", "/bin/sh", "-c", Self.counter])
+            try ferry.ok(["create", "js", "--rootfs", rootfs, "--memory", "64M", "--", "/bin/sh", "-c", Integration.Migration.counter])
 
             try Self.validated({ try ferry.run(["check", "--json"]) }, as: "check")
             let steps = try Self.validated({ try ferry.run(["migrate", "--list-steps", "--offline", "--json"]) }, as: "steps")
@@ -96,9 +94,7 @@ extension Integration {
             let rootfs = try Rootfs.busybox(in: scratch)
             let a = hosts.ferry(1)
             let b = hosts.ferry(2)
-            try a.plain.ok(["create", "ev", "--rootfs", rootfs, "--", "/bin/sh", "-c", Self.counter])
-            try a.plain.ok(["start", "ev"])
-            #expect(try a.plain.waitFor("ev", file: "/counter"))
+            try a.plain.startCounter("ev", rootfs: rootfs)
 
             let online = try Self.validated({ try a.migrate("ev", to: 2, ["--json"]) }, as: "migrateEvent", lines: true)
             #expect(online.succeeded, "\(online.stderr)")
