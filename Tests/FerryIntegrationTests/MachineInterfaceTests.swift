@@ -87,76 +87,72 @@ extension Integration {
         /// opened inside the checkpoint step and closed inside the commit, transfers with
         /// bytes, the summary last; a failed migration ends with an error document.
         @Test func migrateStreamsValidEvents() throws {
-            let scratch = try Scratch("json-migrate")
-            defer { scratch.cleanUp() }
-            let hosts = try TestHosts(scratch)
-            defer { hosts.tearDown() }
-            let rootfs = try Rootfs.busybox(in: scratch)
-            let a = hosts.ferry(1)
-            let b = hosts.ferry(2)
-            try a.plain.startCounter("ev", rootfs: rootfs)
+            try MigrationFaults.scene("json-migrate", container: "ev") { scene in
+                let (a, b) = (scene.a, scene.b)
+                #expect(try a.plain.waitFor("ev", file: "/counter"))
 
-            let online = try Self.validated({ try a.migrate("ev", to: 2, ["--json"]) }, as: "migrateEvent", lines: true)
-            #expect(online.succeeded, "\(online.stderr)")
-            let events = try JSONDocuments.events(online.stdout)
-            let names = events.map { event in
-                [event["type"] as? String, event["phase"] as? String].compactMap { $0 }.joined(separator: " ")
+                let online = try Self.validated({ try a.migrate("ev", to: 2, ["--json"]) }, as: "migrateEvent", lines: true)
+                #expect(online.succeeded, "\(online.stderr)")
+                let events = try JSONDocuments.events(online.stdout)
+                let names = events.map { event in
+                    [event["type"] as? String, event["phase"] as? String].compactMap { $0 }.joined(separator: " ")
+                }
+                let order = names.filter { !$0.hasPrefix("transfer") && !$0.hasPrefix("summary") }
+                var expected: [String] = []
+                for step in ["connect", "check-target", "prepare-target", "mount-source", "presync", "checkpoint", "final-sync", "send-images", "restore-target", "finish-source"] {
+                    expected.append("phaseStarted \(step)")
+                    if step == "checkpoint" { expected.append("frozenStarted") }
+                    if step == "finish-source" { expected.append("frozenEnded") }
+                    expected.append("phaseEnded \(step)")
+                }
+                #expect(order == expected, "\(names)")
+                #expect(names.last == "summary", "the summary is not last: \(names)")
+                let images = events.filter { $0["type"] as? String == "transfer" && $0["what"] as? String == "images" }
+                #expect(!images.isEmpty && (images.last?["bytes"] as? Int ?? 0) > 0, "no image transfer reported: \(names)")
+                let summary = try JSONDocuments.migrationSummary(online.stdout)
+                let frozenEnded = try #require(events.first { $0["type"] as? String == "frozenEnded" })
+                #expect(summary["frozenSeconds"] as? Double == frozenEnded["seconds"] as? Double)
+                let phases = try #require(summary["phases"] as? [[String: Any]])
+                #expect(phases.filter { $0["frozen"] as? Bool == true }.map { $0["step"] as? String ?? "" } == ["checkpoint", "final-sync", "send-images", "restore-target", "finish-source"])
+                #expect(try eventually { try b.plain.counter("ev") > 0 })
+
+                // A failure after the freeze: events up to it (the source resumes), then the error.
+                let failed = try b.migrate("ev", to: 1, ["--json"], environment: ["FERRY_FAIL_AT": "send-images"])
+                #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
+                var lines = failed.stdout.split(separator: "\n").map(String.init)
+                let lastLine = lines.popLast()
+                let last = try #require(lastLine, "no output: \(failed.stderr)")
+                #expect(try JSONDocuments.violations(lines.joined(separator: "\n"), as: "migrateEvent", lines: true).isEmpty, "\(failed.stdout)")
+                #expect(try JSONDocuments.violations(last, as: "error").isEmpty, "\(last)")
+                #expect((try JSONDocuments.payload(last, "error")["message"] as? String ?? "").contains("send-images"), "\(last)")
+                let failedEvents = try JSONDocuments.events(lines.joined(separator: "\n")).compactMap { $0["type"] as? String }
+                #expect(failedEvents.contains("frozenStarted") && !failedEvents.contains("summary"), "\(failedEvents)")
+                #expect(try b.plain.ok(["status", "ev"]).stdout.contains("running"), "the source did not resume")
+
+                // Offline: nothing is frozen, so no frozen window and a null downtime.
+                try b.plain.ok(["stop", "ev", "--timeout", "0"])
+                let offline = try Self.validated({ try b.migrate("ev", to: 1, ["--offline", "--json"]) }, as: "migrateEvent", lines: true)
+                #expect(offline.succeeded, "\(offline.stderr)")
+                let offlineTypes = try JSONDocuments.events(offline.stdout).compactMap { $0["type"] as? String }
+                #expect(!offlineTypes.contains("frozenStarted") && !offlineTypes.contains("frozenEnded"), "\(offlineTypes)")
+                let offlineSummary = try JSONDocuments.migrationSummary(offline.stdout)
+                #expect(offlineSummary["frozenSeconds"] is NSNull && offlineSummary["mode"] as? String == "offline")
+
+                // For an admin (stderr not a terminal here): phases in words and the frozen window
+                // on stderr, one line each; the summary on stdout, its frozen phases marked.
+                try a.plain.ok(["start", "ev"])
+                #expect(try a.plain.waitFor("ev", file: "/counter"))
+                let human = try a.migrate("ev", to: 2)
+                #expect(human.succeeded, "\(human.stderr)")
+                let stderrLines = human.stderr.split(separator: "\n").map(String.init)
+                let checkpointing = stderrLines.firstIndex(of: "» checkpointing the container")
+                let frozen = stderrLines.firstIndex { $0.hasPrefix("■ frozen from here") }
+                let thawed = stderrLines.firstIndex { $0.hasPrefix("■ frozen window over") }
+                #expect(checkpointing != nil && frozen != nil && thawed != nil, "\(human.stderr)")
+                #expect((checkpointing ?? 0) < (frozen ?? 0) && (frozen ?? 0) < (thawed ?? 0), "\(human.stderr)")
+                #expect(!human.stderr.contains("\r") && !human.stderr.contains("xfr#") && !human.stderr.contains("to-chk"), "rsync's own output leaked: \(human.stderr)")
+                #expect(human.stdout.contains("frozen (downtime)") && human.stdout.contains("* checkpoint") && human.stdout.contains("      connect"), "\(human.stdout)")
             }
-            let order = names.filter { !$0.hasPrefix("transfer") && !$0.hasPrefix("summary") }
-            var expected: [String] = []
-            for step in ["connect", "check-target", "prepare-target", "mount-source", "presync", "checkpoint", "final-sync", "send-images", "restore-target", "finish-source"] {
-                expected.append("phaseStarted \(step)")
-                if step == "checkpoint" { expected.append("frozenStarted") }
-                if step == "finish-source" { expected.append("frozenEnded") }
-                expected.append("phaseEnded \(step)")
-            }
-            #expect(order == expected, "\(names)")
-            #expect(names.last == "summary", "the summary is not last: \(names)")
-            let images = events.filter { $0["type"] as? String == "transfer" && $0["what"] as? String == "images" }
-            #expect(!images.isEmpty && (images.last?["bytes"] as? Int ?? 0) > 0, "no image transfer reported: \(names)")
-            let summary = try JSONDocuments.migrationSummary(online.stdout)
-            let frozenEnded = try #require(events.first { $0["type"] as? String == "frozenEnded" })
-            #expect(summary["frozenSeconds"] as? Double == frozenEnded["seconds"] as? Double)
-            let phases = try #require(summary["phases"] as? [[String: Any]])
-            #expect(phases.filter { $0["frozen"] as? Bool == true }.map { $0["step"] as? String ?? "" } == ["checkpoint", "final-sync", "send-images", "restore-target", "finish-source"])
-            #expect(try eventually { try b.plain.counter("ev") > 0 })
-
-            // A failure after the freeze: events up to it (the source resumes), then the error.
-            let failed = try b.migrate("ev", to: 1, ["--json"], environment: ["FERRY_FAIL_AT": "send-images"])
-            #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
-            var lines = failed.stdout.split(separator: "\n").map(String.init)
-            let lastLine = lines.popLast()
-            let last = try #require(lastLine, "no output: \(failed.stderr)")
-            #expect(try JSONDocuments.violations(lines.joined(separator: "\n"), as: "migrateEvent", lines: true).isEmpty, "\(failed.stdout)")
-            #expect(try JSONDocuments.violations(last, as: "error").isEmpty, "\(last)")
-            #expect((try JSONDocuments.payload(last, "error")["message"] as? String ?? "").contains("send-images"), "\(last)")
-            let failedEvents = try JSONDocuments.events(lines.joined(separator: "\n")).compactMap { $0["type"] as? String }
-            #expect(failedEvents.contains("frozenStarted") && !failedEvents.contains("summary"), "\(failedEvents)")
-            #expect(try b.plain.ok(["status", "ev"]).stdout.contains("running"), "the source did not resume")
-
-            // Offline: nothing is frozen, so no frozen window and a null downtime.
-            try b.plain.ok(["stop", "ev", "--timeout", "0"])
-            let offline = try Self.validated({ try b.migrate("ev", to: 1, ["--offline", "--json"]) }, as: "migrateEvent", lines: true)
-            #expect(offline.succeeded, "\(offline.stderr)")
-            let offlineTypes = try JSONDocuments.events(offline.stdout).compactMap { $0["type"] as? String }
-            #expect(!offlineTypes.contains("frozenStarted") && !offlineTypes.contains("frozenEnded"), "\(offlineTypes)")
-            let offlineSummary = try JSONDocuments.migrationSummary(offline.stdout)
-            #expect(offlineSummary["frozenSeconds"] is NSNull && offlineSummary["mode"] as? String == "offline")
-
-            // For an admin (stderr not a terminal here): phases in words and the frozen window
-            // on stderr, one line each; the summary on stdout, its frozen phases marked.
-            try a.plain.ok(["start", "ev"])
-            #expect(try a.plain.waitFor("ev", file: "/counter"))
-            let human = try a.migrate("ev", to: 2)
-            #expect(human.succeeded, "\(human.stderr)")
-            let stderrLines = human.stderr.split(separator: "\n").map(String.init)
-            let checkpointing = stderrLines.firstIndex(of: "» checkpointing the container")
-            let frozen = stderrLines.firstIndex { $0.hasPrefix("■ frozen from here") }
-            let thawed = stderrLines.firstIndex { $0.hasPrefix("■ frozen window over") }
-            #expect(checkpointing != nil && frozen != nil && thawed != nil, "\(human.stderr)")
-            #expect((checkpointing ?? 0) < (frozen ?? 0) && (frozen ?? 0) < (thawed ?? 0), "\(human.stderr)")
-            #expect(!human.stderr.contains("\r") && !human.stderr.contains("xfr#") && !human.stderr.contains("to-chk"), "rsync's own output leaked: \(human.stderr)")
-            #expect(human.stdout.contains("frozen (downtime)") && human.stdout.contains("* checkpoint") && human.stdout.contains("      connect"), "\(human.stdout)")
         }
     }
 }

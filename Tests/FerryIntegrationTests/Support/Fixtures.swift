@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 
 /// Test programs built from Tests/Fixtures into a rootfs.
 enum Fixtures {
@@ -34,13 +33,5 @@ extension Ferry {
     /// Waits until a file exists inside the container (set-up scripts touch /ready).
     func waitFor(_ name: String, file: String, seconds: Double = 20) throws -> Bool {
         try eventually(seconds) { try run(["exec", name, "--", "test", "-e", file]).succeeded }
-    }
-
-    /// Creates and starts `name` from `rootfs` with an init that counts in /counter
-    /// (`Integration.Migration.counter`), and waits for its first count.
-    func startCounter(_ name: String, rootfs: String, _ options: [String] = []) throws {
-        try ok(["create", name, "--rootfs", rootfs] + options + ["--", "/bin/sh", "-c", Integration.Migration.counter])
-        try ok(["start", name])
-        guard try waitFor(name, file: "/counter") else { throw TestFailure("\(name) never wrote /counter") }
     }
 }
