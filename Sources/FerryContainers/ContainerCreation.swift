@@ -70,8 +70,8 @@ struct ContainerCreation {
                 throw FerryError(.alreadyExists, "device \(path) already holds a \(existing) filesystem; pass --format to erase it")
             }
         }
-        if case .insulatedImage(let size) = request.storage, size < 16 << 20 {
-            throw FerryError(.invalidArgument, "image size \(size) bytes is too small; give at least 16M")
+        if case .insulatedImage(let size) = request.storage, size < PrivateArea.smallestImage {
+            throw FerryError(.invalidArgument, "image size \(size) bytes is too small; give at least \(ByteSize.describe(PrivateArea.smallestImage))")
         }
 
         let staging = ContainerLayout(directory: "\(root.containersDirectory)/.\(name.value).creating")
@@ -129,7 +129,12 @@ struct ContainerCreation {
             guard access(bind.source, F_OK) == 0 else {
                 throw FerryError(.notFound, "bind source \(bind.source) does not exist on this host")
             }
-            _ = try ContainedPath.components(of: bind.destination)
+            // The root is the rootfs's (and a bind there would hide the container's own /proc, /dev…).
+            guard !(try ContainedPath.components(of: bind.destination)).isEmpty else {
+                throw FerryError(
+                    .invalidArgument,
+                    "--bind \(bind.source):\(bind.destination) would cover the container's root; bind onto a directory inside it, e.g. \(bind.source):/mnt/host")
+            }
         }
         for share in request.shares { try share.validate() }
         // Two host mounts at one path: the second would hide the first.
