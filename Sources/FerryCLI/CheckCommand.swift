@@ -6,7 +6,12 @@ import FerrySystem
 /// `ferry check`: can this host run and migrate containers?
 struct CheckCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "check", abstract: "Probe the kernel and CRIU; exit non-zero when Ferry cannot work here.")
+        commandName: "check", abstract: "Probe the kernel and CRIU; exit non-zero when Ferry cannot work here.",
+        discussion: """
+            Examples:
+              ferry check
+              ferry check --json
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print the verdicts as JSON.") var json = false

@@ -23,12 +23,18 @@ public struct FerryCommand: ParsableCommand {
 
     public init() {}
 
-    /// Exit statuses: 2 for bad usage, 127/126 for a command `exec` cannot find or run (as
-    /// a shell says), 128+N after the rollback of work signal N interrupted (130 for a
-    /// Ctrl-C), 1 for every other failure.
+    /// Options given before the subcommand (`ferry --root DIR list`). ArgumentParser hands
+    /// an option group's values to the subcommand's group of the same type and name, so
+    /// every command still reads its own `global`; this declaration only lets the root
+    /// accept them.
+    @OptionGroup var global: GlobalOptions
+
+    /// Exit statuses (the README's table): 2 for bad usage, 127/126 for a command `exec`
+    /// cannot find or run (as a shell says), 128+N after the rollback of work signal N
+    /// interrupted (130 for a Ctrl-C), 1 for every other failure.
     static func exitStatus(of code: FerryError.Code) -> Int32 {
         switch code {
-        case .invalidArgument: 2
+        case .invalidArgument: usageStatus
         case .commandNotFound: 127
         case .commandNotExecutable: 126
         case .interrupted: 128 + (Interruption.signal ?? SIGINT)
@@ -40,8 +46,14 @@ public struct FerryCommand: ParsableCommand {
     public static func runMain() -> Never {
         ProcessControl.ignoreBrokenPipes()
         var verbose = false
+        let parsed: any ParsableCommand
         do {
-            var command = try parseAsRoot()
+            parsed = try parseAsRoot()
+        } catch {
+            exitForUsage(error)
+        }
+        do {
+            var command = parsed
             verbose = (command as? any FerrySubcommand)?.global.verbose ?? false
             try command.run()
             exit(withError: nil)
@@ -54,4 +66,14 @@ public struct FerryCommand: ParsableCommand {
             exit(withError: error)
         }
     }
+
+    /// A command line ArgumentParser refused exits 2, as bad usage does everywhere in Ferry
+    /// (ArgumentParser's own choice is sysexits' 64); `--help` and `--version` exit 0.
+    private static func exitForUsage(_ error: any Error) -> Never {
+        guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+        FileOutput.standardError.write(fullMessage(for: error) + "\n")
+        exit(withError: ExitCode(usageStatus))
+    }
+
+    static let usageStatus: Int32 = 2
 }

@@ -13,7 +13,7 @@ struct SetCommand: FerrySubcommand {
               ferry set web --hostname web-2
             """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: .containerName) var name: String
     @Option(help: "Memory limit (e.g. 512M), or none.") var memory: String?
     @Option(help: "CPU time limit as a number of CPUs (e.g. 1.5), or none.") var cpus: String?
     @Option(help: "Limit on tasks at once (e.g. 512), or none.") var pids: String?
