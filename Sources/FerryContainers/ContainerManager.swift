@@ -170,7 +170,7 @@ public struct ContainerManager {
         let runtime = try runtime(name)
         switch runtime.loadState() {
         case .running:
-            throw FerryError(.invalidState, "container \(name) is running; 'ferry stop \(name)' first")
+            throw FerryError(.invalidState, "container \(name) is running; 'ferry stop \(name)' first, or 'ferry destroy --force \(name)'")
         case .crashed(let state):
             try cleanUpCrashed(runtime, state)
         case .unreadable(let error):
