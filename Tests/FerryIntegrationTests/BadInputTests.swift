@@ -59,6 +59,7 @@ extension Integration {
                 (["create", "new", "--rootfs", rootfs, "--hostname=-bad-"], "-bad-", "e.g. --hostname", 2),
                 (["create", "new", "--rootfs", rootfs, "--bind", rootfs + ":/"], rootfs + ":/", "bind onto a directory inside it", 2),
                 (["create", "new", "--rootfs", rootfs, "--bind", rootfs + "://"], rootfs + "://", "bind onto a directory inside it", 2),
+                (["set", "good", "--bind", rootfs + ":/"], rootfs + ":/", "bind onto a directory inside it", 2),
                 (["exec", "good", "--env", "K", "--", "true"], "--env K", "--env K=VALUE", 2),
                 (["exec", "good", "--env", "=v", "--", "true"], "--env =v", "NAME=v", 2),
                 (["stop", "good", "--timeout=-1"], "--timeout -1", "--timeout 10", 2),
