@@ -58,15 +58,17 @@ struct EnterCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "enter", abstract: "Open a login shell inside a running container (root's shell from its /etc/passwd).")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var terminal: TerminalOptions
     @Argument(help: "Container name.") var name: String
 
     func run() throws {
+        let wantsTerminal = try terminal.allocates()
         let runtime = try global.manager().runtime(try containerName(name))
         let login = ContainerExec.rootLogin(in: runtime.rootfs)
         var exec = ContainerExec(runtime: runtime, arguments: [login.shell, "-l"])
         exec.workingDirectory = login.home
         exec.environment = ["HOME=\(login.home)"]
-        exec.terminal = isatty(0) == 1
+        exec.terminal = wantsTerminal
         let status = try exec.run()
         if status != 0 { throw ExitCode(status) }
     }
@@ -79,8 +81,7 @@ struct ExecCommand: FerrySubcommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Working directory inside the container.") var cwd = "/"
     @Option(name: .customLong("env"), help: "NAME=VALUE for the command's environment.") var environment: [String] = []
-    @Flag(name: [.short, .customLong("tty")], help: "Give the command a terminal (the container's own pty), for shells, pagers and job control.")
-    var tty = false
+    @OptionGroup var terminal: TerminalOptions
     @Flag(name: [.short, .customLong("interactive")], help: "Accepted for habit: stdin is always passed to the command.")
     var interactive = false
     @Argument(help: "Container name.") var name: String
@@ -89,13 +90,14 @@ struct ExecCommand: FerrySubcommand {
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
     func run() throws {
+        let wantsTerminal = try terminal.allocates()
         let runtime = try global.manager().runtime(try containerName(name))
         var arguments = command
         if arguments.first == "--" { arguments.removeFirst() }
         var exec = ContainerExec(runtime: runtime, arguments: arguments)
         exec.workingDirectory = cwd
         exec.environment = environment
-        exec.terminal = tty
+        exec.terminal = wantsTerminal
         let status = try exec.run()
         if status != 0 { throw ExitCode(status) }
     }
