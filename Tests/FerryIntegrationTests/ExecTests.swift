@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import Testing
 
@@ -18,6 +19,8 @@ extension Integration {
             #expect(cat.status == 0 && cat.stdout == "hi\n", "\(cat.status) \(cat.stdout) \(cat.stderr)")
             let empty = try ferry.run(["exec", "x", "--", "wc", "-c"], input: "")
             #expect(empty.status == 0 && empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            let devNull = try ferry.run(["exec", "x", "--", "cat"])
+            #expect(devNull.status == 0 && devNull.stdout.isEmpty, "\(devNull.status) \(devNull.stderr)")
 
             // A shell's statuses: 127 not found, 126 not executable, the command's own otherwise.
             let missing = try ferry.run(["exec", "x", "--", "no-such-command"])
@@ -25,6 +28,9 @@ extension Integration {
             let notExecutable = try ferry.run(["exec", "x", "--", "/etc/passwd"])
             #expect(notExecutable.status == 126, "\(notExecutable.status) \(notExecutable.stderr)")
             #expect(try ferry.run(["exec", "x", "--", "/bin/sh", "-c", "exit 7"]).status == 7)
+            // Killed by signal N: 128+N, with pipes and with a terminal.
+            #expect(try ferry.run(["exec", "x", "--", "/bin/sh", "-c", "kill -KILL $$"]).status == 128 + SIGKILL)
+            #expect(try ferry.run(["exec", "-t", "x", "--", "/bin/sh", "-c", "kill -USR1 $$"]).status == 128 + SIGUSR1)
 
             // Options after NAME are ferry's; flags after -- are the command's.
             #expect(try ferry.ok(["exec", "x", "--cwd", "/tmp", "--env", "GREETING=hello", "--", "/bin/sh", "-c", "pwd; echo $GREETING"]).stdout == "/tmp\nhello\n")
@@ -54,5 +60,132 @@ extension Integration {
             let help = try ferry.ok(["--help"]).stdout
             #expect(!help.contains("agent") && !help.contains("__monitor") && !help.contains(" demo") && help.contains("enter"), "\(help)")
         }
+
+        /// A shell at a terminal, driven through a real pty pair the way an admin types.
+        @Test func aTerminalSessionIsAShellWithJobControl() throws {
+            let scratch = try Scratch("exec-tty")
+            defer { scratch.cleanUp() }
+            let ferry = scratch.ferry
+            let rootfs = try Rootfs.busybox(in: scratch)
+            try ferry.ok(["create", "t", "--rootfs", rootfs, "--", "/bin/sh", "-c", "while true; do sleep 1; done"])
+            try ferry.ok(["start", "t"])
+            let prompt = "ferry-test# "
+
+            // No -t: stdin and stdout are a terminal, so the command gets one, of the
+            // admin's window size, and follows a resize.
+            let shell = try TerminalSession(ferry, ["exec", "t", "--env", "PS1=\(prompt)", "--", "/bin/sh"], rows: 33, columns: 101)
+            defer { shell.close() }
+            try shell.waitFor(prompt)
+            try shell.type("tty; stty size\n")
+            try shell.waitFor("/dev/pts/")
+            try shell.waitFor("33 101")
+            try shell.waitFor(prompt)
+            try shell.resize(rows: 40, columns: 120)
+            try shell.type("stty size\n")
+            try shell.waitFor("40 120")
+            try shell.waitFor(prompt)
+
+            // The shell leads the terminal's session and holds its foreground at the prompt
+            // (the quotes keep the typed line from matching the answer).
+            try shell.type("[ \"$(cut -d' ' -f6,8 /proc/$$/stat)\" = \"$$ $$\" ] && echo LEADS''SESSION\n")
+            try shell.waitFor("LEADSSESSION")
+            try shell.waitFor(prompt)
+
+            // ^Z stops the foreground job and gives the prompt back, fg resumes it, ^C ends it.
+            try shell.type("sleep 4250\n")
+            #expect(try eventually { try processStates(ferry, "t", "sleep 4250") == ["S"] }, "\(shell.transcript)")
+            try shell.type("\u{1a}")
+            try shell.waitFor("Stopped")
+            try shell.waitFor(prompt)
+            #expect(try processStates(ferry, "t", "sleep 4250") == ["T"])
+            try shell.type("fg\n")
+            #expect(try eventually { try processStates(ferry, "t", "sleep 4250") == ["S"] }, "\(shell.transcript)")
+            try shell.type("\u{03}")
+            try shell.waitFor(prompt)
+            #expect(try processStates(ferry, "t", "sleep 4250").isEmpty)
+
+            // Ctrl-D at the prompt ends the shell, and ferry with its status.
+            try shell.type("true\n")
+            try shell.waitFor(prompt)
+            try shell.type("\u{04}")
+            #expect(try shell.exitStatus() == 0, "\(shell.transcript)")
+
+            // -T: pipes although the admin is at a terminal.
+            let piped = try TerminalSession(ferry, ["exec", "-T", "t", "--", "tty"])
+            defer { piped.close() }
+            try piped.waitFor("not a tty")
+            #expect(try piped.exitStatus() == 1, "\(piped.transcript)")
+
+            // enter: root's login shell at a terminal, Ctrl-D leaves it.
+            let login = try TerminalSession(ferry, ["enter", "t"])
+            defer { login.close() }
+            try login.type("echo $((6*7)); tty\n")
+            try login.waitFor("42")
+            try login.waitFor("/dev/pts/")
+            try login.type("\u{04}")
+            #expect(try login.exitStatus() == 0, "\(login.transcript)")
+
+            // A hang-up (SIGHUP to ferry) ends the shell and its jobs inside, background ones too.
+            let hungUp = try TerminalSession(ferry, ["exec", "t", "--env", "PS1=\(prompt)", "--", "/bin/sh"])
+            defer { hungUp.close() }
+            try hungUp.waitFor(prompt)
+            try hungUp.type("sleep 4251 & sleep 4252\n")
+            #expect(try eventually { try processStates(ferry, "t", "sleep 425").count == 2 }, "\(hungUp.transcript)")
+            try hungUp.signal(SIGHUP)
+            #expect(try hungUp.exitStatus() == 128 + SIGHUP, "\(hungUp.transcript)")
+            #expect(try processStates(ferry, "t", "sleep 425").isEmpty)
+        }
+
+        /// SIGTERM or SIGHUP to `ferry exec` end the command inside, and whatever it started
+        /// in its session; what ignores the signal is killed after the grace period.
+        @Test func signalsToFerryEndTheCommandInside() throws {
+            let scratch = try Scratch("exec-signals")
+            defer { scratch.cleanUp() }
+            let ferry = scratch.ferry
+            let rootfs = try Rootfs.busybox(in: scratch)
+            try ferry.ok(["create", "s", "--rootfs", rootfs, "--", "/bin/sh", "-c", "while true; do sleep 1; done"])
+            try ferry.ok(["start", "s"])
+
+            /// Starts `script` through ferry exec (stdin /dev/null), sends ferry `signal`
+            /// once both sleeps marked `marker` run, and returns ferry's status.
+            func end(_ script: String, marker: String, with signal: Int32, within seconds: Double) throws -> Int32 {
+                let pid = try ferry.start(["exec", "s", "--", "/bin/sh", "-c", script])
+                let process = try ProcessHandle(pid: pid)
+                var status: Int32?
+                defer {
+                    if status == nil {
+                        try? process.signal(SIGKILL)
+                        _ = try? Spawn.wait(pid)
+                    }
+                }
+                #expect(try eventually { try processStates(ferry, "s", marker).count == 2 })
+                try process.signal(signal)
+                guard process.waitForExit(seconds: seconds) else { throw TestFailure("ferry exec did not end within \(seconds) s of signal \(signal)") }
+                status = try Spawn.wait(pid)
+                return status ?? -1
+            }
+
+            #expect(try end("sleep 4261 & sleep 4262", marker: "sleep 426", with: SIGTERM, within: 3) == 128 + SIGTERM)
+            #expect(try processStates(ferry, "s", "sleep 426").isEmpty)
+            #expect(try end("sleep 4271 & sleep 4272", marker: "sleep 427", with: SIGHUP, within: 3) == 128 + SIGHUP)
+            #expect(try processStates(ferry, "s", "sleep 427").isEmpty)
+            // Ignored (the sleeps inherit the ignored SIGTERM): SIGKILL after 5 s.
+            #expect(try end("trap '' TERM; sleep 4281 & sleep 4282", marker: "sleep 428", with: SIGTERM, within: 15) == 128 + SIGKILL)
+            #expect(try processStates(ferry, "s", "sleep 428").isEmpty)
+        }
+    }
+}
+
+/// The states (R, S, T, …) of the container's live processes whose command line starts
+/// with `marker`, seen from the host through the container's pid namespace.
+private func processStates(_ ferry: Ferry, _ name: String, _ marker: String) throws -> [Character] {
+    let namespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(try statusPid(ferry, name))/ns/pid")
+    return HostProcesses.inPidNamespace(namespace).compactMap { pid in
+        guard let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+            String(decoding: command, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").hasPrefix(marker),
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
+            let state = stat[stat.index(after: close)...].dropFirst().first, state != "Z"
+        else { return nil }
+        return state
     }
 }
