@@ -110,11 +110,17 @@ extension Integration {
             try shell.type("\u{04}")
             #expect(try shell.exitStatus() == 0, "\(shell.transcript)")
 
-            // -T: pipes although the admin is at a terminal.
-            let piped = try TerminalSession(ferry, ["exec", "-T", "t", "--", "tty"])
+            // -T: pipes although the admin is at a terminal, which keeps its ^C: the SIGINT
+            // reaches ferry (only ferry: its helper left its process group), which passes it on.
+            let piped = try TerminalSession(ferry, ["exec", "-T", "t", "--", "/bin/sh", "-c", "tty; exec sleep 4253"])
             defer { piped.close() }
             try piped.waitFor("not a tty")
-            #expect(try piped.exitStatus() == 1, "\(piped.transcript)")
+            #expect(try eventually { try processStates(ferry, "t", "sleep 4253") == ["S"] }, "\(piped.transcript)")
+            try piped.type("\u{03}")
+            #expect(try piped.exitStatus() == 128 + SIGINT, "\(piped.transcript)")
+            #expect(try processStates(ferry, "t", "sleep 4253").isEmpty)
+            let both = try ferry.run(["exec", "-t", "-T", "t", "--", "true"])
+            #expect(both.status != 0 && both.stderr.contains("-T") && both.stderr.split(separator: "\n").count == 1, "\(both.stderr)")
 
             // enter: root's login shell at a terminal, Ctrl-D leaves it.
             let login = try TerminalSession(ferry, ["enter", "t"])
