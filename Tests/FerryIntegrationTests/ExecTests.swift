@@ -137,9 +137,13 @@ extension Integration {
             try hungUp.waitFor(prompt)
             try hungUp.type("sleep 4251 & sleep 4252\n")
             #expect(try eventually { try processStates(ferry, "t", "sleep 425").count == 2 }, "\(hungUp.transcript)")
+            #expect(try hungUp.settings().contains("-icanon"))
             try hungUp.signal(SIGHUP)
             #expect(try hungUp.exitStatus() == 128 + SIGHUP, "\(hungUp.transcript)")
             #expect(try processStates(ferry, "t", "sleep 425").isEmpty)
+            // The admin's terminal is given its settings back.
+            let settings = try hungUp.settings()
+            #expect(settings.contains(" icanon") && settings.contains(" echo"), "\(settings)")
         }
 
         /// SIGTERM or SIGHUP to `ferry exec` end the command inside, and whatever it started

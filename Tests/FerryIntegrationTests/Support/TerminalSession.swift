@@ -51,6 +51,11 @@ final class TerminalSession {
         try Shell.run(["stty", "-F", slavePath, "rows", "\(rows)", "cols", "\(columns)"])
     }
 
+    /// The terminal's settings as `stty -a` prints them ("icanon", or "-icanon" when raw).
+    func settings() throws -> String {
+        try Shell.run(["stty", "-F", slavePath, "-a"])
+    }
+
     func signal(_ number: Int32) throws {
         try process.signal(number)
     }
