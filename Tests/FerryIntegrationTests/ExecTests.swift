@@ -9,9 +9,7 @@ extension Integration {
             let scratch = try Scratch("exec")
             defer { scratch.cleanUp() }
             let ferry = scratch.ferry
-            let rootfs = try Rootfs.busybox(in: scratch)
-            try ferry.ok(["create", "x", "--rootfs", rootfs, "--", "/bin/sh", "-c", "while true; do sleep 1; done"])
-            try ferry.ok(["start", "x"])
+            try startLoopingContainer("x", in: scratch)
 
             // End of input reaches the command (it used to wait for ever: the helper kept
             // a copy of the pipe's write end).
@@ -66,9 +64,7 @@ extension Integration {
             let scratch = try Scratch("exec-tty")
             defer { scratch.cleanUp() }
             let ferry = scratch.ferry
-            let rootfs = try Rootfs.busybox(in: scratch)
-            try ferry.ok(["create", "t", "--rootfs", rootfs, "--", "/bin/sh", "-c", "while true; do sleep 1; done"])
-            try ferry.ok(["start", "t"])
+            try startLoopingContainer("t", in: scratch)
             let prompt = "ferry-test# "
 
             // No -t: stdin and stdout are a terminal, so the command gets one, of the
@@ -152,9 +148,7 @@ extension Integration {
             let scratch = try Scratch("exec-signals")
             defer { scratch.cleanUp() }
             let ferry = scratch.ferry
-            let rootfs = try Rootfs.busybox(in: scratch)
-            try ferry.ok(["create", "s", "--rootfs", rootfs, "--", "/bin/sh", "-c", "while true; do sleep 1; done"])
-            try ferry.ok(["start", "s"])
+            try startLoopingContainer("s", in: scratch)
 
             /// Starts `script` through ferry exec (stdin /dev/null), sends ferry `signal`
             /// once both sleeps marked `marker` run, and returns ferry's status.
@@ -198,4 +192,11 @@ private func processStates(_ ferry: Ferry, _ name: String, _ marker: String) thr
         else { return nil }
         return state
     }
+}
+
+/// Creates and starts a busybox container named `name` whose init loops for ever.
+private func startLoopingContainer(_ name: String, in scratch: Scratch) throws {
+    let rootfs = try Rootfs.busybox(in: scratch)
+    try scratch.ferry.ok(["create", name, "--rootfs", rootfs, "--", "/bin/sh", "-c", "while true; do sleep 1; done"])
+    try scratch.ferry.ok(["start", name])
 }
