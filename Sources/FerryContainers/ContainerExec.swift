@@ -98,14 +98,12 @@ public struct ContainerExec {
     }
 
     /// The session the command leads, from the pid its helper reports once it has forked
-    /// it; nil when the helper failed before.
+    /// it; nil when the helper failed before. Read to end of file: the command's own copy
+    /// of the pipe closes at its exec, after its setsid, so the session exists by then and
+    /// a signal that comes next reaches it.
     private func commandSession(reportedOn started: (read: OwnedFileDescriptor, write: OwnedFileDescriptor)) -> ProcessSession? {
         started.write.close()
-        var buffer = [UInt8](repeating: 0, count: 32)
-        // One short write, so one read: the pid, or end of file from a helper that failed.
-        guard case .success(let count) = DescriptorIO.read(started.read.rawValue, into: &buffer),
-            let pid = pid_t(String(decoding: buffer[0..<count], as: UTF8.self))
-        else { return nil }
+        guard let report = try? started.read.readAll(), let pid = pid_t(String(decoding: report, as: UTF8.self)) else { return nil }
         return ProcessSession(id: pid)
     }
 

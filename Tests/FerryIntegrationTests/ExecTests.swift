@@ -173,6 +173,20 @@ extension Integration {
             #expect(try processStates(ferry, "s", "sleep 426").isEmpty)
             #expect(try end("sleep 4271 & sleep 4272", marker: "sleep 427", with: SIGHUP, within: 3) == 128 + SIGHUP)
             #expect(try processStates(ferry, "s", "sleep 427").isEmpty)
+            // A signal on the heels of the start, while ferry may still be joining the
+            // container: whenever it lands, nothing of the command is left.
+            for round in 1...3 {
+                let pid = try ferry.start(["exec", "s", "--", "sleep", "429\(round)"])
+                let process = try ProcessHandle(pid: pid)
+                try process.signal(SIGTERM)
+                guard process.waitForExit(seconds: 10) else {
+                    try? process.signal(SIGKILL)
+                    _ = try? Spawn.wait(pid)
+                    throw TestFailure("ferry exec did not end within 10 s of a SIGTERM right after its start")
+                }
+                #expect(try Spawn.wait(pid) == 128 + SIGTERM)
+                #expect(try processStates(ferry, "s", "sleep 429").isEmpty)
+            }
             // Ignored (the sleeps inherit the ignored SIGTERM): SIGKILL after 5 s.
             #expect(try end("trap '' TERM; sleep 4281 & sleep 4282", marker: "sleep 428", with: SIGTERM, within: 15) == 128 + SIGKILL)
             #expect(try processStates(ferry, "s", "sleep 428").isEmpty)
