@@ -21,8 +21,8 @@ public struct ProcessSession: Sendable {
         }
     }
 
-    /// Sends `number` to every member, then SIGCONT: a stopped job (^Z) acts on a signal
-    /// only once it runs again.
+    /// Sends `number` to every member, then SIGCONT: a stopped job (^Z) that handles the
+    /// signal (a shell passing a hang-up on) acts on it only once it runs again.
     public func signal(_ number: Int32) {
         for member in members() {
             try? member.signal(number)
