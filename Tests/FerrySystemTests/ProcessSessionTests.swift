@@ -10,14 +10,13 @@ import Testing
         let pid = try Spawn.start(["/bin/sh", "-c", script], environment: Spawn.defaultEnvironment, newSession: true)
         let session = ProcessSession(id: pid)
         let deadline = Monotonic.now + 10
-        while session.members().count < count {
-            guard Monotonic.now < deadline else {
-                try? ProcessHandle(pid: pid).signal(SIGKILL)
-                _ = try? Spawn.wait(pid)
-                throw TestFailure("the session of \(pid) never had \(count) processes")
-            }
-            usleep(10_000)
+        while session.members().count < count, Monotonic.now < deadline { usleep(10_000) }
+        let started = session.members().count >= count
+        if !started {
+            session.kill()
+            _ = try? Spawn.wait(pid)
         }
+        try #require(started, "the session of \(pid) never had \(count) processes")
         return (pid, session)
     }
 
@@ -40,9 +39,4 @@ import Testing
         #expect(session.waitUntilEmpty(deadline: Monotonic.now + 10))
         #expect(try Spawn.wait(pid) == 128 + SIGKILL)
     }
-}
-
-private struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
