@@ -65,13 +65,14 @@ public struct ContainerExec {
             let signals = try ExecSignals(terminal: (pty, windowSource))
             let slave = pty.slave.rawValue
             let helper = try fork(
-                initProcess, cgroupProcs, stdio: (slave, slave, slave), controllingTerminal: true, failure: failure, started: started,
-                parentEnds: [pty.master])
+                initProcess, cgroupProcs, stdio: (slave, slave, slave), controllingTerminal: true, failure: failure,
+                started: started, parentEnds: [pty.master])
             pty.slave.close()
             failure.write.close()
             signals.follow(commandSession(reportedOn: started))
             let raw = RawTerminalMode(stdin)
-            TerminalRelay(master: pty.master, input: stdin, output: stdout, until: try ProcessHandle(pid: helper), signals: signals).run()
+            let helperHandle = try ProcessHandle(pid: helper)
+            TerminalRelay(master: pty.master, input: stdin, output: stdout, until: helperHandle, signals: signals).run()
             raw?.restore()
             signals.finish()
             return try finish(helper, failure: failure)
@@ -103,7 +104,9 @@ public struct ContainerExec {
     /// a signal that comes next reaches it.
     private func commandSession(reportedOn started: (read: OwnedFileDescriptor, write: OwnedFileDescriptor)) -> ProcessSession? {
         started.write.close()
-        guard let report = try? started.read.readAll(), let pid = pid_t(String(decoding: report, as: UTF8.self)) else { return nil }
+        guard let report = try? started.read.readAll(), let pid = pid_t(String(decoding: report, as: UTF8.self)) else {
+            return nil
+        }
         return ProcessSession(id: pid)
     }
 
@@ -112,8 +115,8 @@ public struct ContainerExec {
     /// command would never see end of file on its stdin (`echo hi | ferry exec c -- cat`).
     private func fork(
         _ initProcess: ProcessHandle, _ cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32), controllingTerminal: Bool,
-        failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor), started: (read: OwnedFileDescriptor, write: OwnedFileDescriptor),
-        parentEnds: [OwnedFileDescriptor]
+        failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor),
+        started: (read: OwnedFileDescriptor, write: OwnedFileDescriptor), parentEnds: [OwnedFileDescriptor]
     ) throws(FerryError) -> pid_t {
         let forked = ProcessControl.fork()
         if case .success(0) = forked {

@@ -12,7 +12,8 @@ public enum TerminalChoice: Sendable, Equatable {
     /// From the two flags; both at once is a contradiction the admin must resolve.
     public init(tty: Bool, noTTY: Bool) throws(FerryError) {
         switch (tty, noTTY) {
-        case (true, true): throw FerryError(.invalidArgument, "-t (a terminal) and -T (no terminal) contradict each other; give one of them")
+        case (true, true):
+            throw FerryError(.invalidArgument, "-t (a terminal) and -T (no terminal) contradict each other; give one of them")
         case (true, false): self = .always
         case (false, true): self = .never
         case (false, false): self = .automatic

@@ -36,7 +36,9 @@ struct Ferry {
     /// an admin's shell gives a command it runs in the foreground.
     func start(_ arguments: [String], terminal: Int32? = nil) throws -> pid_t {
         let session = terminal == nil ? [] : ["setsid", "--ctty", "--wait"]
-        return try Spawn.start(session + [Self.executable] + arguments, environment: environment, stdin: terminal, stdout: terminal, stderr: terminal)
+        return try Spawn.start(
+            session + [Self.executable] + arguments, environment: environment,
+            stdin: terminal, stdout: terminal, stderr: terminal)
     }
 
     /// This process's environment with the state root.

@@ -89,7 +89,9 @@ final class TerminalSession {
     /// the terminal is closed on ferry's side or the time ran out.
     private func readSome(until deadline: Double) -> Bool {
         var polls = [pollfd(fd: master.rawValue, events: Int16(POLLIN), revents: 0)]
-        guard case .success(let ready) = DescriptorIO.poll(&polls, timeout: max(0, deadline - Monotonic.now)), ready > 0 else { return false }
+        guard case .success(let ready) = DescriptorIO.poll(&polls, timeout: max(0, deadline - Monotonic.now)), ready > 0 else {
+            return false
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
         guard case .success(let count) = DescriptorIO.read(master.rawValue, into: &buffer), count > 0 else { return false }
         let text = String(decoding: buffer[0..<count], as: UTF8.self)
