@@ -82,6 +82,14 @@ extension Integration {
             try shell.waitFor("40 120")
             try shell.waitFor(prompt)
 
+            // Line editing: the up arrow brings the last line back (its text is not the answer).
+            try shell.type("echo history-$((40+2))\n")
+            try shell.waitFor("history-42")
+            try shell.waitFor(prompt)
+            try shell.type("\u{1b}[A\n")
+            try shell.waitFor("history-42")
+            try shell.waitFor(prompt)
+
             // The shell leads the terminal's session and holds its foreground at the prompt
             // (the quotes keep the typed line from matching the answer).
             try shell.type("[ \"$(cut -d' ' -f6,8 /proc/$$/stat)\" = \"$$ $$\" ] && echo LEADS''SESSION\n")
