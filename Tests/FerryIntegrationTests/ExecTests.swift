@@ -117,7 +117,7 @@ extension Integration {
 
             // -T: pipes although the admin is at a terminal, which keeps its ^C: the SIGINT
             // reaches ferry (only ferry: its helper left its process group), which passes it on.
-            let piped = try TerminalSession(ferry, ["exec", "-T", "t", "--", "/bin/sh", "-c", "tty; exec sleep 4253"])
+            let piped = try TerminalSession(ferry, ["exec", "t", "-T", "--", "/bin/sh", "-c", "tty; exec sleep 4253"])
             defer { piped.close() }
             try piped.waitFor("not a tty")
             #expect(try eventually { try processStates(ferry, "t", "sleep 4253") == ["S"] }, "\(piped.transcript)")
