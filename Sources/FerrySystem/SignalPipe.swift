@@ -37,9 +37,12 @@ public final class SignalPipe {
         return numbers
     }
 
-    /// Gives the signals their default action back.
+    /// Gives the signals their default action back (again: it may be called more than once).
     /// The corresponding C function is `signal` (SIG_DFL).
     public func release() {
         for number in signals { signal(number, SIG_DFL) }
     }
+
+    /// The handler must not outlive the pipe: its descriptor number could be reused by then.
+    deinit { release() }
 }
