@@ -129,11 +129,15 @@ extension Integration {
                 both.status != 0 && both.stderr.contains("-T") && both.stderr.split(separator: "\n").count == 1, "\(both.stderr)")
 
             // enter: root's login shell at a terminal, Ctrl-D leaves it.
+            // Keys go in at a prompt: the shell's line editing has set its terminal up by
+            // then, while a ^D typed ahead would meet the canonical mode between commands.
             let login = try TerminalSession(ferry, ["enter", "t"])
             defer { login.close() }
+            try login.waitFor("# ")
             try login.type("echo $((6*7)); tty\n")
             try login.waitFor("42")
             try login.waitFor("/dev/pts/")
+            try login.waitFor("# ")
             try login.type("\u{04}")
             #expect(try login.exitStatus() == 0, "\(login.transcript)")
 
