@@ -73,28 +73,18 @@ extension Integration {
                 ferry, ["exec", "t", "--env", "PS1=\(prompt)", "--", "/bin/sh"], rows: 33, columns: 101)
             defer { shell.close() }
             try shell.waitFor(prompt)
-            try shell.type("tty; stty size\n")
-            try shell.waitFor("/dev/pts/")
-            try shell.waitFor("33 101")
-            try shell.waitFor(prompt)
+            try shell.command("tty; stty size", answers: ["/dev/pts/", "33 101"], prompt: prompt)
             try shell.resize(rows: 40, columns: 120)
-            try shell.type("stty size\n")
-            try shell.waitFor("40 120")
-            try shell.waitFor(prompt)
+            try shell.command("stty size", answers: ["40 120"], prompt: prompt)
 
             // Line editing: the up arrow brings the last line back (its text is not the answer).
-            try shell.type("echo history-$((40+2))\n")
-            try shell.waitFor("history-42")
-            try shell.waitFor(prompt)
-            try shell.type("\u{1b}[A\n")
-            try shell.waitFor("history-42")
-            try shell.waitFor(prompt)
+            try shell.command("echo history-$((40+2))", answers: ["history-42"], prompt: prompt)
+            try shell.command("\u{1b}[A", answers: ["history-42"], prompt: prompt)
 
             // The shell leads the terminal's session and holds its foreground at the prompt
             // (the quotes keep the typed line from matching the answer).
-            try shell.type("[ \"$(cut -d' ' -f6,8 /proc/$$/stat)\" = \"$$ $$\" ] && echo LEADS''SESSION\n")
-            try shell.waitFor("LEADSSESSION")
-            try shell.waitFor(prompt)
+            try shell.command(
+                "[ \"$(cut -d' ' -f6,8 /proc/$$/stat)\" = \"$$ $$\" ] && echo LEADS''SESSION", answers: ["LEADSSESSION"], prompt: prompt)
 
             // ^Z stops the foreground job and gives the prompt back, fg resumes it, ^C ends it.
             try shell.type("sleep 4250\n")
@@ -110,8 +100,7 @@ extension Integration {
             #expect(try processStates(ferry, "t", "sleep 4250").isEmpty)
 
             // Ctrl-D at the prompt ends the shell, and ferry with its status.
-            try shell.type("true\n")
-            try shell.waitFor(prompt)
+            try shell.command("true", answers: [], prompt: prompt)
             try shell.type("\u{04}")
             #expect(try shell.exitStatus() == 0, "\(shell.transcript)")
 
@@ -134,10 +123,7 @@ extension Integration {
             let login = try TerminalSession(ferry, ["enter", "t"])
             defer { login.close() }
             try login.waitFor("# ")
-            try login.type("echo $((6*7)); tty\n")
-            try login.waitFor("42")
-            try login.waitFor("/dev/pts/")
-            try login.waitFor("# ")
+            try login.command("echo $((6*7)); tty", answers: ["42", "/dev/pts/"], prompt: "# ")
             try login.type("\u{04}")
             #expect(try login.exitStatus() == 0, "\(login.transcript)")
 

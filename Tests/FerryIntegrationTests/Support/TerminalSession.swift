@@ -46,6 +46,14 @@ final class TerminalSession {
         if let range = unmatched.range(of: text) { unmatched = String(unmatched[range.upperBound...]) }
     }
 
+    /// Types `line` and a return at a shell's prompt, then waits for each of `answers` in
+    /// turn and for the next `prompt`.
+    func command(_ line: String, answers: [String], prompt: String) throws {
+        try type(line + "\n")
+        for answer in answers { try waitFor(answer) }
+        try waitFor(prompt)
+    }
+
     /// Gives the terminal a new window size (the kernel sends ferry SIGWINCH).
     func resize(rows: Int, columns: Int) throws {
         try Shell.run(["stty", "-F", slavePath, "rows", "\(rows)", "cols", "\(columns)"])
