@@ -72,7 +72,7 @@ public struct ContainerExec {
             signals.follow(commandSession(reportedOn: started))
             let raw = RawTerminalMode(stdin)
             let helperHandle = try ProcessHandle(pid: helper)
-            TerminalRelay(master: pty.master, input: stdin, output: stdout, until: helperHandle, signals: signals).run()
+            TerminalRelay(terminal: pty, input: stdin, output: stdout, until: helperHandle, signals: signals).run()
             raw?.restore()
             signals.finish()
             return try finish(helper, failure: failure)
@@ -266,16 +266,19 @@ struct StreamRelay {
 
 /// Relays between the admin's stdin/stdout and a pty master until the helper exits, then
 /// drains what the terminal still holds. End of input becomes the terminal's end-of-file
-/// character (^D), not a hang-up, so `echo cmd | ferry exec -t` runs `cmd` to the end.
+/// character (^D, `TerminalEndOfInput`), not a hang-up, so `echo cmd | ferry exec -t` runs
+/// `cmd` to the end.
 struct TerminalRelay {
-    let master: OwnedFileDescriptor
+    let terminal: PseudoTerminal
     let input: Int32
     let output: Int32
     let until: ProcessHandle
     let signals: ExecSignals
 
     func run() {
+        let master = terminal.master
         var inputOpen = true
+        var endOfInput: TerminalEndOfInput?
         var masterOpen = true
         var buffer = [UInt8](repeating: 0, count: 65536)
         var exited = false
@@ -286,7 +289,8 @@ struct TerminalRelay {
                 pollfd(fd: inputOpen ? input : -1, events: Int16(POLLIN), revents: 0),
                 signals.pollEntry,
             ]
-            guard case .success = DescriptorIO.poll(&polls, timeout: signals.pollTimeout) else { break }
+            let timeout = [signals.pollTimeout, endOfInput?.pending == true ? TerminalEndOfInput.interval : nil].compactMap { $0 }.min()
+            guard case .success = DescriptorIO.poll(&polls, timeout: timeout) else { break }
             signals.service()
             if polls[0].revents & Int16(POLLIN) != 0 {
                 // EIO once every slave is closed: the terminal has nothing more to say.
@@ -304,9 +308,10 @@ struct TerminalRelay {
                     _ = DescriptorIO.writeAll(master.rawValue, buffer[0..<count])
                 } else {
                     inputOpen = false
-                    _ = DescriptorIO.writeAll(master.rawValue, [4][...])
+                    endOfInput = TerminalEndOfInput()
                 }
             }
+            endOfInput?.deliver(to: terminal)
         }
         DescriptorIO.setNonBlocking(master.rawValue)
         while case .success(let count) = DescriptorIO.read(master.rawValue, into: &buffer), count > 0 {
