@@ -40,6 +40,14 @@ extension Integration {
             #expect(try ferry.run(["exec", "x", "--", "tty"]).stdout.contains("not a tty"))
             let shell = try ferry.run(["exec", "-t", "x", "--", "/bin/sh"], input: "echo $((6*7)); exit 4\n")
             #expect(shell.status == 4 && shell.stdout.contains("42"), "\(shell.status) \(shell.stdout)")
+            // The end of input ends a shell at a terminal too, whether it comes before the
+            // shell's line editor has set the terminal up (/dev/null) or while it runs a line.
+            for _ in 1...5 {
+                #expect(try ferry.run(["exec", "-t", "x", "--", "/bin/sh"], within: 20).status == 0)
+                let piped = try ferry.run(["exec", "-t", "x", "--", "/bin/sh"], input: "echo piped-$((1+1))\n", within: 20)
+                #expect(piped.status == 0 && piped.stdout.contains("piped-2"), "\(piped.status) \(piped.stdout)")
+            }
+            #expect(try ferry.run(["exec", "-t", "x", "--", "cat"], input: "a line\n", within: 20).stdout.contains("a line"))
 
             // vzctl's `enter`: root's login shell from the container's /etc/passwd, in its home.
             let passwd = try ferry.exec("x", "grep ^root: /etc/passwd").trimmingCharacters(in: .whitespacesAndNewlines)

@@ -25,9 +25,15 @@ struct Ferry {
 
     /// Runs ferry through posix_spawn (FerrySystem's Spawn): only stdio is inherited, so a
     /// daemon started along the way can never hold our pipes open.
+    /// `within`: for what used to hang, ended by `timeout` (SIGTERM, then SIGKILL) and
+    /// reported as a failure when it takes longer than that many seconds.
     @discardableResult
-    func run(_ arguments: [String], input: String? = nil) throws -> Result {
-        let output = try Spawn.run([Self.executable] + arguments, environment: environment, input: input)
+    func run(_ arguments: [String], input: String? = nil, within seconds: Int? = nil) throws -> Result {
+        let deadline = seconds.map { ["timeout", "--kill-after=10", "\($0)"] } ?? []
+        let output = try Spawn.run(deadline + [Self.executable] + arguments, environment: environment, input: input)
+        if seconds != nil, output.status == 124 {
+            throw TestFailure("ferry \(arguments.joined(separator: " ")) did not end within \(seconds ?? 0) s: \(output.stdout)\(output.stderr)")
+        }
         return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
 
