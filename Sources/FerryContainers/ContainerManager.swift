@@ -215,6 +215,8 @@ public struct ContainerManager {
         public var checkpoint: String?
         /// Each `--share` and whether this host has it mounted now.
         public var shares: [ShareSummary]
+        /// Whether `ferry autostart` starts it.
+        public var autostart: Bool
     }
 
     public struct ShareSummary: Sendable, Codable {
@@ -254,7 +256,7 @@ public struct ContainerManager {
                 return ShareSummary(
                     share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false,
                     placeholderSince: placeholder?.since, returned: placeholder?.returned)
-            })
+            }, autostart: runtime.config.startsAtBoot)
     }
 
     /// What `status` says of the default checkpoint.
