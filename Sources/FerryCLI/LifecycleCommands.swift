@@ -82,15 +82,17 @@ struct EnterCommand: FerrySubcommand {
               ferry enter web
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var terminal: TerminalOptions
     @Argument(help: "Container name.", completion: .containerName) var name: String
 
     func run() throws {
+        let wantsTerminal = try terminal.allocates()
         let runtime = try global.manager().runtime(try containerName(name))
         let login = ContainerExec.rootLogin(in: runtime.rootfs)
         var exec = ContainerExec(runtime: runtime, arguments: [login.shell, "-l"])
         exec.workingDirectory = login.home
         exec.environment = ["HOME=\(login.home)"]
-        exec.terminal = isatty(0) == 1
+        exec.terminal = wantsTerminal
         let status = try exec.run()
         if status != 0 { throw ExitCode(status) }
     }
@@ -109,8 +111,7 @@ struct ExecCommand: FerrySubcommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Working directory inside the container.") var cwd = "/"
     @Option(name: .customLong("env"), help: "NAME=VALUE for the command's environment.") var environment: [String] = []
-    @Flag(name: [.short, .customLong("tty")], help: "Give the command a terminal (the container's own pty), for shells, pagers and job control.")
-    var tty = false
+    @OptionGroup var terminal: TerminalOptions
     @Flag(name: [.short, .customLong("interactive")], help: "Accepted for habit: stdin is always passed to the command.")
     var interactive = false
     @Argument(help: "Container name.", completion: .containerName) var name: String
@@ -120,13 +121,14 @@ struct ExecCommand: FerrySubcommand {
 
     func run() throws {
         let environment = try environment.map { (text) throws(FerryError) in try EnvironmentAssignment.validated(text) }
+        let wantsTerminal = try terminal.allocates()
         let runtime = try global.manager().runtime(try containerName(name))
         var arguments = command
         if arguments.first == "--" { arguments.removeFirst() }
         var exec = ContainerExec(runtime: runtime, arguments: arguments)
         exec.workingDirectory = cwd
         exec.environment = environment
-        exec.terminal = tty
+        exec.terminal = wantsTerminal
         let status = try exec.run()
         if status != 0 { throw ExitCode(status) }
     }
