@@ -3,17 +3,26 @@ import FerryCRIU
 import FerryCheckpoint
 import FerryContainers
 import FerryErrors
+import FerrySystem
 
 /// `ferry checkpoint NAME [--to DIR] [--leave-running | --export FILE.tar[.zst]] [--json]`
 struct CheckpointCommand: JSONCommand {
     static let configuration = CommandConfiguration(
-        commandName: "checkpoint", abstract: "Dump a running container with CRIU, mount tree included.")
+        commandName: "checkpoint", abstract: "Dump a running container with CRIU, mount tree included.",
+        discussion: """
+            Examples:
+              ferry checkpoint web
+              ferry checkpoint web --to /srv/images/web --leave-running
+              ferry checkpoint web --export /srv/export/web.tar.zst
+            """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
-    @Option(help: "Image directory (default: the container's checkpoint/ directory); new, empty, or holding a checkpoint of it.") var to: String?
+    @Argument(help: "Container name.", completion: .containerName) var name: String
+    @Option(help: "Image directory (default: the container's checkpoint/ directory); new, empty, or holding a checkpoint of it.", completion: .directory) var to: String?
     @Flag(help: "Keep the container running after the dump.") var leaveRunning = false
     @Flag(help: "Replace a checkpoint there that was never restored.") var force = false
-    @Option(help: "Also write the checkpoint, config and private area to this FILE.tar or FILE.tar.zst, for 'ferry restore --import' on another host.")
+    @Option(
+        help: "Also write the checkpoint, config and private area to this FILE.tar or FILE.tar.zst, for 'ferry restore --import' on another host.",
+        completion: .file())
     var export: String?
     @Flag(help: "Print JSON.") var json = false
 
@@ -43,17 +52,23 @@ struct CheckpointCommand: JSONCommand {
 /// `ferry restore --import FILE [--name NEW] [--bind-source PATH=HOSTPATH]… [--overlay-template DIR] [--json]`
 struct RestoreCommand: JSONCommand {
     static let configuration = CommandConfiguration(
-        commandName: "restore", abstract: "Restore a checkpointed container (or import an exported one) and verify its mount tree.")
+        commandName: "restore", abstract: "Restore a checkpointed container (or import an exported one) and verify its mount tree.",
+        discussion: """
+            Examples:
+              ferry restore web
+              ferry restore web --from /srv/images/web --bind-source /data=/mnt/data
+              ferry restore --import web.tar.zst --name web-2
+            """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name (not with --import).") var name: String?
-    @Option(name: .customLong("import"), help: "Create the container from this 'checkpoint --export' file, then restore it.")
+    @Argument(help: "Container name (not with --import).", completion: .containerName) var name: String?
+    @Option(name: .customLong("import"), help: "Create the container from this 'checkpoint --export' file, then restore it.", completion: .file())
     var importFile: String?
     @Option(name: .customLong("name"), help: "With --import: the name to give it here (default: its name in the file).")
     var newName: String?
-    @Option(help: "Image directory (default: the container's checkpoint/ directory).") var from: String?
+    @Option(help: "Image directory (default: the container's checkpoint/ directory).", completion: .directory) var from: String?
     @Option(name: .customLong("bind-source"), help: "CONTAINERPATH=HOSTPATH: a bind's source moved on this host.")
     var bindSources: [String] = []
-    @Option(help: "The overlay template's path on this host, if it moved.") var overlayTemplate: String?
+    @Option(help: "The overlay template's path on this host, if it moved.", completion: .directory) var overlayTemplate: String?
     @Flag(help: "Restore images that already served a restore (rolls memory back to the dump).") var force = false
     @Flag(help: "Print JSON.") var json = false
 
@@ -73,6 +88,10 @@ struct RestoreCommand: JSONCommand {
             throw FerryError(.invalidArgument, "restore needs a container NAME, or --import FILE")
         }
         if newName != nil { throw FerryError(.invalidArgument, "--name is for --import; without it the container keeps its name") }
+        // Before the restore's steps (and their log lines) start, so the admin reads one line.
+        if let from, !(fileStatus(from).map(isDirectory) ?? false) {
+            throw FerryError(.notFound, "--from \(from) is not a directory; give the image directory 'ferry checkpoint --to' wrote, or leave --from out")
+        }
         let result = try Restorer(manager: global.manager(), engine: global.engine)
             .restore(try containerName(name), from: from, remap: remap, force: force)
         if json { return try JSONOutput.document("restore", RestoreJSON(result: result)) }

@@ -9,20 +9,27 @@ import Synchronization
 /// `ferry migrate NAME [USER@]HOST …`
 struct MigrateCommand: JSONCommand {
     static let configuration = CommandConfiguration(
-        commandName: "migrate", abstract: "Move a container to another host over ssh, live or offline.")
+        commandName: "migrate", abstract: "Move a container to another host over ssh, live or offline.",
+        discussion: """
+            Examples:
+              ferry migrate web h2
+              ferry migrate web root@h2 --dry-run
+              ferry migrate web h2 --offline --dst-storage insulated --dst-image 4G
+              ferry migrate --list-steps
+            """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String?
+    @Argument(help: "Container name.", completion: .containerName) var name: String?
     @Argument(help: "Target host, as ssh knows it ([USER@]HOST).") var host: String?
     @Flag(help: "Live migration of a running container.") var online = false
     @Flag(help: "Migration of a stopped container.") var offline = false
     @Flag(help: "Keep the (stopped) container on the source afterwards.") var keepSource = false
     @Flag(help: "Keep the checkpoint images on both hosts.") var keepImages = false
     @Flag(help: "Run every check on both sides and change nothing.") var dryRun = false
-    @Option(help: "ssh configuration file (host names, keys, known_hosts).") var sshConfig: String?
-    @Option(help: "The ferry executable on the target (default: this one's path).") var remoteFerry: String?
-    @Option(help: "Write the images to this block device, which the target sees too, instead of copying them.")
+    @Option(help: "ssh configuration file (host names, keys, known_hosts).", completion: .file()) var sshConfig: String?
+    @Option(help: "The ferry executable on the target (default: this one's path).", completion: .file()) var remoteFerry: String?
+    @Option(help: "Write the images to this block device, which the target sees too, instead of copying them.", completion: .file())
     var dumpDirDevice: String?
-    @Option(help: "Storage on the target: shared or insulated (default: as on the source).") var dstStorage: String?
+    @Option(help: "Storage on the target: shared or insulated (default: as on the source).", completion: .storageKind) var dstStorage: String?
     @Option(help: "Size of the target's image for --dst-storage insulated (e.g. 1G).") var dstImage: String?
     @Option(help: "Longest the container may stay frozen, in seconds (default 120); past it the source resumes.")
     var maxDowntime: Double?
@@ -54,7 +61,13 @@ struct MigrateCommand: JSONCommand {
             }
             options.targetStorage = storage
         }
-        options.targetImageBytes = try dstImage.map { try ByteSize.bytes($0) }
+        if let dstImage {
+            guard options.targetStorage == .insulated else {
+                throw FerryError(
+                    .invalidArgument, "--dst-image \(dstImage) sizes an insulated target only; add --dst-storage insulated, or drop --dst-image")
+            }
+            options.targetImageBytes = try ByteSize.bytes(dstImage, option: "--dst-image", atLeast: PrivateArea.smallestImage)
+        }
         if let maxDowntime {
             guard maxDowntime > 0, maxDowntime.isFinite else {
                 throw FerryError(.invalidArgument, "--max-downtime \(maxDowntime) is not a positive number of seconds; give e.g. --max-downtime 5")
@@ -127,9 +140,14 @@ struct AgentCommand: FerrySubcommand {
 /// `ferry recover NAME`: finish or undo a migration that was interrupted.
 struct RecoverCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "recover", abstract: "Undo (or finish, if it was committed) an interrupted migration.")
+        commandName: "recover", abstract: "Undo (or finish, if it was committed) an interrupted migration.",
+        discussion: """
+            Examples:
+              ferry recover web
+              ferry recover web --forget-target
+            """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: .containerName) var name: String
     @Flag(help: "The target is gone for good: undo without it, after its lease has surely ended; it is cleaned at the next contact.")
     var forgetTarget = false
 

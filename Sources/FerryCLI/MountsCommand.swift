@@ -7,9 +7,14 @@ import FerryErrors
 /// pre-flight check a checkpoint runs, shown before anything is frozen.
 struct MountsCommand: JSONCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.")
+        commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.",
+        discussion: """
+            Examples:
+              ferry mounts web
+              ferry mounts web --json
+            """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: .containerName) var name: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

@@ -112,6 +112,9 @@ public struct ContainerManager {
         case killed
         /// It had already exited on its own; Ferry only cleaned up.
         case alreadyExited
+        /// It was stopped before: nothing was done. Not an error, as in podman and
+        /// `systemctl stop`: the admin asked for a state, and it holds.
+        case notRunning
     }
 
     /// Stops the container: the init's own shutdown signal, then SIGKILL after `timeout`.
@@ -132,7 +135,7 @@ public struct ContainerManager {
         case .unreadable(let error):
             throw error
         case .stopped:
-            throw FerryError(.invalidState, "container \(name) is not running; nothing to stop")
+            return .notRunning
         }
         let initProcess = try ProcessHandle(pid: state.initPid)
         let monitor = state.monitorAlive ? try? ProcessHandle(pid: state.monitorPid) : nil
@@ -167,7 +170,7 @@ public struct ContainerManager {
         let runtime = try runtime(name)
         switch runtime.loadState() {
         case .running:
-            throw FerryError(.invalidState, "container \(name) is running; 'ferry stop \(name)' first")
+            throw FerryError(.invalidState, "container \(name) is running; 'ferry stop \(name)' first, or 'ferry destroy --force \(name)'")
         case .crashed(let state):
             try cleanUpCrashed(runtime, state)
         case .unreadable(let error):

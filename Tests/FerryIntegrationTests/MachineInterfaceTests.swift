@@ -57,7 +57,7 @@ extension Integration {
                 (["status", "nosuch", "--json"], "notFound", 1),
                 (["restore", "js", "--json"], "invalidState", 1),
                 (["checkpoint", "js", "--to", "/proc/version", "--json"], "", 1),
-                (["status", "--json"], "invalidArgument", 64),
+                (["status", "--json"], "invalidArgument", 2),
                 (["migrate", "js", "--json"], "invalidArgument", 2),
             ]
             let pid = try statusPid(ferry, "js")
