@@ -36,7 +36,7 @@ struct CheckpointCommand: JSONCommand {
             let result = try Checkpointer(manager: global.manager(), engine: global.engine)
                 .export(try containerName(name), to: export, imagesDirectory: to, force: force)
             if json { return try JSONOutput.document("export", ExportJSON(result: result)) }
-            printLine("checkpointed \(name) to \(result.checkpoint.directory) and exported it to \(result.file) (\(ByteSize.describe(Int(clamping: result.bytes))))")
+            printLine("checkpointed \(name) to \(result.checkpoint.directory) and exported it to \(result.file) (\(ByteSize.readable(Int(clamping: result.bytes))))")
             printLine("\(name) stays stopped here with its checkpoint; 'ferry destroy \(name)' once the import has worked")
             return
         }
@@ -121,7 +121,7 @@ enum StatsText {
     }
 
     static func size(_ bytes: Int?) -> String {
-        bytes.map(ByteSize.describe) ?? "-"
+        bytes.map(ByteSize.readable) ?? "-"
     }
 
     static func dump(_ stats: CRIUStats) -> String {

@@ -109,8 +109,8 @@ enum MigrationText {
         var lines = ["migrated \(summary.container) to \(summary.target) (\(summary.mode))"] + differences
         if let frozen = summary.frozenSeconds { lines.append(row("frozen (downtime)", String(format: "%.3f s", frozen))) }
         lines.append(row("total", String(format: "%.3f s", summary.totalSeconds)))
-        lines.append(row("files sent", ByteSize.describe(summary.dataBytes)))
-        lines.append(row("images sent", ByteSize.describe(summary.imageBytes)))
+        lines.append(row("files sent", ByteSize.readable(summary.dataBytes)))
+        lines.append(row("images sent", ByteSize.readable(summary.imageBytes)))
         let marked = summary.phases.contains(where: \.frozen)
         lines.append(marked ? "  phases (* the container was frozen):" : "  phases:")
         for phase in summary.phases {

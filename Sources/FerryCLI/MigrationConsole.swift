@@ -76,11 +76,11 @@ final class MigrationConsole: Sendable {
 
     /// `images: 48.0 MiB of 64.0 MiB (75%), 120.3 MiB/s, 0:01 left`.
     static func progress(_ kind: MigrationEvent.TransferKind, _ progress: TransferProgress) -> String {
-        var text = "\(kind.rawValue): \(ByteSize.describe(progress.bytes))"
+        var text = "\(kind.rawValue): \(ByteSize.readable(progress.bytes))"
         if let total = progress.totalBytes, total > 0 {
-            text += " of \(ByteSize.describe(total)) (\(min(100, progress.bytes * 100 / total))%)"
+            text += " of \(ByteSize.readable(total)) (\(min(100, progress.bytes * 100 / total))%)"
         }
-        if let rate = progress.bytesPerSecond { text += ", \(ByteSize.describe(Int(rate)))/s" }
+        if let rate = progress.bytesPerSecond { text += ", \(ByteSize.readable(Int(rate)))/s" }
         if let left = progress.secondsLeft { text += ", \(duration(left)) left" }
         return text
     }

@@ -40,7 +40,7 @@ public enum ByteSize {
     }
 
     /// A size as an admin reads it: bytes below 1 KiB, else KiB, MiB or GiB with one decimal.
-    public static func describe(_ bytes: Int) -> String {
+    public static func readable(_ bytes: Int) -> String {
         let units: [(name: String, size: Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
         for unit in units where bytes >= unit.size {
             return String(format: "%.1f", Double(bytes) / Double(unit.size)) + " " + unit.name
