@@ -47,6 +47,12 @@ import Testing
         #expect(Set(summary.keys) == ["container", "target", "mode", "frozenSeconds", "totalSeconds", "dataBytes", "imageBytes", "phases", "dryRun", "differences"])
     }
 
+    /// A field added to the summary but not to its encoder fails here.
+    @Test func theSummaryNamesEveryField() throws {
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.summary)) as? [String: Any])
+        #expect(Set(json.keys) == Set(Mirror(reflecting: Self.summary).children.compactMap(\.label)))
+    }
+
     /// The frozen steps of a live migration: from the dump to the commit, no others.
     @Test func frozenStepsRunFromTheDumpToTheCommit() {
         let online = MigrationStep.online
