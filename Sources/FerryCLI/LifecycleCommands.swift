@@ -194,7 +194,7 @@ struct StatusCommand: JSONCommand {
             printLine("network: none (lo only)")
         }
         printLine("limits:  \(summary.limits?.summary ?? "none")")
-        printLine("checkpoint: \(summary.checkpoint ?? "none")")
+        printLine("checkpoint: \(summary.checkpoint.summary ?? "none")")
         printLine("security: \(SecurityProfile(rawValue: summary.security)?.summary ?? summary.security)")
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")

@@ -215,8 +215,8 @@ public struct ContainerManager {
         public var hostInterface: String?
         /// Memory, CPU and task limits; absent without any.
         public var limits: ResourceLimits?
-        /// The default checkpoint: its age and whether it has served; absent without one.
-        public var checkpoint: String?
+        /// The default checkpoint: when it was made and whether it has served.
+        public var checkpoint: CheckpointUse.State
         /// Each `--share` and whether this host has it mounted now.
         public var shares: [ShareSummary]
         /// Whether `ferry autostart` starts it.
@@ -253,7 +253,7 @@ public struct ContainerManager {
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue,
             network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },
-            limits: runtime.config.limits, checkpoint: Self.checkpointSummary(runtime),
+            limits: runtime.config.limits, checkpoint: CheckpointUse.state(of: runtime.layout.checkpoint),
             shares: runtime.config.declaredShares.indices.map { index in
                 let path = runtime.shares.mountPoint(index)
                 let placeholder = runtime.shares.placeholders[index]
@@ -261,15 +261,6 @@ public struct ContainerManager {
                     share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false,
                     placeholderSince: placeholder?.since, returned: placeholder?.returned)
             }, autostart: runtime.config.startsAtBoot)
-    }
-
-    /// What `status` says of the default checkpoint.
-    static func checkpointSummary(_ runtime: ContainerRuntime) -> String? {
-        switch CheckpointUse.state(of: runtime.layout.checkpoint) {
-        case .none: nil
-        case .unused(let createdAt): "from \(CheckpointUse.describe(createdAt)), not restored yet"
-        case .used(let use, let createdAt): "from \(CheckpointUse.describe(createdAt)), used by a \(use.by) at \(CheckpointUse.describe(use.at))"
-        }
     }
 
     /// What `list` and `status` say of a migration in progress or left unfinished.

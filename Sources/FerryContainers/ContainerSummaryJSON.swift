@@ -25,7 +25,7 @@ extension ContainerManager.Summary {
         try container.encode(network, forKey: .network)
         try container.encode(hostInterface, forKey: .hostInterface)
         try container.encode(limits.map(LimitsJSON.init), forKey: .limits)
-        try container.encode(checkpoint, forKey: .checkpoint)
+        try container.encode(DefaultCheckpointJSON(checkpoint), forKey: .checkpoint)
         try container.encode(shares, forKey: .shares)
         try container.encode(autostart, forKey: .autostart)
     }
@@ -80,6 +80,36 @@ private struct StorageJSON: Encodable {
         try container.encode(imageFile, forKey: .imageFile)
         try container.encode(imageBytes, forKey: .imageBytes)
         try container.encode(device, forKey: .device)
+    }
+}
+
+/// The default checkpoint, `null` without one: when it was made, and whether a restore (or
+/// a fresh start) has used it, when and which.
+private struct DefaultCheckpointJSON: Encodable {
+    let state: CheckpointUse.State
+
+    init?(_ state: CheckpointUse.State) {
+        if case .none = state { return nil }
+        self.state = state
+    }
+
+    private enum CodingKeys: String, CodingKey { case createdAt, used, usedBy, usedAt }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        let use: CheckpointUse?
+        switch state {
+        case .none: return
+        case .unused(let createdAt):
+            try container.encode(createdAt, forKey: .createdAt)
+            use = nil
+        case .used(let used, let createdAt):
+            try container.encode(createdAt, forKey: .createdAt)
+            use = used
+        }
+        try container.encode(use != nil, forKey: .used)
+        try container.encode(use?.by, forKey: .usedBy)
+        try container.encode(use?.at, forKey: .usedAt)
     }
 }
 

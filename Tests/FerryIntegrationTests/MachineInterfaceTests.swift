@@ -46,11 +46,17 @@ extension Integration {
             #expect(checkpoint.succeeded, "\(checkpoint.stderr)")
             let dumped = try JSONDocuments.payload(checkpoint.stdout, "checkpoint")
             #expect(dumped["bytesWritten"] as? Int ?? 0 > 0 && dumped["frozenSeconds"] as? Double ?? 0 > 0, "\(checkpoint.stdout)")
+            let waiting = try Self.validated({ try ferry.run(["status", "js", "--json"]) }, as: "status")
+            let unused = try JSONDocuments.payload(waiting.stdout, "container")["checkpoint"] as? [String: Any]
+            #expect(unused?["used"] as? Bool == false && unused?["usedBy"] is NSNull, "\(waiting.stdout)")
             let restore = try Self.validated({ try ferry.run(["restore", "js", "--json"]) }, as: "restore")
             #expect(restore.succeeded, "\(restore.stderr)")
             let restored = try JSONDocuments.payload(restore.stdout, "restore")
             let restoredPid = try statusPid(ferry, "js")
             #expect(restored["bytesRestored"] as? Int ?? 0 > 0 && restored["pid"] as? Int == restoredPid, "\(restore.stdout)")
+            let served = try Self.validated({ try ferry.run(["status", "js", "--json"]) }, as: "status")
+            let used = try JSONDocuments.payload(served.stdout, "container")["checkpoint"] as? [String: Any]
+            #expect(used?["used"] as? Bool == true && used?["usedBy"] as? String == "restore", "\(served.stdout)")
 
             // Failures: a document on stdout (nothing on stderr), the usual status, nothing changed.
             let failures: [(arguments: [String], code: String, status: Int32)] = [
