@@ -6,9 +6,10 @@ import Glibc
 /// The source's end of the image stream (see ImageStream): it relays CRIU's page stream
 /// to the target while CRIU dumps, then sends the other images and the MAC.
 ///
-/// Every page block also goes to a spool file beside the images (page cache, no fsync):
-/// the pages leave the source only once, yet a rollback can rebuild the source's page
-/// images from the spool (`PageSpool`) and restore the container here.
+/// When the source's tasks die at the dump, every page block also goes to a spool file
+/// beside the images (page cache, no fsync): the pages leave the source only once, yet a
+/// rollback can rebuild the source's page images from the spool (`PageSpool`) and restore
+/// the container here. A source kept frozen needs none: its memory is still in its tasks.
 final class ImageStreamSender: @unchecked Sendable {
     private let socket: OwnedFileDescriptor
     private let mac: Digest
@@ -17,7 +18,7 @@ final class ImageStreamSender: @unchecked Sendable {
     /// CRIU's end, handed to the dump (it uses it by number); closed once CRIU is done.
     private(set) var criuEnd: OwnedFileDescriptor?
     /// Opened at CRIU's first byte: by then the checkpoint has made its images directory.
-    private let spoolPath: String
+    private let spoolPath: String?
     private var spool: OwnedFileDescriptor?
     private var relay: BackgroundTask<UInt64>?
     /// Bytes sent so far on the socket, frames included.
@@ -31,7 +32,7 @@ final class ImageStreamSender: @unchecked Sendable {
 
     /// Connects to the agent's listener and proves it holds `key`.
     init(
-        address: String, port: UInt16, key: [UInt8], spoolPath: String, progress: (@Sendable (TransferProgress) -> Void)? = nil
+        address: String, port: UInt16, key: [UInt8], spoolPath: String?, progress: (@Sendable (TransferProgress) -> Void)? = nil
     ) throws(FerryError) {
         self.progress = progress
         socket = try TCPSocket.connect(to: address, port: port, within: 10)
@@ -129,7 +130,7 @@ final class ImageStreamSender: @unchecked Sendable {
                 switch DescriptorIO.read(relayEnd.rawValue, into: &buffer) {
                 case .success(0): return relayed
                 case .success(let count):
-                    if spool == nil { spool = try OwnedFileDescriptor.open(spoolPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) }
+                    if spool == nil, let spoolPath { spool = try OwnedFileDescriptor.open(spoolPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) }
                     if let spool, case .failure(let errno) = DescriptorIO.writeAll(spool.rawValue, buffer[..<count]) {
                         throw FerryError.system("write", errno, path: ImageStream.spoolName)
                     }

@@ -81,8 +81,12 @@ struct MigrationRun {
                 let name = run.name
                 run.removeLocalImages()
                 let transport = run.imageTransport
+                // Unless the target takes over the same device, the source's tasks outlive the
+                // dump, frozen: a rollback is a thaw, and no page is kept here for it.
+                let dataPath = try run.planned().data
+                let keepFrozen = transport.sendsPagesAway && dataPath == .rsync
                 // Before the freeze: the connection the pages will take.
-                let pages = try transport.openPages(try run.agent(), container: name, progress: run.transferProgress(.images))
+                let pages = try transport.openPages(try run.agent(), container: name, spool: !keepFrozen, progress: run.transferProgress(.images))
                 let started = StartedSync()
                 let sync = try run.finalSyncJob()
                 let events = run.options.events
@@ -90,7 +94,7 @@ struct MigrationRun {
                     _ = try transport.withSourceImages { (images) throws(FerryError) in
                         try checkpointer.checkpoint(
                             name, to: images, leaveRunning: false, fingerprint: transport.fingerprint, lockHeld: true, pageServer: pages,
-                            whileFrozen: { () throws(FerryError) in
+                            keepFrozen: keepFrozen, whileFrozen: { () throws(FerryError) in
                                 // Frozen from here: the sync of what changed runs beside the dump.
                                 started.frozenAt = Monotonic.now
                                 events?(.frozenStarted)
@@ -207,6 +211,10 @@ struct MigrationRun {
         // Downtime ends here: the commit thawed the target's copy.
         frozenSeconds = frozenStart.map { Monotonic.now - $0 }
         if let frozenSeconds { options.events?(.frozenEnded(seconds: frozenSeconds)) }
+        // A source kept frozen for a rollback dies now, behind its network lock.
+        if case .running = try manager.runtime(name).loadState() {
+            _ = try manager.stop(name, timeout: 0, locked: true)
+        }
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
         MigrationJournal.remove(root: root, name: name)
@@ -288,9 +296,15 @@ struct MigrationRun {
             // As the failed step left it: a source that still runs needs no restore.
             let current = try manager.runtime(name)
             switch current.loadState() {
-            case .running:
-                // A CRIU that died with a killed ferry leaves the tasks frozen: let them run.
+            case .running(let state):
+                // Kept frozen by the dump (or left so by a CRIU that died with a killed
+                // ferry): the network opens first, then the tasks run on, and what the
+                // closed network dropped is resent now.
+                if current.config.network != nil { try NetworkLock.release(initPid: state.initPid) }
                 if current.cgroup.isFreezeRequested { try current.cgroup.thaw() }
+                if current.config.network != nil {
+                    for pid in current.cgroup.pids { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
+                }
                 return
             case .unreadable(let error): throw error
             case .stopped, .crashed: break

@@ -65,9 +65,9 @@ extension Integration.MigrationFaults {
             }
         }
 
-        /// The dump completed and CRIU killed the tasks: the source comes back from its
-        /// spool of the page stream, with its memory intact.
-        @Test func aCorruptedPageStreamIsRefusedAndTheSourceComesBackFromItsSpool() throws {
+        /// The dump completed and the source's tasks wait, frozen: the target's MAC check
+        /// refuses the stream and the source thaws, its memory intact.
+        @Test func aCorruptedPageStreamIsRefusedAndTheSourceRunsOn() throws {
             try Self.damagedOnTheWay("migrate-corrupt-stream", "corrupt", expect: "MAC does not match")
         }
 

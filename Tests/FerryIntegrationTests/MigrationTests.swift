@@ -92,6 +92,8 @@ extension Integration {
 
         /// Both hosts see the same block device (a "SAN" loop device on this machine): no
         /// private-area byte crosses the wire; the device is unmounted here, mounted there.
+        /// A first attempt whose image stream is damaged on the way is refused and the source
+        /// resumes from its page spool.
         @Test func sharedDeviceMovesWithoutCopyingData() throws {
             let scratch = try Scratch("migrate-shared")
             defer { scratch.cleanUp() }
@@ -107,6 +109,15 @@ extension Integration {
             try a.plain.ok(["create", "san", "--rootfs", rootfs, "--storage", "insulated", "--device", device, "--format", "--", "/bin/sh", "-c", Self.counter])
             try a.plain.ok(["start", "san"])
             #expect(try a.plain.waitFor("san", file: "/counter"))
+
+            // The source's tasks die at the dump here (the target takes over the device), so
+            // a refused image stream brings the container back from the spool of its pages.
+            let refused = try a.migrate("san", to: 2, environment: ["FERRY_FAIL_AT": "image-stream:corrupt"])
+            #expect(!refused.succeeded && refused.stderr.contains("MAC does not match"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("runs on the source and the target was cleaned"), "\(refused.stderr)")
+            let resumed = try a.plain.counter("san")
+            #expect(try eventually { try a.plain.counter("san") > resumed }, "the source did not come back from its spool")
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/san"))
 
             let online = try a.migrate("san", to: 2, ["--json"])
             #expect(online.succeeded, "\(online.stderr)")
