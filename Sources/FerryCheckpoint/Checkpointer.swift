@@ -39,15 +39,19 @@ public struct Checkpointer {
     /// `whileFrozen`: Ferry freezes the container itself, once every refusal is past, and
     /// runs this before CRIU starts (a migration starts its frozen-phase sync there, to run
     /// beside the dump). CRIU finds the cgroup frozen and dumps it as it is.
-    /// `lazyPages`: a post-copy dump (see `LazyDump`); it needs `whileFrozen` and
-    /// `leaveRunning`, and returns only once the memory has been served.
+    /// `keepFrozen`: the tasks outlive the dump, frozen (CRIU leaves them as it found them:
+    /// Ferry froze them), with the network shut by Ferry's own lock: a migration's source
+    /// that resumes with a thaw if the migration fails, and is killed once it commits.
+    /// `lazyPages`: a post-copy dump (see `LazyDump`); it needs `keepFrozen`, and returns
+    /// only once the memory has been served.
     public func checkpoint(
         _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false,
         fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false, swappingShares: Bool = false,
-        pageServer: OwnedFileDescriptor? = nil, lazyPages: LazyDump? = nil, whileFrozen: (() throws(FerryError) -> Void)? = nil
+        pageServer: OwnedFileDescriptor? = nil, keepFrozen: Bool = false, lazyPages: LazyDump? = nil,
+        whileFrozen: (() throws(FerryError) -> Void)? = nil
     ) throws(FerryError) -> Result {
-        if lazyPages != nil, whileFrozen == nil || !leaveRunning {
-            throw FerryError(.invalidArgument, "a post-copy dump needs the container frozen by Ferry and left running by CRIU")
+        if lazyPages != nil, !keepFrozen {
+            throw FerryError(.invalidArgument, "a post-copy dump needs the container kept frozen by Ferry")
         }
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
@@ -90,38 +94,38 @@ public struct Checkpointer {
             let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
             let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
             var request = CRIUClient.DumpRequest(pid: state.initPid, imagesDirectory: images, workDirectory: work, logPath: logPath)
-            request.leaveRunning = leaveRunning
+            request.leaveRunning = leaveRunning || keepFrozen
             request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
             request.pageServer = pageServer
             request.lazyPages = lazyPages?.server
-            if let whileFrozen {
+            if whileFrozen != nil || keepFrozen {
                 try runtime.cgroup.freeze()
-                try whileFrozen()
+                try whileFrozen?()
             }
+            // CRIU lifts its network lock after post-dump when the tasks live on; the frozen
+            // source must not answer its peers (an ACK for bytes its copy never sees), nor
+            // send a reset when it dies.
+            let shutsNetwork = keepFrozen && runtime.config.network != nil
             try logger.timed("criu dump", metadata: step) { () throws(FerryError) in
                 // post-dump: CRIU has written everything and holds the tasks frozen until
                 // answered — the moment a fault "while CRIU dumps" strikes in the tests.
                 try CRIUClient(engine: engine).dump(request) { (notification) throws(FerryError) in
-                    if notification.script == "post-dump" { try FailurePoint.check("criu-post-dump") }
-                    guard let lazyPages else { return }
-                    if notification.script == "post-dump" {
+                    if notification.script == "status-ready" { lazyPages?.serving() }
+                    guard notification.script == "post-dump" else { return }
+                    if shutsNetwork { try NetworkLock.engage(initPid: state.initPid) }
+                    if lazyPages != nil {
                         // CRIU thawed the cgroup once it had seized the tasks: they stop
                         // under ptrace only. Frozen again, they stay stopped whatever
                         // becomes of CRIU (killed with a killed ferry, ptrace lets go)
                         // while a copy may run on the target.
                         try runtime.cgroup.freeze()
-                        // CRIU lifts its network lock before it serves, for tasks it leaves
-                        // alive: Ferry's own stays on, so nothing the source's sockets send
-                        // (a reset as they are killed after the commit) reaches a peer of the
-                        // target's copy. A rollback lifts it (see NetworkLock).
-                        if runtime.config.network != nil { try NetworkLock.engage(initPid: state.initPid) }
                         // Every image but the lazy memory is written: the record is complete
                         // now, for the target that restores before this dump returns.
                         try manifest.fingerprint(imagesPath, fingerprint)
                         try manifest.write(to: imagesPath)
                     }
-                    if notification.script == "status-ready" { lazyPages.serving() }
+                    try FailurePoint.check("criu-post-dump")
                 }
             }
         } catch {
@@ -130,6 +134,7 @@ public struct Checkpointer {
             // after a post-copy began: a copy may run on the target, and only the
             // migration may say when this one runs again.
             if state.initAlive, lazyPages == nil {
+                if keepFrozen, runtime.config.network != nil { try? NetworkLock.release(initPid: state.initPid) }
                 try? runtime.cgroup.thaw()
                 throw FerryError(error.code, "\(error.message); the container runs on", cause: error.cause)
             }
@@ -144,7 +149,7 @@ public struct Checkpointer {
         manifest.stats = stats
         try manifest.fingerprint(imagesPath, fingerprint)
         try logger.timed("manifest", metadata: step) { () throws(FerryError) in try manifest.write(to: imagesPath) }
-        if !leaveRunning {
+        if !leaveRunning && !keepFrozen {
             // CRIU killed the tree; the monitor tears the host side down. Wait for it.
             if state.monitorAlive, let monitor = try? ProcessHandle(pid: state.monitorPid) {
                 _ = monitor.waitForExit(seconds: 30)
@@ -168,7 +173,6 @@ public struct Checkpointer {
         try makeDirectories(path)
     }
 }
-
 /// A post-copy dump: CRIU writes every image but the memory, then serves the memory from
 /// the frozen tasks on `server` until the target's lazy-pages daemon has it all.
 public struct LazyDump: Sendable {

@@ -10,10 +10,9 @@ import Glibc
 /// of its own from the freeze until the target's daemon has every page, and the relay
 /// between its loopback page server and the image stream.
 ///
-/// The source's tasks stay frozen all along: Ferry froze their cgroup before CRIU, and the
-/// dump leaves them running (`leaveRunning`), which in a frozen cgroup means frozen. CRIU
-/// never kills them; the migration decides: stopped after the commit, thawed after the
-/// target's copy is certainly dead.
+/// The source's tasks stay frozen all along (`keepFrozen`, and frozen again once CRIU has
+/// seized them: see Checkpointer). CRIU never kills them; the migration decides: stopped
+/// after the commit, thawed after the target's copy is certainly dead.
 final class LazyDumpSession: @unchecked Sendable {
     let server: LazyPagesServer
     private let serving = NSCondition()
@@ -31,7 +30,8 @@ final class LazyDumpSession: @unchecked Sendable {
     /// Starts the dump and waits until CRIU serves the memory (its images then complete);
     /// throws the dump's error if it ended first.
     func start(
-        _ checkpointer: Checkpointer, name: ContainerName, images: String, sync: (@Sendable () throws(FerryError) -> UInt64)?, within seconds: Double
+        _ checkpointer: Checkpointer, name: ContainerName, images: String, sync: (@Sendable () throws(FerryError) -> UInt64)?,
+        events: (@Sendable (MigrationEvent) -> Void)?, within seconds: Double
     ) throws(FerryError) {
         let lazy = LazyDump(server: server) { [self] in markServing() }
         // Handed over: only the dump's thread uses it from here on.
@@ -39,10 +39,11 @@ final class LazyDumpSession: @unchecked Sendable {
         dump = BackgroundTask("ferry lazy dump") { [self] () throws(FerryError) -> Checkpointer.Result in
             defer { markServing() }
             return try checkpointer.checkpoint(
-                name, to: images, leaveRunning: true, fingerprint: .everyFile, lockHeld: true, lazyPages: lazy,
+                name, to: images, leaveRunning: false, fingerprint: .everyFile, lockHeld: true, keepFrozen: true, lazyPages: lazy,
                 whileFrozen: { () throws(FerryError) in
                     // Frozen from here: the sync of what changed runs beside the dump.
                     self.frozenAt = Monotonic.now
+                    events?(.frozenStarted)
                     self.finalSync = sync.map { job in BackgroundTask("ferry final sync") { () throws(FerryError) in try job() } }
                 })
         }

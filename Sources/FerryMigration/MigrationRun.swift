@@ -87,17 +87,25 @@ struct MigrationRun {
                 let name = run.name
                 run.removeLocalImages()
                 let transport = run.imageTransport
+                // The source's tasks outlive the dump, frozen: a rollback is a thaw, and no
+                // page is kept here for it. Unless they hold what the target's copy must take
+                // over: the same block device (shared storage), or a network share's
+                // server-side state (NFS locks, which the restore takes again).
+                let dataPath = try run.planned().data
+                let keepFrozen = transport.sendsPagesAway && dataPath == .rsync && run.runtime.config.declaredShares.isEmpty
                 // Before the freeze: the connection the pages will take.
-                let pages = try transport.openPages(try run.agent(), container: name)
+                let pages = try transport.openPages(try run.agent(), container: name, spool: !keepFrozen, progress: run.transferProgress(.images))
                 let started = StartedSync()
                 let sync = try run.finalSyncJob()
+                let events = run.options.events
                 do throws(FerryError) {
                     _ = try transport.withSourceImages { (images) throws(FerryError) in
                         try checkpointer.checkpoint(
                             name, to: images, leaveRunning: false, fingerprint: transport.fingerprint, lockHeld: true, pageServer: pages,
-                            whileFrozen: { () throws(FerryError) in
+                            keepFrozen: keepFrozen, whileFrozen: { () throws(FerryError) in
                                 // Frozen from here: the sync of what changed runs beside the dump.
                                 started.frozenAt = Monotonic.now
+                                events?(.frozenStarted)
                                 started.task = sync.map { job in BackgroundTask("ferry final sync") { () throws(FerryError) in try job() } }
                             })
                     }
@@ -122,7 +130,7 @@ struct MigrationRun {
             },
             .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
                 try run.checkDowntime(before: .sendImages)
-                run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target, progress: run.transferProgress)
+                run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target)
                 if let session = run.lazyDump, let stream = run.imageTransport as? StreamImageTransport {
                     // The stream carries the memory from now on, as the target's copy asks.
                     try stream.relayPostcopy(session, idleSeconds: run.options.lease)
@@ -138,7 +146,11 @@ struct MigrationRun {
                     container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation,
                     lease: run.options.lease, postcopy: run.options.postcopy ? true : nil)), within: run.downtimeLeft)
                 // Post-copy: the target's copy runs now, its memory on the way.
-                if run.options.postcopy { run.frozenSeconds = run.frozenStart.map { Monotonic.now - $0 } }
+                if run.options.postcopy, let frozenStart = run.frozenStart {
+                    let frozen = Monotonic.now - frozenStart
+                    run.frozenSeconds = frozen
+                    run.options.events?(.frozenEnded(seconds: frozen))
+                }
             },
             // Nothing to undo of its own: restore-target's undo kills the target's copy.
             .awaitPages: Row(step: .awaitPages, undo: { _ in nil }) { (run) throws(FerryError) in
@@ -216,6 +228,11 @@ struct MigrationRun {
                     .invalidArgument,
                     "--postcopy cannot move \(run.name): both hosts see its block device, and the source's frozen tasks keep it mounted while the target's copy runs; migrate it without --postcopy")
             }
+            if run.options.postcopy, let share = run.runtime.config.declaredShares.first {
+                throw FerryError(
+                    .invalidArgument,
+                    "--postcopy cannot move \(run.name): its share \(share.source) keeps server-side state (locks) for the source's frozen tasks while the target's copy would take it again; migrate it without --postcopy")
+            }
             run.plan = plan
         }
     }
@@ -224,9 +241,14 @@ struct MigrationRun {
     mutating func finishSource() throws(FerryError) {
         _ = try agent().call(.commit(container: name.value))
         // Downtime ends here: the commit thawed the target's copy (a post-copy's ran already).
-        frozenSeconds = frozenSeconds ?? frozenStart.map { Monotonic.now - $0 }
-        // A post-copy's source tasks are still there, frozen: they go now.
-        if case .running = try manager.runtime(name).loadState() { try manager.stop(name, timeout: 0, locked: true) }
+        if frozenSeconds == nil {
+            frozenSeconds = frozenStart.map { Monotonic.now - $0 }
+            if let frozenSeconds { options.events?(.frozenEnded(seconds: frozenSeconds)) }
+        }
+        // A source kept frozen for a rollback dies now, behind its network lock.
+        if case .running = try manager.runtime(name).loadState() {
+            _ = try manager.stop(name, timeout: 0, locked: true)
+        }
         restorePipeLimit()
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
@@ -314,10 +336,14 @@ struct MigrationRun {
             let current = try manager.runtime(name)
             switch current.loadState() {
             case .running(let state):
-                // A post-copy's network lock first (there is none otherwise).
+                // Kept frozen by the dump (or left so by a CRIU that died with a killed
+                // ferry): the network opens first, then the tasks run on, and what the
+                // closed network dropped is resent now.
                 if current.config.network != nil { try NetworkLock.release(initPid: state.initPid) }
-                // A CRIU that died with a killed ferry leaves the tasks frozen: let them run.
                 if current.cgroup.isFreezeRequested { try current.cgroup.thaw() }
+                if current.config.network != nil {
+                    for pid in current.cgroup.pids { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
+                }
                 return
             case .unreadable(let error): throw error
             case .stopped, .crashed: break
@@ -348,8 +374,16 @@ struct MigrationRun {
     func summary(phases: [MigrationSummary.Phase], totalSeconds: Double) -> MigrationSummary {
         MigrationSummary(
             container: name.value, target: options.target.destination, mode: online ? "online" : "offline",
-            frozenSeconds: frozenSeconds, totalSeconds: totalSeconds, dataBytes: dataBytes,
-            imageBytes: imageBytes, phases: phases, dryRun: options.dryRun,
+            frozenSeconds: frozenSeconds, totalSeconds: totalSeconds, dataBytes: Int(clamping: dataBytes),
+            imageBytes: Int(clamping: imageBytes),
+            phases: phases.map { phase in
+                var phase = phase
+                // A post-copy's frozen window ends with the restore (its copy runs from then on).
+                let afterWindow = options.postcopy && phase.step == MigrationStep.finishSource.rawValue
+                phase.frozen = online && !options.dryRun && !afterWindow && (MigrationStep(rawValue: phase.step)?.runsFrozen ?? false)
+                return phase
+            },
+            dryRun: options.dryRun,
             differences: plan?.differences.map(\.description) ?? [])
     }
 
@@ -363,14 +397,14 @@ struct MigrationRun {
             throw FerryError(.invalidState, "a post-copy needs the image stream, not \(imageTransport.name)")
         }
         removeLocalImages()
-        _ = try stream.openPages(try agent(), container: name)
+        _ = try stream.openPages(try agent(), container: name, spool: false, progress: nil)
         pipeLimit = try PipeSizeLimit(record: pipeLimitRecord)
         let session = try LazyDumpSession(configFile: "\(runtime.layout.directory)/lazy-dump.conf")
         lazyDump = session
         do throws(FerryError) {
             try session.start(
                 Checkpointer(manager: manager, engine: engine), name: name, images: journal.imagesDirectory, sync: try finalSyncJob(),
-                within: CRIUClient.defaultWatchdogSeconds)
+                events: options.events, within: CRIUClient.defaultWatchdogSeconds)
         } catch {
             frozenStart = session.frozenAt
             stream.cancel()
@@ -453,15 +487,18 @@ struct MigrationRun {
     /// nil when nothing is copied (shared storage).
     func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
         guard try planned().data == .rsync else { return nil }
-        let (source, destination, target, logger, progress) = (runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress)
+        let (source, destination, target, logger, progress) = (
+            runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress(.files)
+        )
         return { () throws(FerryError) -> UInt64 in
             try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
         }
     }
 
-    private var transferProgress: (@Sendable (String) -> Void)? {
-        guard let progress = options.progress else { return nil }
-        return { line in progress(.transfer(line)) }
+    /// Where a transport reports its bytes: the event sink, as transfers of `kind`.
+    private func transferProgress(_ kind: MigrationEvent.TransferKind) -> (@Sendable (TransferProgress) -> Void)? {
+        guard let events = options.events else { return nil }
+        return { progress in events(.transfer(kind, progress)) }
     }
 
     /// The agent channel; a fresh one when this run (a recovery) has none yet, or when the

@@ -21,10 +21,10 @@ extension Integration {
 
                 let result = try a.migrate("pc", to: 2, ["--postcopy", "--json"])
                 #expect(result.succeeded, "\(result.stderr)")
-                let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-                let frozen = summary?["frozenSeconds"] as? Double ?? 0
+                let summary = try JSONDocuments.migrationSummary(result.stdout)
+                let frozen = summary["frozenSeconds"] as? Double ?? 0
                 #expect(frozen > 0, "\(result.stdout)")
-                let phases = (summary?["phases"] as? [[String: Any]] ?? []).compactMap { $0["step"] as? String }
+                let phases = (summary["phases"] as? [[String: Any]] ?? []).compactMap { $0["step"] as? String }
                 #expect(phases.contains("await-pages"), "\(result.stdout)")
 
                 #expect(try b.plain.counter("pc") >= counted, "the counter was reset")
