@@ -162,28 +162,38 @@ public struct CRIUClient: Sendable {
         _ connection: CRIUConnection, _ request: Ferry_Criu_criu_req, what: String, logPath: String, deadline: Double
     ) throws(FerryError) -> Ferry_Criu_criu_resp {
         try connection.send(try serialize(request))
-        let bytes: [UInt8]?
-        do throws(FerryError) {
-            bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
-        } catch where error.code == .timedOut {
-            connection.kill()
-            throw FerryError(.timedOut, "CRIU \(what) did not finish in time, so Ferry killed it (log: \(logPath))", cause: .error(error))
-        }
-        guard let bytes else {
-            let status = connection.finish()
-            throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
-        }
-        let response: Ferry_Criu_criu_resp
-        do {
-            response = try Ferry_Criu_criu_resp(serializedBytes: bytes)
-        } catch {
-            throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
-        }
+        let response = try nextResponse(connection, what: what, logPath: logPath, deadline: deadline)
         guard response.success else {
             connection.kill()
             throw failure(what, logPath: logPath, detail: response.crErrmsg)
         }
         return response
+    }
+
+    /// CRIU's next message, decoded; CRIU is killed when it has not answered by `deadline`
+    /// (the watchdog), and its silent exit is a failure quoting its log.
+    private func nextResponse(
+        _ connection: CRIUConnection, what: String, logPath: String?, deadline: Double
+    ) throws(FerryError) -> Ferry_Criu_criu_resp {
+        let bytes: [UInt8]?
+        do throws(FerryError) {
+            bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
+        } catch where error.code == .timedOut {
+            connection.kill()
+            throw FerryError(
+                .timedOut,
+                "CRIU \(what) did not finish in time, so Ferry killed it (watchdog; FERRY_CRIU_WATCHDOG sets it)\(logPath.map { " (log: \($0))" } ?? "")",
+                cause: .error(error))
+        }
+        guard let bytes else {
+            let status = connection.finish()
+            throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
+        }
+        do {
+            return try Ferry_Criu_criu_resp(serializedBytes: bytes)
+        } catch {
+            throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
+        }
     }
 
     /// Descriptors Ferry passes to `criu swrk` start at 4 (3 is the RPC socket); CRIU uses
@@ -254,26 +264,7 @@ public struct CRIUClient: Sendable {
         try connection.send(try serialize(request))
         let deadline = Monotonic.now + watchdog
         while true {
-            let bytes: [UInt8]?
-            do throws(FerryError) {
-                bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
-            } catch where error.code == .timedOut {
-                connection.kill()
-                throw FerryError(
-                    .timedOut,
-                    "CRIU \(what) did not finish within \(Int(watchdog)) s, so Ferry killed it (watchdog; FERRY_CRIU_WATCHDOG sets it)\(logPath.map { " (log: \($0))" } ?? "")",
-                    cause: .error(error))
-            }
-            guard let bytes else {
-                let status = connection.finish()
-                throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
-            }
-            let response: Ferry_Criu_criu_resp
-            do {
-                response = try Ferry_Criu_criu_resp(serializedBytes: bytes)
-            } catch {
-                throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
-            }
+            let response = try nextResponse(connection, what: what, logPath: logPath, deadline: deadline)
             if response.type == .notify {
                 var answer = Ferry_Criu_criu_req()
                 answer.type = .notify
