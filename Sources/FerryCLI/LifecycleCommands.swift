@@ -135,6 +135,7 @@ struct StatusCommand: FerrySubcommand {
         printLine("name:    \(summary.name)")
         printLine("status:  \(summary.status)\(summary.pid.map { " (init pid \($0))" } ?? "")")
         if let started = summary.startedAt { printLine("started: \(CheckpointUse.describe(started))") }
+        if let exit = summary.lastExit { printLine("last exit: status \(exit.status) at \(CheckpointUse.describe(exit.at)) (its output: 'ferry logs \(summary.name)')") }
         printLine("hostname: \(summary.hostname)")
         if let problem = summary.problem { printLine("problem: \(problem)") }
         if let migration = summary.migration { printLine("migration: \(migration)") }

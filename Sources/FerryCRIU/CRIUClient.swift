@@ -61,6 +61,9 @@ public struct CRIUClient {
         /// cgroups back below it in every hierarchy, as they were below the container's
         /// cgroup at the dump (its cgroup namespace included).
         public var cgroupRoot: String?
+        /// Descriptors of ours that CRIU uses for the dumped files named by their keys
+        /// (`pipe:[INODE]`): the restored tasks get them instead of new ones.
+        public var inherited: [(key: String, descriptor: OwnedFileDescriptor)] = []
 
         public init(imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String, root: String) {
             self.imagesDirectory = imagesDirectory
@@ -115,11 +118,18 @@ public struct CRIUClient {
             // The caller places the tree in its cgroup itself.
             options.manageCgroupsMode = .ignore
         }
+        options.inheritFd = request.inherited.enumerated().map { index, entry in
+            var inherited = Ferry_Criu_inherit_fd()
+            inherited.key = entry.key
+            inherited.fd = Self.firstInheritedDescriptor + Int32(index)
+            return inherited
+        }
         var message = Ferry_Criu_criu_req()
         message.type = .restore
         message.opts = options
         let response = try call(
-            message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds, started: started, notify: notify)
+            message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds,
+            inherited: request.inherited.map(\.descriptor.rawValue), started: started, notify: notify)
         return response.restore.pid
     }
 
@@ -141,11 +151,14 @@ public struct CRIUClient {
         getenv("FERRY_CRIU_WATCHDOG").flatMap { Double(String(cString: $0)) }.map { max($0, 1) } ?? 300
     }
 
+    /// Where CRIUConnection puts the first inherited descriptor in CRIU (after its socket).
+    static let firstInheritedDescriptor: Int32 = 4
+
     private func call(
-        _ request: Ferry_Criu_criu_req, what: String, logPath: String?, watchdog: Double,
+        _ request: Ferry_Criu_criu_req, what: String, logPath: String?, watchdog: Double, inherited: [Int32] = [],
         started: (pid_t) throws(FerryError) -> Void = { _ throws(FerryError) in }, notify: CRIUNotificationHandler
     ) throws(FerryError) -> Ferry_Criu_criu_resp {
-        let connection = try CRIUConnection(engine: engine)
+        let connection = try CRIUConnection(engine: engine, inherited: inherited)
         try started(connection.pid)
         try connection.send(try serialize(request))
         let deadline = Monotonic.now + watchdog
