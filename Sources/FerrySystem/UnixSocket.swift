@@ -8,12 +8,15 @@ import Glibc
 /// The path is reached through its directory's descriptor (`/proc/self/fd/N/NAME`): a
 /// socket address holds 108 bytes, and a deep state root's path does not fit in them.
 public enum UnixSocket {
-    /// A listening socket at `path`, replacing a stale one left by a monitor that died.
+    /// A listening socket at `path`, replacing a stale one left by a monitor that died,
+    /// reachable by root only (whoever connects types into the container).
     /// The corresponding C functions are `socket`, `bind` and `listen`.
     public static func listen(at path: String) throws(FerryError) -> OwnedFileDescriptor {
         let socket = try make(path)
         try withAddress(of: path) { (address, length) throws(FerryError) in
             unlink(path)
+            let mask = umask(0o177)
+            defer { umask(mask) }
             try syscall("bind", path: path) { Glibc.bind(socket.rawValue, address, length) }
         }
         try syscall("listen", path: path) { Glibc.listen(socket.rawValue, 8) }

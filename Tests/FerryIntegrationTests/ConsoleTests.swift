@@ -37,10 +37,7 @@ extension Integration {
             // A follower started before the checkpoint sees the restored init's output.
             let followed = scratch.path("followed")
             let sink = try OwnedFileDescriptor.open(followed, O_WRONLY | O_CREAT | O_TRUNC)
-            var environment = ProcessInfo.processInfo.environment
-            environment["FERRY_ROOT"] = scratch.stateRoot
-            let follower = try Spawn.start(
-                [Ferry.executable, "logs", "-f", "c"], environment: environment.map { "\($0)=\($1)" }, stdout: sink.rawValue)
+            let follower = try ferry.start(["logs", "-f", "c"], stdout: sink.rawValue)
             defer { Shell.stop(follower) }
 
             try ferry.ok(["checkpoint", "c"])
@@ -143,11 +140,8 @@ extension Integration {
         /// detaches with Ctrl-a q and expects a clean exit.
         private func attach(_ scratch: Scratch, _ name: String, typing line: String, expecting expected: String) throws {
             let terminal = try TestTerminal()
-            var environment = ProcessInfo.processInfo.environment
-            environment["FERRY_ROOT"] = scratch.stateRoot
-            let console = try Spawn.start(
-                [Ferry.executable, "console", name], environment: environment.map { "\($0)=\($1)" },
-                stdin: terminal.slave.rawValue, stdout: terminal.slave.rawValue, stderr: terminal.slave.rawValue)
+            let slave = terminal.slave.rawValue
+            let console = try scratch.ferry.start(["console", name], stdin: slave, stdout: slave, stderr: slave)
             var exited = false
             defer { if !exited { Shell.stop(console) } }
             terminal.slave.close()
@@ -160,6 +154,17 @@ extension Integration {
             exited = true
             #expect(status == 0)
         }
+    }
+}
+
+extension Ferry {
+    /// Starts ferry in the background with the given stdio; the caller waits for it or
+    /// stops it (Shell.stop).
+    func start(_ arguments: [String], stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws -> pid_t {
+        var environment = ProcessInfo.processInfo.environment
+        environment["FERRY_ROOT"] = root
+        return try Spawn.start(
+            [Self.executable] + arguments, environment: environment.map { "\($0)=\($1)" }, stdin: stdin, stdout: stdout, stderr: stderr)
     }
 }
 
