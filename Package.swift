@@ -19,6 +19,9 @@ let package = Package(
         .target(name: "CLinux"),
         // libfuse3's entry points that fuse.h hides behind macros (Debian's libfuse3-dev).
         .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),
+        // SHA-256 and HMAC-SHA256 from libcrypto (Debian's libssl-dev): the image stream's
+        // authentication and in-process checksums of small images.
+        .target(name: "CDigest", linkerSettings: [.linkedLibrary("crypto")]),
         // The one error type every Ferry library throws.
         .target(
             name: "FerryErrors",
@@ -28,7 +31,7 @@ let package = Package(
         .target(
             name: "FerrySystem",
             dependencies: [
-                "CLinux", "FerryErrors",
+                "CLinux", "CDigest", "FerryErrors",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -4,7 +4,7 @@ import FerryCheckpoint
 import FerryContainers
 import FerryErrors
 
-/// `ferry checkpoint NAME [--to DIR] [--leave-running] [--json]`
+/// `ferry checkpoint NAME [--to DIR] [--leave-running | --export FILE.tar[.zst]] [--json]`
 struct CheckpointCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint", abstract: "Dump a running container with CRIU, mount tree included.")
@@ -13,9 +13,24 @@ struct CheckpointCommand: FerrySubcommand {
     @Option(help: "Image directory (default: the container's checkpoint/ directory); new, empty, or holding a checkpoint of it.") var to: String?
     @Flag(help: "Keep the container running after the dump.") var leaveRunning = false
     @Flag(help: "Replace a checkpoint there that was never restored.") var force = false
+    @Option(help: "Also write the checkpoint, config and private area to this FILE.tar or FILE.tar.zst, for 'ferry restore --import' on another host.")
+    var export: String?
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        if let export {
+            guard !leaveRunning else {
+                throw FerryError(
+                    .invalidArgument,
+                    "--export with --leave-running would archive files that went on changing after the dump; export a stopped checkpoint (without --leave-running)")
+            }
+            let result = try Checkpointer(manager: global.manager(), engine: global.engine)
+                .export(try containerName(name), to: export, imagesDirectory: to, force: force)
+            if json { return try printJSON(result) }
+            printLine("checkpointed \(name) to \(result.checkpoint.directory) and exported it to \(result.file) (\(result.bytes / (1 << 20)) MiB)")
+            printLine("\(name) stays stopped here with its checkpoint; 'ferry destroy \(name)' once the import has worked")
+            return
+        }
         let result = try Checkpointer(manager: global.manager(), engine: global.engine)
             .checkpoint(try containerName(name), to: to, leaveRunning: leaveRunning, force: force)
         if json { return try printJSON(result) }
@@ -25,11 +40,16 @@ struct CheckpointCommand: FerrySubcommand {
 }
 
 /// `ferry restore NAME [--from DIR] [--bind-source PATH=HOSTPATH]… [--overlay-template DIR] [--json]`
+/// `ferry restore --import FILE [--name NEW] [--bind-source PATH=HOSTPATH]… [--overlay-template DIR] [--json]`
 struct RestoreCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "restore", abstract: "Restore a checkpointed container and verify its mount tree.")
+        commandName: "restore", abstract: "Restore a checkpointed container (or import an exported one) and verify its mount tree.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name (not with --import).") var name: String?
+    @Option(name: .customLong("import"), help: "Create the container from this 'checkpoint --export' file, then restore it.")
+    var importFile: String?
+    @Option(name: .customLong("name"), help: "With --import: the name to give it here (default: its name in the file).")
+    var newName: String?
     @Option(help: "Image directory (default: the container's checkpoint/ directory).") var from: String?
     @Option(name: .customLong("bind-source"), help: "CONTAINERPATH=HOSTPATH: a bind's source moved on this host.")
     var bindSources: [String] = []
@@ -46,11 +66,33 @@ struct RestoreCommand: FerrySubcommand {
             }
             remap.bindSources[parts[0]] = parts[1]
         }
+        if let importFile {
+            return try importAndRestore(importFile, remap: remap)
+        }
+        guard let name else {
+            throw FerryError(.invalidArgument, "restore needs a container NAME, or --import FILE")
+        }
+        if newName != nil { throw FerryError(.invalidArgument, "--name is for --import; without it the container keeps its name") }
         let result = try Restorer(manager: global.manager(), engine: global.engine)
             .restore(try containerName(name), from: from, remap: remap, force: force)
         if json { return try printJSON(result) }
         printLine("restored \(name) (init pid \(result.pid)): \(result.mounts) mounts in \(result.namespaces) namespace(s), mount tree verified")
         printLine(StatsText.restore(result.stats) + String(format: ", total %.3f s", result.totalSeconds))
+    }
+
+    private func importAndRestore(_ file: String, remap: Restorer.Remap) throws {
+        if let name {
+            throw FerryError(.invalidArgument, "with --import the name comes from the file; give '\(name)' as --name \(name)")
+        }
+        guard from == nil, !force else {
+            throw FerryError(.invalidArgument, "--from and --force do not apply to --import (the file holds the checkpoint, never restored)")
+        }
+        let result = try Restorer(manager: global.manager(), engine: global.engine)
+            .importAndRestore(file, as: try newName.map { try containerName($0) }, remap: remap)
+        if json { return try printJSON(result) }
+        let restored = result.restore
+        printLine("imported \(result.name) from \(file) and restored it (init pid \(restored.pid)): \(restored.mounts) mounts in \(restored.namespaces) namespace(s), mount tree verified")
+        printLine(StatsText.restore(restored.stats) + String(format: ", total %.3f s", restored.totalSeconds))
     }
 }
 

@@ -32,6 +32,7 @@ struct CreateCommand: FerrySubcommand {
     @Option(help: "Memory limit (e.g. 512M, 2G): past it the kernel reclaims, then OOM-kills inside.") var memory: String?
     @Option(help: "CPU time limit as a number of CPUs (e.g. 1.5).") var cpus: String?
     @Option(help: "Limit on tasks (processes and threads) at once (e.g. 512).") var pids: String?
+    @Flag(help: "Start it with 'ferry autostart' (the host's boot unit).") var autostart = false
     @Argument(parsing: .postTerminator, help: "The init command (default /sbin/init).") var command: [String] = []
 
     func run() throws {
@@ -42,6 +43,7 @@ struct CreateCommand: FerrySubcommand {
             hooks: .init(premount: premountHook, postumount: postumountHook), security: privileged ? .privileged : .hardened,
             network: try ContainerNetwork.parse(net: net, addresses: addresses, mac: mac, gateways: gateways),
             limits: try ResourceLimits().changing(memory: memory, cpus: cpus, pids: pids))
+        request.autostart = autostart
         request.shares = try shares.map { (text) throws(FerryError) in try NetworkShare(parsing: text) }
         let config = try global.manager().create(request)
         printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : ""))")

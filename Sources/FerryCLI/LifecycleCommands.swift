@@ -110,11 +110,12 @@ struct ListCommand: FerrySubcommand {
     func run() throws {
         let summaries = global.manager().list()
         if json { return try printJSON(summaries) }
-        printLine("NAME".padding(20) + "STATUS".padding(12) + "PID".padding(9) + "ADDRESSES".padding(24) + "STORAGE")
+        printLine("NAME".padding(20) + "STATUS".padding(12) + "PID".padding(9) + "AUTO".padding(5) + "ADDRESSES".padding(24) + "STORAGE")
         for summary in summaries {
             printLine(
                 summary.name.padding(20) + summary.status.padding(12)
                     + (summary.pid.map(String.init) ?? "-").padding(9)
+                    + (summary.autostart ? "yes" : "no").padding(5)
                     + (summary.network.map { $0.addresses.map(\.address.description).joined(separator: ",") }.flatMap { $0.isEmpty ? nil : $0 } ?? "-").padding(24)
                     + summary.storage
                     + (summary.overlay ? ", overlay" : "") + (summary.migration.map { "  [\($0.prefix { $0 != ":" })]" } ?? ""))
@@ -137,6 +138,7 @@ struct StatusCommand: FerrySubcommand {
         if let started = summary.startedAt { printLine("started: \(CheckpointUse.describe(started))") }
         if let exit = summary.lastExit { printLine("last exit: status \(exit.status) at \(CheckpointUse.describe(exit.at)) (its output: 'ferry logs \(summary.name)')") }
         printLine("hostname: \(summary.hostname)")
+        printLine("autostart: \(summary.autostart ? "yes ('ferry autostart' starts it)" : "no")")
         if let problem = summary.problem { printLine("problem: \(problem)") }
         if let migration = summary.migration { printLine("migration: \(migration)") }
         printLine("storage: \(summary.storage)\(summary.overlay ? ", overlay root" : "")")

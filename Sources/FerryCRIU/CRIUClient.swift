@@ -16,7 +16,7 @@ public struct CRIUNotification: Sendable {
 public typealias CRIUNotificationHandler = (CRIUNotification) throws(FerryError) -> Void
 
 /// Drives one CRIU operation over the RPC protocol.
-public struct CRIUClient {
+public struct CRIUClient: Sendable {
     public let engine: CRIUEngine
 
     public init(engine: CRIUEngine) {
@@ -38,6 +38,9 @@ public struct CRIUClient {
         /// How long CRIU may take before Ferry kills it: a dump can hang for ever (a task in
         /// D state on an automount whose daemon is frozen, for one).
         public var watchdogSeconds = CRIUClient.defaultWatchdogSeconds
+        /// A connected stream socket to a page server: the memory pages go there, as CRIU
+        /// reads them, instead of into the images directory (nil: they are written there).
+        public var pageServer: OwnedFileDescriptor?
 
         public init(pid: Int32, imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String) {
             self.pid = pid
@@ -90,10 +93,110 @@ public struct CRIUClient {
         options.tcpEstablished = true
         options.timeout = request.timeoutSeconds
         if let cgroup = request.freezeCgroup { options.freezeCgroup = cgroup }
+        var passed: [Int32] = []
+        if let socket = request.pageServer {
+            options.ps = Self.pageServerInfo(descriptor: Self.firstPassedDescriptor)
+            passed = [socket.rawValue]
+        }
         var message = Ferry_Criu_criu_req()
         message.type = .dump
         message.opts = options
-        _ = try call(message, what: "dump", logPath: request.logPath, watchdog: request.watchdogSeconds, notify: notify)
+        _ = try call(message, what: "dump", logPath: request.logPath, watchdog: request.watchdogSeconds, passing: passed, notify: notify)
+    }
+
+    /// What a page server writes and where it logs. (Sendable: it is served on a thread of
+    /// its own while Ferry feeds the socket; the descriptors are only read.)
+    public struct PageServerRequest: @unchecked Sendable {
+        public var imagesDirectory: OwnedFileDescriptor
+        public var workDirectory: OwnedFileDescriptor
+        public var logPath: String
+        /// The connected stream socket the dumping CRIU sends its pages over.
+        public var socket: OwnedFileDescriptor
+        public var watchdogSeconds = CRIUClient.defaultWatchdogSeconds
+
+        public init(imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String, socket: OwnedFileDescriptor) {
+            self.imagesDirectory = imagesDirectory
+            self.workDirectory = workDirectory
+            self.logPath = logPath
+            self.socket = socket
+        }
+    }
+
+    /// Serves one dump's pages from `request.socket` into the images directory (pagemap and
+    /// pages images) until the dumping CRIU says it is done; fails when the page server
+    /// does not exit 0 (a stream cut short: "The data were not flushed").
+    ///
+    /// CRIU keeps the page server as a child of this swrk (PAGE_SERVER_CHLD) and reports
+    /// its exit through WAIT_PID on the same connection, so its verdict is an exit status
+    /// Ferry reads, not a log line it greps.
+    public func servePages(_ request: PageServerRequest) throws(FerryError) {
+        var options = baseOptions(images: request.imagesDirectory, work: request.workDirectory, logPath: request.logPath)
+        options.ps = Self.pageServerInfo(descriptor: Self.firstPassedDescriptor)
+        options.notifyScripts = false
+        var message = Ferry_Criu_criu_req()
+        message.type = .pageServerChld
+        message.opts = options
+        message.keepOpen = true
+        let connection = try CRIUConnection(engine: engine, extraDescriptors: [request.socket.rawValue])
+        // CRIU holds its own copy now: once its page server exits, the other end of the
+        // pair reads end of file.
+        request.socket.close()
+        let deadline = Monotonic.now + request.watchdogSeconds
+        let started = try exchange(connection, message, what: "page server", logPath: request.logPath, deadline: deadline)
+        guard started.ps.hasPid else {
+            connection.kill()
+            throw failure("page server", logPath: request.logPath, detail: "CRIU did not say which page server it started")
+        }
+        var wait = Ferry_Criu_criu_req()
+        wait.type = .waitPid
+        wait.pid = UInt32(started.ps.pid)
+        let waited = try exchange(connection, wait, what: "page server", logPath: request.logPath, deadline: deadline)
+        connection.finish()
+        let status = waited.status
+        // A wait status: exited normally with 0, or it failed.
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            let how = status & 0x7f == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(status & 0x7f)"
+            throw failure("page server", logPath: request.logPath, detail: "the page server \(how)")
+        }
+    }
+
+    /// Sends one request and returns its successful answer (no notifications expected).
+    private func exchange(
+        _ connection: CRIUConnection, _ request: Ferry_Criu_criu_req, what: String, logPath: String, deadline: Double
+    ) throws(FerryError) -> Ferry_Criu_criu_resp {
+        try connection.send(try serialize(request))
+        let bytes: [UInt8]?
+        do throws(FerryError) {
+            bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
+        } catch where error.code == .timedOut {
+            connection.kill()
+            throw FerryError(.timedOut, "CRIU \(what) did not finish in time, so Ferry killed it (log: \(logPath))", cause: .error(error))
+        }
+        guard let bytes else {
+            let status = connection.finish()
+            throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
+        }
+        let response: Ferry_Criu_criu_resp
+        do {
+            response = try Ferry_Criu_criu_resp(serializedBytes: bytes)
+        } catch {
+            throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
+        }
+        guard response.success else {
+            connection.kill()
+            throw failure(what, logPath: logPath, detail: response.crErrmsg)
+        }
+        return response
+    }
+
+    /// Descriptors Ferry passes to `criu swrk` start at 4 (3 is the RPC socket); CRIU uses
+    /// a page server socket by that number.
+    static let firstPassedDescriptor: Int32 = 4
+
+    private static func pageServerInfo(descriptor: Int32) -> Ferry_Criu_criu_page_server_info {
+        var info = Ferry_Criu_criu_page_server_info()
+        info.fd = descriptor
+        return info
     }
 
     /// Restores a tree as a sibling of CRIU, i.e. as the caller's child; returns its pid.
@@ -121,7 +224,7 @@ public struct CRIUClient {
         options.inheritFd = request.inherited.enumerated().map { index, entry in
             var inherited = Ferry_Criu_inherit_fd()
             inherited.key = entry.key
-            inherited.fd = Self.firstInheritedDescriptor + Int32(index)
+            inherited.fd = Self.firstPassedDescriptor + Int32(index)
             return inherited
         }
         var message = Ferry_Criu_criu_req()
@@ -129,7 +232,7 @@ public struct CRIUClient {
         message.opts = options
         let response = try call(
             message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds,
-            inherited: request.inherited.map(\.descriptor.rawValue), started: started, notify: notify)
+            started: started, passing: request.inherited.map(\.descriptor.rawValue), notify: notify)
         return response.restore.pid
     }
 
@@ -151,14 +254,12 @@ public struct CRIUClient {
         getenv("FERRY_CRIU_WATCHDOG").flatMap { Double(String(cString: $0)) }.map { max($0, 1) } ?? 300
     }
 
-    /// Where CRIUConnection puts the first inherited descriptor in CRIU (after its socket).
-    static let firstInheritedDescriptor: Int32 = 4
-
     private func call(
-        _ request: Ferry_Criu_criu_req, what: String, logPath: String?, watchdog: Double, inherited: [Int32] = [],
-        started: (pid_t) throws(FerryError) -> Void = { _ throws(FerryError) in }, notify: CRIUNotificationHandler
+        _ request: Ferry_Criu_criu_req, what: String, logPath: String?, watchdog: Double,
+        started: (pid_t) throws(FerryError) -> Void = { _ throws(FerryError) in }, passing: [Int32] = [],
+        notify: CRIUNotificationHandler
     ) throws(FerryError) -> Ferry_Criu_criu_resp {
-        let connection = try CRIUConnection(engine: engine, inherited: inherited)
+        let connection = try CRIUConnection(engine: engine, extraDescriptors: passing)
         try started(connection.pid)
         try connection.send(try serialize(request))
         let deadline = Monotonic.now + watchdog
@@ -236,7 +337,7 @@ public enum CRIULog {
     /// one, `ip addr restore` finding lo's addresses already there, and the probe for tun
     /// support that the container's device rules refuse (a container that uses tun fails
     /// with a tun error of its own, later).
-    static let harmless = ["RLIMIT_NOFILE", "Address already assigned", "address already assigned", "Unable to create tun"]
+    static let harmless = ["RLIMIT_NOFILE", "TCP_CORK", "Address already assigned", "address already assigned", "Unable to create tun"]
 
     /// The first "Error" lines, without the harmless ones.
     public static func errors(at path: String) -> [String] {

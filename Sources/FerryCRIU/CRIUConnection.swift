@@ -12,16 +12,16 @@ public final class CRIUConnection {
     private let socket: OwnedFileDescriptor
     private var exited = false
 
-    /// Starts `criu swrk 3` with its end of a socketpair as descriptor 3, and `inherited`
-    /// as 4, 5, … (for `inherit_fd`, whose numbers are CRIU's own).
-    public init(engine: CRIUEngine, logDescriptor: Int32? = nil, inherited: [Int32] = []) throws(FerryError) {
+    /// Starts `criu swrk 3` with its end of a socketpair as descriptor 3; `extraDescriptors`
+    /// follow at 4, 5, … (a page server's socket, which CRIU uses by number).
+    public init(engine: CRIUEngine, logDescriptor: Int32? = nil, extraDescriptors: [Int32] = []) throws(FerryError) {
         var fds: [Int32] = [-1, -1]
         let type = Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         try syscall("socketpair") { socketpair(AF_UNIX, type, 0, &fds) }
         let ours = OwnedFileDescriptor(taking: fds[0])
         let theirs = OwnedFileDescriptor(taking: fds[1])
         pid = try Spawn.start(
-            Spawn.diesWithParent([engine.path, "swrk", "3"]), stdout: logDescriptor, stderr: logDescriptor, extraDescriptors: [theirs.rawValue] + inherited,
+            Spawn.diesWithParent([engine.path, "swrk", "3"]), stdout: logDescriptor, stderr: logDescriptor, extraDescriptors: [theirs.rawValue] + extraDescriptors,
             onInterrupt: .runsToItsEnd)
         theirs.close()
         socket = ours

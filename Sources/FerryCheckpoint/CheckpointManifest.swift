@@ -28,6 +28,10 @@ public struct CheckpointManifest: Sendable, Codable {
     public var checksums: [String: String]
     /// Files known by their size only (see Fingerprint.pagesBySize); nil: none.
     public var sizes: [String: UInt64]?
+    /// The memory pages (pagemap-N.img, pages-N.img) went to a page server as CRIU dumped
+    /// them and are not in `checksums`: the image stream's MAC vouched for them on the
+    /// target, and the source's spool rebuilds them for a rollback. nil: not streamed.
+    public var streamedPages: Bool?
 
     /// How a checkpoint's files are fingerprinted for `verify`.
     public enum Fingerprint: Sendable {
@@ -39,14 +43,25 @@ public struct CheckpointManifest: Sendable, Codable {
         /// transfer) and are restored seconds later. A second pass over every page in the
         /// frozen window cost as much as CRIU's whole dump (0.8 s at 256 MiB, twice).
         case pagesBySize
+        /// The memory pages went out on the image stream (never written here); the rest
+        /// by sha256, in process.
+        case streamedPages
 
         func bySize(_ file: String) -> Bool {
             switch self {
-            case .everyFile: false
+            case .everyFile, .streamedPages: false
             case .pagesBySize: file.hasPrefix("pages-") && file.hasSuffix(".img")
             }
         }
     }
+
+    /// CRIU's memory images: what a page server writes.
+    static func isPageImage(_ file: String) -> Bool {
+        (file.hasPrefix("pages-") || file.hasPrefix("pagemap-")) && file.hasSuffix(".img")
+    }
+
+    /// The source's copy of a streamed dump's page stream (see `streamedPages`).
+    public static let pageSpoolName = "page-stream.spool"
     /// The container's cgroups below its own, per hierarchy (CgroupSet.tree); nil in
     /// manifests written before they were recorded.
     public var cgroups: [String: [String]]?
@@ -82,7 +97,7 @@ public struct CheckpointManifest: Sendable, Codable {
         fileName, fileName + ".tmp", pendingFileName, pendingFileName + ".tmp", "stats-restore", "restore.log", "dump.log",
         // The init's output, carried along for the log's sake (see ConsoleLog.carry).
         ConsoleLog.fileName, ConsoleLog.previousFileName,
-        CheckpointUse.fileName, CheckpointUse.fileName + ".tmp",
+        CheckpointUse.fileName, CheckpointUse.fileName + ".tmp", pageSpoolName,
     ]
 
     public static func read(from directory: String, expecting name: ContainerName?) throws(FerryError) -> CheckpointManifest {
@@ -150,15 +165,32 @@ public struct CheckpointManifest: Sendable, Codable {
     /// Records the fingerprints of the directory's files, as `fingerprint` says.
     public mutating func fingerprint(_ directory: String, _ fingerprint: Fingerprint) throws(FerryError) {
         let files = try Self.contentFiles(of: directory)
+        if case .streamedPages = fingerprint { streamedPages = true }
         let bySize = files.filter(fingerprint.bySize)
         checksums = try Self.checksums(of: directory, files: files.filter { !fingerprint.bySize($0) })
         sizes = bySize.isEmpty ? nil : Dictionary(uniqueKeysWithValues: bySize.map { ($0, Self.size(of: "\(directory)/\($0)") ?? 0) })
     }
 
+    /// On the target, once a streamed dump arrived whole (its MAC checked): the page images
+    /// the page server wrote are recorded by size, so damage to them at rest before the
+    /// restore (a truncated file) is refused like damage to any other image.
+    public static func recordArrivedPages(directory: String) throws(FerryError) {
+        var manifest = try read(from: directory, expecting: nil)
+        guard manifest.streamedPages == true else { return }
+        var sizes = manifest.sizes ?? [:]
+        for file in try contentFiles(of: directory) where isPageImage(file) {
+            sizes[file] = size(of: "\(directory)/\(file)") ?? 0
+        }
+        manifest.sizes = sizes
+        try manifest.write(to: directory)
+    }
+
     /// Compares the directory with the recorded fingerprints; names every file that differs.
     public func verify(directory: String) throws(FerryError) {
-        let present = Set(try Self.contentFiles(of: directory))
+        // Streamed pages were vouched for by the stream's MAC (or rebuilt from the spool);
+        // those the target recorded on arrival are checked by size like any others.
         let sizes = sizes ?? [:]
+        let present = Set(try Self.contentFiles(of: directory)).filter { !(streamedPages == true && Self.isPageImage($0) && sizes[$0] == nil) }
         let actual = try Self.checksums(of: directory, files: present.filter { sizes[$0] == nil }.sorted())
         var problems: [String] = []
         for (file, sum) in checksums.sorted(by: { $0.key < $1.key }) {
@@ -190,7 +222,7 @@ public struct CheckpointManifest: Sendable, Codable {
     }
 
     /// The regular files directly in the directory that make up the checkpoint.
-    static func contentFiles(of directory: String) throws(FerryError) -> [String] {
+    public static func contentFiles(of directory: String) throws(FerryError) -> [String] {
         try directoryEntries(directory).filter { name in
             !unchecked.contains(name) && fileStatus("\(directory)/\(name)").map { ($0.st_mode & S_IFMT) == S_IFREG } == true
         }.sorted()
@@ -200,16 +232,12 @@ public struct CheckpointManifest: Sendable, Codable {
         fileStatus(path).map { UInt64($0.st_size) }
     }
 
-    /// sha256 of the named files of the directory, in one sha256sum.
+    /// sha256 of the named files of the directory, in process (no sha256sum to start in
+    /// a migration's frozen window).
     static func checksums(of directory: String, files: [String]) throws(FerryError) -> [String: String] {
-        guard !files.isEmpty else { return [:] }
-        let output = try Spawn.check(["sha256sum", "--"] + files.map { "\(directory)/\($0)" }, "cannot checksum \(directory)")
         var result: [String: String] = [:]
-        for line in output.stdout.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let path = parts[1].drop(while: { $0 == " " || $0 == "*" })
-            result[String(path.split(separator: "/").last ?? "")] = String(parts[0])
+        for file in files {
+            result[file] = try Digest.sha256(ofFile: "\(directory)/\(file)")
         }
         return result
     }

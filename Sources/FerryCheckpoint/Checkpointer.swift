@@ -34,9 +34,15 @@ public struct Checkpointer {
     /// checksum and need no second pass over the pages).
     /// `swappingShares`: the checkpoint that swaps returned shares in for their
     /// placeholders (see ShareReturn); any other is refused while a placeholder stands in.
+    /// `pageServer`: a connected socket to a page server; the memory goes there as CRIU
+    /// reads it (fingerprint `.streamedPages`).
+    /// `whileFrozen`: Ferry freezes the container itself, once every refusal is past, and
+    /// runs this before CRIU starts (a migration starts its frozen-phase sync there, to run
+    /// beside the dump). CRIU finds the cgroup frozen and dumps it as it is.
     public func checkpoint(
         _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false,
-        fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false, swappingShares: Bool = false
+        fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false, swappingShares: Bool = false,
+        pageServer: OwnedFileDescriptor? = nil, whileFrozen: (() throws(FerryError) -> Void)? = nil
     ) throws(FerryError) -> Result {
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
@@ -74,6 +80,7 @@ public struct Checkpointer {
             format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
             externals: plan.externals, stats: CRIUStats(), checksums: [:], cgroups: cgroups)
         manifest.console = state.console
+        if pageServer != nil { manifest.streamedPages = true }
         try manifest.writePending(to: imagesPath)
         do throws(FerryError) {
             let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
@@ -82,6 +89,11 @@ public struct Checkpointer {
             request.leaveRunning = leaveRunning
             request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
+            request.pageServer = pageServer
+            if let whileFrozen {
+                try runtime.cgroup.freeze()
+                try whileFrozen()
+            }
             try logger.timed("criu dump", metadata: step) { () throws(FerryError) in
                 // post-dump: CRIU has written everything and holds the tasks frozen until
                 // answered — the moment a fault "while CRIU dumps" strikes in the tests.

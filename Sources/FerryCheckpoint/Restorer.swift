@@ -64,6 +64,10 @@ public struct Restorer {
         }
         // A checkpoint whose ferry died between CRIU's dump and the record is finished here.
         _ = CheckpointManifest.completeInterrupted(directory: imagesPath, workDirectory: runtime.layout.directory)
+        // A migration's dump whose pages went out on the image stream: rebuilt from the spool.
+        try logger.timed("rebuild pages", metadata: step) { () throws(FerryError) in
+            try PageSpool.rebuildPagesIfNeeded(directory: imagesPath, workDirectory: runtime.layout.directory, engine: engine)
+        }
         let manifest = try logger.timed("verify images", metadata: step) { () throws(FerryError) in
             let manifest = try CheckpointManifest.read(from: imagesPath, expecting: name)
             try manifest.verify(directory: imagesPath)
@@ -120,22 +124,30 @@ public struct Restorer {
 
     /// Records moved bind sources and template in the container's config.
     private func apply(_ remap: Remap, to runtime: ContainerRuntime) throws(FerryError) -> ContainerRuntime {
-        var config = runtime.config
-        for (destination, source) in remap.bindSources {
+        let config = try remap.applied(to: runtime.config)
+        guard config != runtime.config else { return runtime }
+        try manager.saveConfig(config)
+        return try manager.runtime(config.name)
+    }
+}
+
+extension Restorer.Remap {
+    /// The config with the moved bind sources and template in it.
+    func applied(to original: ContainerConfig) throws(FerryError) -> ContainerConfig {
+        var config = original
+        for (destination, source) in bindSources {
             guard let index = config.binds.firstIndex(where: { $0.destination == destination }) else {
                 throw FerryError(.invalidArgument, "container \(config.name) has no bind mount at \(destination)")
             }
             config.binds[index].source = source
         }
-        if let template = remap.overlayTemplate {
+        if let template = overlayTemplate {
             guard config.overlayTemplate != nil else {
                 throw FerryError(.invalidArgument, "container \(config.name) has no overlay root; --overlay-template does not apply")
             }
             config.overlayTemplate = template
         }
-        guard config != runtime.config else { return runtime }
-        try manager.saveConfig(config)
-        return try manager.runtime(config.name)
+        return config
     }
 }
 

@@ -69,11 +69,16 @@ public struct ConsoleLog: Sendable {
         }
     }
 
+    /// The names of the carried files in `imagesDirectory`, oldest first.
+    public static func carried(in imagesDirectory: String) -> [String] {
+        [previousFileName, fileName].filter { access("\(imagesDirectory)/\($0)", F_OK) == 0 }
+    }
+
     /// Takes the output carried in `imagesDirectory`, unless the container has output of
     /// its own here (a local restore: its own log is as new as the copy, or newer).
     public func adopt(from imagesDirectory: String) throws(FerryError) {
         guard access(current, F_OK) != 0, access(previous, F_OK) != 0 else { return }
-        for name in [Self.previousFileName, Self.fileName] where access("\(imagesDirectory)/\(name)", F_OK) == 0 {
+        for name in Self.carried(in: imagesDirectory) {
             try Self.copy("\(imagesDirectory)/\(name)", to: "\(directory)/\(name)")
         }
     }

@@ -26,11 +26,14 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var limits: ResourceLimits?
     /// nil in a config written before shares existed, and when there are none.
     public var shares: [NetworkShare]?
+    /// `ferry autostart` (the host's boot unit) brings it back; nil in a config written
+    /// before autostart existed, and when it is off.
+    public var autostart: Bool?
 
     public init(
         name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
         binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened,
-        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil, shares: [NetworkShare] = []
+        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil, shares: [NetworkShare] = [], autostart: Bool = false
     ) {
         self.name = name
         self.hostname = hostname ?? name.value
@@ -43,7 +46,10 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         self.network = network
         self.limits = limits.flatMap { $0.isEmpty ? nil : $0 }
         self.shares = shares.isEmpty ? nil : shares
+        self.autostart = autostart ? true : nil
     }
+
+    public var startsAtBoot: Bool { autostart ?? false }
 
     /// The `--share`s, in the order given: share N is mounted at `shares/N`.
     public var declaredShares: [NetworkShare] { shares ?? [] }

@@ -25,6 +25,7 @@ public struct CreateRequest: Sendable {
     public var network: ContainerNetwork?
     public var limits: ResourceLimits?
     public var shares: [NetworkShare] = []
+    public var autostart = false
 
     public init(
         name: ContainerName, rootfs: String, storage: StorageRequest = .shared, overlay: Bool = false,
@@ -125,21 +126,7 @@ struct ContainerCreation {
     }
 
     private func validateBinds() throws(FerryError) {
-        for bind in request.binds {
-            guard access(bind.source, F_OK) == 0 else {
-                throw FerryError(.notFound, "bind source \(bind.source) does not exist on this host")
-            }
-            _ = try ContainedPath.components(of: bind.destination)
-        }
-        for share in request.shares { try share.validate() }
-        // Two host mounts at one path: the second would hide the first.
-        var seen: Set<String> = []
-        for path in request.binds.map(\.destination) + request.shares.map(\.target) {
-            let normal = "/" + (try ContainedPath.components(of: path)).joined(separator: "/")
-            guard seen.insert(normal).inserted else {
-                throw FerryError(.invalidArgument, "\(normal) is the target of two --bind/--share options; give each its own path")
-            }
-        }
+        try HostMountCheck.validate(addedBinds: request.binds, addedShares: request.shares)
     }
 
     private func validateHooks() throws(FerryError) {
@@ -158,7 +145,7 @@ struct ContainerCreation {
         let config = ContainerConfig(
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
             binds: request.binds, command: request.command, hooks: request.hooks, security: request.security,
-            network: request.network, limits: request.limits, shares: request.shares)
+            network: request.network, limits: request.limits, shares: request.shares, autostart: request.autostart)
         try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break

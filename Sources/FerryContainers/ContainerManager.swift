@@ -225,6 +225,8 @@ public struct ContainerManager {
         public var checkpoint: String?
         /// Each `--share` and whether this host has it mounted now.
         public var shares: [ShareSummary]
+        /// Whether `ferry autostart` starts it.
+        public var autostart: Bool
         /// How the init last ended on its own (a checkpoint's kill does not count); absent
         /// while it runs, or when it never has.
         public var lastExit: ExitRecord?
@@ -268,7 +270,7 @@ public struct ContainerManager {
                     share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false,
                     placeholderSince: placeholder?.since, returned: placeholder?.returned)
             },
-            lastExit: pid == nil ? ExitRecord.read(runtime.layout) : nil)
+            autostart: runtime.config.startsAtBoot, lastExit: pid == nil ? ExitRecord.read(runtime.layout) : nil)
     }
 
     /// What `status` says of the default checkpoint.

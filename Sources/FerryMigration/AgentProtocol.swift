@@ -12,7 +12,9 @@ import Foundation
 /// with an error naming both, so mismatched Ferry versions fail clearly before any work.
 public enum AgentProtocol {
     /// 2: explicit wire payloads, features by name, errors with their causes.
-    public static let version = 2
+    /// 3: the image stream (`openImageStream`): images cross on a TCP connection of their
+    /// own, the memory as CRIU dumps it.
+    public static let version = 3
 
     /// One message as one line: compact JSON and a newline.
     static func line<T: Encodable>(_ message: T) throws(FerryError) -> String {
@@ -38,6 +40,8 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case hello(Hello)
         /// Make a staging directory for an incoming container.
         case prepare(Prepare)
+        /// Listen for the image stream of a staged container (see ImageStream).
+        case openImageStream(OpenImageStream)
         /// Move the staged container into place and restore it from its staged images, or
         /// from a dump device both hosts see.
         case restore(Restore)
@@ -59,6 +63,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
             switch self {
             case .hello: 60
             case .prepare, .register: 120
+            case .openImageStream: 30
             case .restore: 420
             case .abort: 300
             case .commit: 60
@@ -72,6 +77,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
             switch self {
             case .hello: "hello"
             case .prepare: "prepare"
+            case .openImageStream: "openImageStream"
             case .restore: "restore"
             case .register: "register"
             case .abort: "abort"
@@ -105,6 +111,12 @@ public struct AgentRequest: Codable, Sendable, Equatable {
     public struct Prepare: Codable, Sendable, Equatable {
         /// The container's config.json as the target will keep it.
         public var config: String
+    }
+
+    public struct OpenImageStream: Codable, Sendable, Equatable {
+        public var container: String
+        /// The stream's 32-byte key, base64: it crosses only inside ssh.
+        public var key: String
     }
 
     public struct Restore: Codable, Sendable, Equatable {
@@ -146,6 +158,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         switch op {
         case "hello": operation = .hello(try values.decode(Hello.self, forKey: .args))
         case "prepare": operation = .prepare(try values.decode(Prepare.self, forKey: .args))
+        case "openImageStream": operation = .openImageStream(try values.decode(OpenImageStream.self, forKey: .args))
         case "restore": operation = .restore(try values.decode(Restore.self, forKey: .args))
         case "register": operation = .register(container: try values.decode(Container.self, forKey: .args).container)
         case "abort": operation = .abort(container: try values.decode(Container.self, forKey: .args).container)
@@ -164,6 +177,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         switch operation {
         case .hello(let args): try values.encode(args, forKey: .args)
         case .prepare(let args): try values.encode(args, forKey: .args)
+        case .openImageStream(let args): try values.encode(args, forKey: .args)
         case .restore(let args): try values.encode(args, forKey: .args)
         case .register(let name), .abort(let name), .commit(let name), .status(let name):
             try values.encode(Container(container: name), forKey: .args)
@@ -179,6 +193,7 @@ public struct AgentResponse: Codable, Sendable, Equatable {
     public var prepared: Prepared?
     public var restored: Restored?
     public var held: Held?
+    public var imageStream: ImageStreamEndpoint?
 
     public static func success() -> AgentResponse { AgentResponse(ok: true) }
 
@@ -242,6 +257,12 @@ public struct AgentResponse: Codable, Sendable, Equatable {
         public var privateArea: String
         /// Where CRIU's images are sent to.
         public var images: String
+    }
+
+    /// Where the agent listens for the image stream.
+    public struct ImageStreamEndpoint: Codable, Sendable, Equatable {
+        public var address: String
+        public var port: UInt16
     }
 
     public struct Restored: Codable, Sendable, Equatable {

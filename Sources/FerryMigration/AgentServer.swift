@@ -14,6 +14,8 @@ import Logging
 public struct AgentServer {
     public let manager: ContainerManager
     public let engine: CRIUEngine
+    /// The image streams opened for staged containers, until their restore takes them.
+    private let streams = ImageStreams()
 
     public init(manager: ContainerManager, engine: CRIUEngine) {
         self.manager = manager
@@ -52,6 +54,7 @@ public struct AgentServer {
         }
         // The source is gone (its ssh closed, or silent past the lease): what it staged here
         // and never moved into place is nobody's. An arrived copy is left to its lease.
+        streams.cancelAll()
         for name in staged.compactMap({ try? ContainerName($0) }) where access(staging(name).directory, F_OK) == 0 {
             try? unmountStaged(name)
             try? removeTree(staging(name).directory)
@@ -133,10 +136,31 @@ public struct AgentServer {
             var response = AgentResponse.success()
             response.prepared = .init(privateArea: layout.privateArea, images: "\(layout.directory)/images")
             return response
+        case .openImageStream(let open):
+            let name = try ContainerName(open.container)
+            let layout = staging(name)
+            guard access(layout.directory, F_OK) == 0 else {
+                throw FerryError(.notFound, "nothing staged for container \(name) on the target")
+            }
+            guard let key = Data(base64Encoded: open.key).map(Array.init), key.count == ImageStream.keyBytes else {
+                throw FerryError(.invalidArgument, "the image stream key is not \(ImageStream.keyBytes) bytes of base64")
+            }
+            let address = Self.sshServerAddress ?? "::"
+            let receiver = try ImageStreamReceiver(
+                address: address, key: key, imagesDirectory: "\(layout.directory)/images", workDirectory: layout.directory, engine: engine,
+                logger: manager.logger)
+            streams.replace(name.value, with: receiver)
+            var response = AgentResponse.success()
+            response.imageStream = .init(address: address, port: receiver.port)
+            return response
         case .restore(let restore):
             let name = try ContainerName(restore.container)
             let keepImages = restore.keepImages
             let dumpDevice = restore.dumpDevice?.value
+            // Nothing is restored from a stream that was not whole and authentic.
+            if let stream = streams.take(name.value) {
+                try stream.verdict(within: ImageStream.idleSeconds)
+            }
             // The lease runs from now: the source counts it from before it sent the request.
             try moveIntoPlace(name, lease: MigrationLease(state: .pending, deadline: BootClock.now + restore.lease))
             let started = Monotonic.now
@@ -163,6 +187,7 @@ public struct AgentServer {
             return .success()
         case .abort(let rawName):
             let name = try ContainerName(rawName)
+            streams.take(name.value)?.cancel()
             try abort(name)
             return .success()
         case .commit(let rawName):
@@ -283,6 +308,14 @@ public struct AgentServer {
         return (status.mask("SigPnd") | status.mask("ShdPnd")) & killBit == 0
     }
 
+    /// The address the source's ssh reached this host at (SSH_CONNECTION's third field):
+    /// the image stream listens there, on the network the source already uses.
+    static var sshServerAddress: String? {
+        guard let connection = ProcessInfo.processInfo.environment["SSH_CONNECTION"] else { return nil }
+        let fields = connection.split(separator: " ")
+        return fields.count == 4 ? String(fields[2]) : nil
+    }
+
     /// This host as the admin names it (the test hosts set FERRY_HOST).
     static var hostName: String {
         ProcessInfo.processInfo.environment["FERRY_HOST"] ?? ProcessInfo.processInfo.hostName
@@ -294,4 +327,29 @@ public struct AgentServer {
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
+}
+
+/// The image streams an agent has open, by container.
+final class ImageStreams: @unchecked Sendable {
+    private let lock = NSLock()
+    private var open: [String: ImageStreamReceiver] = [:]
+
+    /// Keeps `receiver` for `container`, cancelling one opened before (a retried request).
+    func replace(_ container: String, with receiver: ImageStreamReceiver) {
+        let old = lock.withLock { open.updateValue(receiver, forKey: container) }
+        old?.cancel()
+    }
+
+    @discardableResult
+    func take(_ container: String) -> ImageStreamReceiver? {
+        lock.withLock { open.removeValue(forKey: container) }
+    }
+
+    func cancelAll() {
+        let all = lock.withLock { () -> [ImageStreamReceiver] in
+            defer { open = [:] }
+            return Array(open.values)
+        }
+        all.forEach { $0.cancel() }
+    }
 }

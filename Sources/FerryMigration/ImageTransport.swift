@@ -1,49 +1,92 @@
+import FerryCheckpoint
+import FerryContainers
 import FerryErrors
 import FerrySystem
 import Foundation
 
 /// How CRIU's images leave the source and reach the target's restore.
 ///
-/// The checkpoint writes into `withSourceImages`, the rollback restores the source from
-/// there, and `deliver` brings them to the target. A faster memory transport (a page
-/// server streaming pages while the container is frozen) is one more conformance.
-protocol ImageTransport {
+/// The checkpoint writes into `withSourceImages` (and its pages into `openPages`' socket,
+/// where the transport has one), the rollback restores the source from there, and
+/// `deliver` brings the rest to the target. A transport is one row: a conformance here and
+/// a case of `MigrationPlan.ImagePath`.
+protocol ImageTransport: AnyObject {
     /// What the dry run and the summary call it.
     var name: String { get }
     /// Runs `body` with the source's images directory (made available first: a shared
     /// device is mounted for exactly as long as the body runs).
     func withSourceImages<T>(_ body: (String) throws(FerryError) -> T) throws(FerryError) -> T
+    /// Before the freeze: the socket CRIU's dump sends its memory pages to as it reads
+    /// them; nil: CRIU writes them into the images directory with the rest.
+    func openPages(_ agent: any AgentCalling, container: ContainerName) throws(FerryError) -> OwnedFileDescriptor?
     /// After the dump: makes the images available where the target restores from; returns
     /// the bytes that crossed the wire.
     func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64
     /// What the target's restore request names for the images (nil: its staged directory).
     var restoreLocation: AgentRequest.DumpLocation? { get }
+    /// How the dump's files are fingerprinted for the target's check.
+    var fingerprint: CheckpointManifest.Fingerprint { get }
+    /// Ends whatever the transport has open (a failed or interrupted migration).
+    func cancel()
 }
 
-/// Images in the container's directory on the source, copied with rsync over the
-/// migration's ssh connection.
-struct RsyncImageTransport: ImageTransport {
+/// The image stream (see ImageStream): the pages go to the target's page server while CRIU
+/// dumps, the other images follow on the same connection, all under one MAC. The source
+/// keeps the non-page images and a spool of the page stream for a rollback.
+final class StreamImageTransport: ImageTransport {
     let directory: String
-    var name: String { "rsync" }
+    private var sender: ImageStreamSender?
+    var name: String { "image stream" }
+    var fingerprint: CheckpointManifest.Fingerprint { .streamedPages }
+
+    init(directory: String) {
+        self.directory = directory
+    }
 
     func withSourceImages<T>(_ body: (String) throws(FerryError) -> T) throws(FerryError) -> T {
         try body(directory)
     }
 
+    func openPages(_ agent: any AgentCalling, container: ContainerName) throws(FerryError) -> OwnedFileDescriptor? {
+        let key = try ImageStream.randomBytes(ImageStream.keyBytes)
+        let reply = try agent.call(.openImageStream(.init(container: container.value, key: Data(key).base64EncodedString())))
+        guard let endpoint = reply.imageStream else {
+            throw FerryError(.corrupt, "the target did not say where its image stream listens")
+        }
+        let sender = try ImageStreamSender(
+            address: endpoint.address, port: endpoint.port, key: key, spoolPath: "\(directory)/\(ImageStream.spoolName)")
+        sender.start()
+        self.sender = sender
+        return sender.criuEnd
+    }
+
     func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64 {
-        try Rsync.push(directory, to: prepared.images, target: target, exact: true, progress: progress)
+        guard let sender else { throw FerryError(.invalidState, "the image stream was not opened before the dump") }
+        // The init's output goes along, outside the checksums (see ConsoleLog.carry).
+        let files = try CheckpointManifest.contentFiles(of: directory) + [CheckpointManifest.fileName] + ConsoleLog.carried(in: directory)
+        return try sender.finish(directory: directory, files: files)
     }
 
     var restoreLocation: AgentRequest.DumpLocation? { nil }
+
+    func cancel() {
+        sender?.cancel()
+    }
 }
 
 /// Images on a device both hosts see (`--dump-dir-device`): nothing crosses the wire;
 /// the source unmounts the device before the target mounts it.
-struct DumpDeviceImageTransport: ImageTransport {
+final class DumpDeviceImageTransport: ImageTransport {
     let device: DumpDevice
     /// Where the source mounts the device while it writes or reads the images.
     let mountPoint: String
     var name: String { "dump device \(device.uuid)" }
+    var fingerprint: CheckpointManifest.Fingerprint { .pagesBySize }
+
+    init(device: DumpDevice, mountPoint: String) {
+        self.device = device
+        self.mountPoint = mountPoint
+    }
 
     func withSourceImages<T>(_ body: (String) throws(FerryError) -> T) throws(FerryError) -> T {
         try device.withMounted(at: mountPoint) { (images) throws(FerryError) in
@@ -52,12 +95,16 @@ struct DumpDeviceImageTransport: ImageTransport {
         }
     }
 
+    func openPages(_ agent: any AgentCalling, container: ContainerName) throws(FerryError) -> OwnedFileDescriptor? { nil }
+
     func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64 {
         0
     }
 
     /// The target removes them after its restore (unless asked to keep them).
     var restoreLocation: AgentRequest.DumpLocation? { .init(device) }
+
+    func cancel() {}
 }
 
 extension MigrationPlan.ImagePath {
@@ -65,12 +112,12 @@ extension MigrationPlan.ImagePath {
     /// at `dumpMountPoint`.
     func transport(imagesDirectory: String, dumpMountPoint: String) -> any ImageTransport {
         switch self {
-        case .rsync: RsyncImageTransport(directory: imagesDirectory)
+        case .stream: StreamImageTransport(directory: imagesDirectory)
         case .dumpDevice(let device): DumpDeviceImageTransport(device: device, mountPoint: dumpMountPoint)
         }
     }
 
     init(_ dumpDevice: DumpDevice?) {
-        self = dumpDevice.map { .dumpDevice($0) } ?? .rsync
+        self = dumpDevice.map { .dumpDevice($0) } ?? .stream
     }
 }

@@ -46,7 +46,8 @@ struct MigrationPlan: Sendable, Equatable {
 
     /// How CRIU's images get to the target.
     enum ImagePath: Sendable, Equatable {
-        case rsync
+        /// On the image stream: the pages as CRIU dumps them (see ImageStream).
+        case stream
         case dumpDevice(DumpDevice)
     }
 
@@ -79,7 +80,7 @@ struct MigrationPlan: Sendable, Equatable {
         online = source.online
         steps = source.online ? MigrationStep.online : MigrationStep.offline
         data = target.sharedDevice.map { .sharedDevice(targetPath: $0) } ?? .rsync
-        images = request.dumpDevice.map { .dumpDevice($0) } ?? .rsync
+        images = ImagePath(request.dumpDevice)
         targetConfig = Self.targetConfig(source, data: data, request: request)
         differences = Self.differences(source, target, targetConfig: targetConfig)
     }

@@ -25,6 +25,10 @@ struct MigrationRun {
     var dataBytes: UInt64 = 0
     var imageBytes: UInt64 = 0
     var frozenStart: Double?
+    /// The frozen-phase sync of the private area, started beside the dump.
+    var finalSync: BackgroundTask<UInt64>?
+    /// How CRIU's images travel: the journal's choice, so a recovery finds them too.
+    let imageTransport: any ImageTransport
     /// Set when an undo found the target unreachable and waited out its lease instead.
     var outwaitedLease = false
     var frozenSeconds: Double?
@@ -44,6 +48,8 @@ struct MigrationRun {
         self.journal = journal
         self.needs = needs
         self.logger = logger
+        imageTransport = MigrationPlan.ImagePath(journal.dumpDevice).transport(
+            imagesDirectory: journal.imagesDirectory, dumpMountPoint: "\(runtime.layout.directory)/dump-device")
     }
 
     typealias Row = StepRow<MigrationRun>
@@ -71,17 +77,42 @@ struct MigrationRun {
                 try run.syncPrivateArea(exact: !run.online)
             },
             .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
-                run.frozenStart = Monotonic.now
                 let checkpointer = Checkpointer(manager: run.manager, engine: run.engine)
                 let name = run.name
                 run.removeLocalImages()
-                _ = try run.imageTransport.withSourceImages { (images) throws(FerryError) in
-                    try checkpointer.checkpoint(name, to: images, leaveRunning: false, fingerprint: .pagesBySize, lockHeld: true)
+                let transport = run.imageTransport
+                // Before the freeze: the connection the pages will take.
+                let pages = try transport.openPages(try run.agent(), container: name)
+                let started = StartedSync()
+                let sync = try run.finalSyncJob()
+                do throws(FerryError) {
+                    _ = try transport.withSourceImages { (images) throws(FerryError) in
+                        try checkpointer.checkpoint(
+                            name, to: images, leaveRunning: false, fingerprint: transport.fingerprint, lockHeld: true, pageServer: pages,
+                            whileFrozen: { () throws(FerryError) in
+                                // Frozen from here: the sync of what changed runs beside the dump.
+                                started.frozenAt = Monotonic.now
+                                started.task = sync.map { job in BackgroundTask("ferry final sync") { () throws(FerryError) in try job() } }
+                            })
+                    }
+                    run.frozenStart = started.frozenAt
+                } catch {
+                    run.frozenStart = started.frozenAt
+                    transport.cancel()
+                    // The sync must not write into a staging an undo is about to remove.
+                    _ = started.task?.wait(within: ImageStream.idleSeconds)
+                    throw error
                 }
+                run.finalSync = started.task
             },
             .finalSync: Row(step: .finalSync, undo: { _ in nil }) { (run) throws(FerryError) in
                 try run.checkDowntime(before: .finalSync)
-                try run.syncPrivateArea(exact: true)
+                if let running = run.finalSync {
+                    run.finalSync = nil
+                    run.dataBytes += try running.value(within: run.downtimeLeft ?? ImageStream.idleSeconds, what: "the frozen-phase sync")
+                } else {
+                    try run.syncPrivateArea(exact: true)
+                }
             },
             .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
                 try run.checkDowntime(before: .sendImages)
@@ -294,13 +325,6 @@ struct MigrationRun {
 
     // MARK: Helpers of the rows
 
-    /// The transport the journal names (the dump device, or rsync), so that a recovery
-    /// without a plan finds the images where the migration put them.
-    var imageTransport: any ImageTransport {
-        MigrationPlan.ImagePath(journal.dumpDevice).transport(
-            imagesDirectory: journal.imagesDirectory, dumpMountPoint: "\(runtime.layout.directory)/dump-device")
-    }
-
     /// What is left of `--max-downtime` since the freeze (nil before it).
     var downtimeLeft: Double? {
         frozenStart.map { max(0.001, options.maxDowntime - (Monotonic.now - $0)) }
@@ -333,10 +357,18 @@ struct MigrationRun {
     }
 
     private mutating func syncPrivateArea(exact: Bool) throws(FerryError) {
-        guard try planned().data == .rsync else { return }
-        dataBytes += try Rsync.push(
-            runtime.layout.privateArea, to: try staged().privateArea, target: options.target, exact: exact, logger: logger,
-            progress: transferProgress)
+        guard let job = try finalSyncJob(exact: exact) else { return }
+        dataBytes += try job()
+    }
+
+    /// The sync of the private area to the target as a job to run now or beside the dump;
+    /// nil when nothing is copied (shared storage).
+    func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
+        guard try planned().data == .rsync else { return nil }
+        let (source, destination, target, logger, progress) = (runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress)
+        return { () throws(FerryError) -> UInt64 in
+            try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
+        }
     }
 
     private var transferProgress: (@Sendable (String) -> Void)? {
@@ -420,4 +452,11 @@ struct MigrationRun {
         let output = try Spawn.run(["du", "-sb", "--one-file-system", runtime.layout.privateArea])
         return UInt64(output.stdout.split(separator: "\t").first ?? "0") ?? 0
     }
+}
+
+/// The frozen-phase sync that the checkpoint starts once the container is frozen (a box:
+/// the freeze happens inside the checkpointer's call).
+private final class StartedSync {
+    var frozenAt: Double?
+    var task: BackgroundTask<UInt64>?
 }

@@ -26,3 +26,11 @@ public enum FailurePoint {
         }
     }
 }
+
+extension FailurePoint {
+    /// Whether FERRY_FAIL_AT names exactly `point:action`: a damage only the code itself can
+    /// do at the right byte (the image stream's corruption after its MAC, its truncation).
+    public static func asks(_ point: String, _ action: String) -> Bool {
+        ProcessInfo.processInfo.environment["FERRY_FAIL_AT"] == "\(point):\(action)"
+    }
+}

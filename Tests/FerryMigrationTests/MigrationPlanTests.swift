@@ -24,7 +24,7 @@ import Testing
     @Test func sameHostsCopyWithRsyncAndDifferInNothing() throws {
         let plan = MigrationPlan(source: try Self.source(), target: .target(), request: Self.plain)
         #expect(plan.online && plan.steps == MigrationStep.online)
-        #expect(plan.data == .rsync && plan.images == .rsync)
+        #expect(plan.data == .rsync && plan.images == .stream)
         #expect(plan.differences.isEmpty, "\(plan.differences)")
         #expect(plan.targetConfig.storage == .shared)
     }
