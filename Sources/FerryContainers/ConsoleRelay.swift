@@ -55,7 +55,7 @@ public final class ConsoleRelay: @unchecked Sendable {
             if let listener { entries.append(pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)) }
             let firstConsole = entries.count
             entries += consoles.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
-            guard case .success = DescriptorIO.poll(&entries) else { return }
+            guard case .success = DescriptorIO.poll(&entries) else { break }
             if entries[0].revents != 0 {
                 guard case .success(let count) = DescriptorIO.read(output.rawValue, into: &buffer), count > 0 else { break }
                 writer.append(buffer[..<count])
