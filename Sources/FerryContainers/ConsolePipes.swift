@@ -6,10 +6,12 @@ import Glibc
 /// stderr share `output` (the monitor writes it to the console log and to attached
 /// consoles); stdin is `input` (what `ferry console` types).
 ///
-/// Pipes, not a pty: a pty's master outside the dumped tree is a terminal CRIU must be
-/// told about by device number, and the container's own devpts is the only one it can
-/// recreate. A pipe is dumped as an end whose peer is elsewhere, and on restore CRIU takes
-/// a new pipe from whoever restores (`inherit_fd`), named by the old one's inode. So each
+/// Pipes, not a pty: CRIU takes a host pty's slave as a task's stdio (`--external
+/// tty[RDEV:DEV]`, a new slave by `inherit_fd` on restore), but refuses the dump once a
+/// task makes it its controlling terminal ("ctty inheritance detected", probed here), as
+/// any login shell or getty inside would. A pipe is dumped as an end whose peer is
+/// elsewhere, and on restore CRIU takes a new pipe from whoever restores (`inherit_fd`),
+/// named by the old one's inode. So each
 /// monitor makes fresh pipes; a restoring one hands its init-side ends to CRIU under the
 /// keys the dumping one recorded (`ConsoleKeys`, in run.json and then in the manifest).
 public final class ConsolePipes {

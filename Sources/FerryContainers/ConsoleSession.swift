@@ -23,6 +23,8 @@ public struct ConsoleSession {
         case containerGone
     }
 
+    /// Relays between the admin's terminal (raw while attached) and the monitor's console
+    /// socket until the detach keys, the admin's end of input, or the console's end.
     public func run(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) throws(FerryError) -> End {
         _ = try runtime.loadState().requireRunning(runtime.config.name, "'ferry start' it first, or read its output with 'ferry logs'")
         let socket: OwnedFileDescriptor

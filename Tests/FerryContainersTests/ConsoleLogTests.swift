@@ -30,6 +30,28 @@ import Testing
         #expect(log.lastLines(1) == ["ffff"])
     }
 
+    @Test func theFollowerReadsOnAcrossARotationWithNothingLostOrRepeated() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("console-follow-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = ConsoleLog(directory: directory, limit: 10)
+        let writer = try log.writer()
+        writer.append(Array("aaaa\n".utf8)[...])
+        // One line more at each look; the third starts a new file.
+        let later = ["bbbb\n", "cccc\n", "dddd\n"]
+        var looks = 0
+        var shown: [UInt8] = []
+        ConsoleLogFollower(log: log).run(
+            tail: nil, emit: { shown += $0 },
+            stop: {
+                if looks < later.count { writer.append(Array(later[looks].utf8)[...]) }
+                looks += 1
+                return looks > later.count + 1
+            })
+        #expect(String(decoding: shown, as: UTF8.self) == "aaaa\nbbbb\ncccc\ndddd\n")
+        #expect(access(log.previous, F_OK) == 0, "the log did not rotate")
+    }
+
     @Test func outputCarriedWithImagesIsAdoptedOnlyWhereThereIsNone() throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("console-carry-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: base) }
