@@ -21,6 +21,18 @@ public struct StateRoot: Sendable {
         }
     }
 
+    /// Refuses, before anything is read or written under it, a root that cannot be one: a
+    /// relative path (it would follow the shell's working directory, so two commands could
+    /// see two different hosts) or something there that is not a directory.
+    public func validate() throws(FerryError) {
+        guard path.hasPrefix("/") else {
+            throw FerryError(.invalidArgument, "state root '\(path)' is a relative path; give an absolute one (--root or $FERRY_ROOT), e.g. --root \(Self.defaultPath)")
+        }
+        if let info = fileStatus(path), !isDirectory(info) {
+            throw FerryError(.invalidArgument, "state root \(path) is not a directory; give a directory or a path not there yet (--root or $FERRY_ROOT)")
+        }
+    }
+
     public var containersDirectory: String { "\(path)/containers" }
     public var templatesDirectory: String { "\(path)/templates" }
     public var migrationsDirectory: String { "\(path)/migrations" }

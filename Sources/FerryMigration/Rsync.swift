@@ -9,10 +9,10 @@ enum Rsync {
     /// `exact`: the copy must be complete (the frozen sync, the images); otherwise files
     /// that vanished while rsync ran (a live pre-sync of a busy container) are fine — the
     /// frozen sync that follows copies the final state.
-    /// `progress`, when set, receives rsync's running totals (bytes, %, rate, ETA).
+    /// `progress`, when set, receives rsync's running totals (bytes, total, rate, time left).
     static func push(
         _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger? = nil,
-        progress: (@Sendable (String) -> Void)? = nil
+        progress: (@Sendable (TransferProgress) -> Void)? = nil
     ) throws(FerryError) -> UInt64 {
         var argv = [
             "rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--delete", "--sparse",
@@ -20,14 +20,11 @@ enum Rsync {
         ]
         if progress != nil { argv.append("--info=progress2") }
         argv += ["\(source)/", "\(target.destination):\(destination)/"]
+        var reader = RsyncProgress()
         let output = try Spawn.run(Spawn.diesWithParent(argv), onInterrupt: .endsOnInterrupt, onOutput: progress.map { report in
-            { chunk in
-                // Progress lines end in \r; the closing --stats block is not progress.
-                for line in chunk.split(separator: "\r") where line.contains("%") && !line.contains("Number of") {
-                    report(line.trimmingCharacters(in: .whitespacesAndNewlines))
-                }
-            }
+            { chunk in reader.feed(chunk, now: Monotonic.now).map(report) }
         })
+        if let progress, let last = reader.finish() { progress(last) }
         guard acceptable(status: output.status, exact: exact) else {
             throw FerryError(
                 .commandFailed, "cannot copy \(source) to \(target.destination):\(destination): rsync exited with status \(output.status)",

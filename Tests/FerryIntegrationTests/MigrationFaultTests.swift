@@ -118,8 +118,7 @@ extension Integration {
         /// Whether the container's init on the host that `ferry` manages is frozen.
         static func isFrozen(_ ferry: Ferry, _ name: String) throws -> Bool {
             let status = try ferry.ok(["status", name, "--json"]).stdout
-            let summary = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
-            guard let pid = summary?["pid"] as? Int else { return false }
+            guard let pid = try JSONDocuments.payload(status, "container")["pid"] as? Int else { return false }
             let cgroups = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
             guard let line = cgroups.split(separator: "\n").first(where: { $0.contains(":freezer:") }) else { return false }
             let path = "/sys/fs/cgroup/freezer" + line.split(separator: ":", maxSplits: 2)[2] + "/freezer.state"
