@@ -99,8 +99,11 @@ extension Integration {
             #expect(!FileManager.default.fileExists(atPath: scratch.stateRoot + "/containers/bad/run.json"))
             let status = try ferry.ok(["status", "bad"]).stdout
             #expect(status.contains("status:  stopped") && status.contains("last exit: status 3"), "\(status)")
-            let json = try JSONSerialization.jsonObject(with: Data(try ferry.ok(["status", "bad", "--json"]).stdout.utf8)) as? [String: Any]
-            #expect((json?["lastExit"] as? [String: Any])?["status"] as? Int == 3, "\(String(describing: json))")
+            // As the schema says (docs/json), checked by the same validator as every document.
+            let document = try Integration.MachineInterface.validated({ try ferry.run(["status", "bad", "--json"]) }, as: "status").stdout
+            let json = try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any]
+            let container = json?["container"] as? [String: Any]
+            #expect((container?["lastExit"] as? [String: Any])?["status"] as? Int == 3, "\(document)")
             #expect(try ferry.ok(["logs", "bad"]).stdout == "starting\nno /etc/app.conf\n")
 
             // A silent init that is done at once did not start either.
