@@ -60,28 +60,20 @@ extension Integration {
         }
 
         @Test func logsShowTheOutputBeforeAndAfterAMigrationThereAndBack() throws {
-            let scratch = try Scratch("console-migrate")
-            defer { scratch.cleanUp() }
-            let hosts = try TestHosts(scratch)
-            defer { hosts.tearDown() }
-            let rootfs = try Rootfs.busybox(in: scratch)
-            let a = hosts.ferry(1)
-            let b = hosts.ferry(2)
-            try a.plain.ok(["create", "web", "--rootfs", rootfs, "--", "/bin/sh", "-c", Self.ticker])
-            try a.plain.ok(["start", "web"])
-            #expect(try eventually { Self.ticks(try a.plain.ok(["logs", "web"]).stdout).count >= 5 })
-
-            for (from, to, target) in [(a, b, 2), (b, a, 1)] {
-                let before = Self.ticks(try from.plain.ok(["logs", "web"]).stdout).last ?? 0
-                let result = try from.migrate("web", to: target, ["--online"])
-                #expect(result.succeeded, "\(result.stderr)")
-                // The target shows what the init wrote on the source, then what it writes there.
-                #expect(try eventually { (Self.ticks(try to.plain.ok(["logs", "web"]).stdout).last ?? 0) > before + 3 })
-                let all = Self.ticks(try to.plain.ok(["logs", "web"]).stdout)
-                #expect(Self.unbroken(all), "lost or repeated output across the migration to h\(target): \(all)")
-                #expect(try to.plain.ok(["logs", "web"]).stdout.contains("err 1\n"))
-                // The source keeps nothing of it.
-                #expect(!(try from.plain.run(["logs", "web"]).succeeded))
+            try MigrationFaults.scene("console-migrate", container: "web", command: Self.ticker) { scene in
+                #expect(try eventually { Self.ticks(try scene.a.plain.ok(["logs", "web"]).stdout).count >= 5 })
+                for (from, to) in [(scene.a, scene.b), (scene.b, scene.a)] {
+                    let before = Self.ticks(try from.plain.ok(["logs", "web"]).stdout).last ?? 0
+                    let result = try from.migrate("web", to: to.host, ["--online"])
+                    #expect(result.succeeded, "\(result.stderr)")
+                    // The target shows what the init wrote on the source, then what it writes there.
+                    #expect(try eventually { (Self.ticks(try to.plain.ok(["logs", "web"]).stdout).last ?? 0) > before + 3 })
+                    let all = Self.ticks(try to.plain.ok(["logs", "web"]).stdout)
+                    #expect(Self.unbroken(all), "lost or repeated output across the migration to h\(to.host): \(all)")
+                    #expect(try to.plain.ok(["logs", "web"]).stdout.contains("err 1\n"))
+                    // The source keeps nothing of it.
+                    #expect(!(try from.plain.run(["logs", "web"]).succeeded))
+                }
             }
         }
 
