@@ -36,6 +36,7 @@ final class ImageStreamSender: @unchecked Sendable {
     ) throws(FerryError) {
         self.progress = progress
         socket = try TCPSocket.connect(to: address, port: port, within: 10)
+        TCPSocket.setSendTimeout(socket, seconds: ImageStream.stallSeconds)
         let io = StreamIO(fd: socket.rawValue)
         let nonce = try io.read(ImageStream.nonceBytes)
         try io.write(try ImageStream.proof(key: key, nonce: nonce))

@@ -81,10 +81,12 @@ struct MigrationRun {
                 let name = run.name
                 run.removeLocalImages()
                 let transport = run.imageTransport
-                // Unless the target takes over the same device, the source's tasks outlive the
-                // dump, frozen: a rollback is a thaw, and no page is kept here for it.
+                // The source's tasks outlive the dump, frozen: a rollback is a thaw, and no
+                // page is kept here for it. Unless they hold what the target's copy must take
+                // over: the same block device (shared storage), or a network share's
+                // server-side state (NFS locks, which the restore takes again).
                 let dataPath = try run.planned().data
-                let keepFrozen = transport.sendsPagesAway && dataPath == .rsync
+                let keepFrozen = transport.sendsPagesAway && dataPath == .rsync && run.runtime.config.declaredShares.isEmpty
                 // Before the freeze: the connection the pages will take.
                 let pages = try transport.openPages(try run.agent(), container: name, spool: !keepFrozen, progress: run.transferProgress(.images))
                 let started = StartedSync()
