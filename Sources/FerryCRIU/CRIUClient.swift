@@ -64,6 +64,9 @@ public struct CRIUClient: Sendable {
         /// cgroups back below it in every hierarchy, as they were below the container's
         /// cgroup at the dump (its cgroup namespace included).
         public var cgroupRoot: String?
+        /// Descriptors of ours that CRIU uses for the dumped files named by their keys
+        /// (`pipe:[INODE]`): the restored tasks get them instead of new ones.
+        public var inherited: [(key: String, descriptor: OwnedFileDescriptor)] = []
 
         public init(imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String, root: String) {
             self.imagesDirectory = imagesDirectory
@@ -228,11 +231,18 @@ public struct CRIUClient: Sendable {
             // The caller places the tree in its cgroup itself.
             options.manageCgroupsMode = .ignore
         }
+        options.inheritFd = request.inherited.enumerated().map { index, entry in
+            var inherited = Ferry_Criu_inherit_fd()
+            inherited.key = entry.key
+            inherited.fd = Self.firstPassedDescriptor + Int32(index)
+            return inherited
+        }
         var message = Ferry_Criu_criu_req()
         message.type = .restore
         message.opts = options
         let response = try call(
-            message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds, started: started, notify: notify)
+            message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds,
+            started: started, passing: request.inherited.map(\.descriptor.rawValue), notify: notify)
         return response.restore.pid
     }
 
