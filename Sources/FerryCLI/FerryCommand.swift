@@ -12,7 +12,7 @@ public struct FerryCommand: ParsableCommand {
         version: "ferry \(FerryCommand.release) (agent protocol \(AgentProtocol.version))",
         subcommands: [
             CheckCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, ExecCommand.self, EnterCommand.self, SetCommand.self,
-            ListCommand.self, StatusCommand.self, DestroyCommand.self, MountsCommand.self, CheckpointCommand.self, RestoreCommand.self, MigrateCommand.self,
+            ListCommand.self, StatusCommand.self, LogsCommand.self, ConsoleCommand.self, DestroyCommand.self, MountsCommand.self, CheckpointCommand.self, RestoreCommand.self, MigrateCommand.self,
             AgentCommand.self, RecoverCommand.self, AutostartCommand.self,
             DemoCommand.self,
             MonitorCommand.self, PlaceholderCommand.self, ShareReturnCommand.self,

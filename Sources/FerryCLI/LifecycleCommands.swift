@@ -181,6 +181,7 @@ struct StatusCommand: JSONCommand {
         printLine("name:    \(summary.name)")
         printLine("status:  \(summary.status)\(summary.pid.map { " (init pid \($0))" } ?? "")")
         if let started = summary.startedAt { printLine("started: \(CheckpointUse.describe(started))") }
+        if let exit = summary.lastExit { printLine("last exit: status \(exit.status) at \(CheckpointUse.describe(exit.at)) (its output: 'ferry logs \(summary.name)')") }
         printLine("hostname: \(summary.hostname)")
         printLine("autostart: \(summary.autostart ? "yes ('ferry autostart' starts it)" : "no")")
         if let problem = summary.problem { printLine("problem: \(problem)") }

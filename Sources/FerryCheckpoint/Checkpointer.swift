@@ -88,6 +88,7 @@ public struct Checkpointer {
         var manifest = CheckpointManifest(
             format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
             externals: plan.externals, stats: CRIUStats(), checksums: [:], cgroups: cgroups)
+        manifest.console = state.console
         if pageServer != nil { manifest.streamedPages = true }
         try manifest.writePending(to: imagesPath)
         do throws(FerryError) {
@@ -155,6 +156,15 @@ public struct Checkpointer {
                 _ = monitor.waitForExit(seconds: 30)
             }
             if runtime.hasRunState { try runtime.teardown() }
+            // CRIU's kill is no exit of the init's own.
+            ExitRecord.remove(runtime.layout)
+        }
+        // After the monitor has written the init's last output (a migration's target has
+        // no log of its own to append to).
+        do throws(FerryError) {
+            try runtime.layout.consoleLog.carry(into: imagesPath)
+        } catch {
+            logger.warning("the init's output stays behind", metadata: ["container": "\(name)", "error": "\(error.message)"])
         }
         logger.info("checkpoint written", metadata: ["container": "\(name)", "directory": "\(imagesPath)"])
         return Result(

@@ -25,6 +25,9 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     /// By share index: what its placeholder shows if the share cannot be mounted (nil
     /// when the container has no shares, or CRIU's files.img could not be read).
     public var shareInventories: [Int: ShareInventory]?
+    /// The dumped init's console pipes, which CRIU takes from the restoring monitor (see
+    /// ConsolePipes); nil for a checkpoint from before the monitor owned them.
+    public var console: ConsoleKeys?
     /// Post-copy: the memory is not in the images; a `criu lazy-pages` daemon serves it.
     public var lazyPages: Bool?
 
@@ -39,6 +42,7 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         expectedMounts = manifest.mounts
         cgroups = manifest.cgroups ?? [:]
         destinations = Self.destinations(of: manifest)
+        console = manifest.console
         if !config.declaredShares.isEmpty, let files = try? FilesImage(directory: imagesDirectory) {
             shareInventories = ShareInventories.from(files, capture: manifest.mounts, config: config)
         }

@@ -99,9 +99,19 @@ public struct ContainerManager {
         if case .failed(let message) = answer {
             throw FerryError(.commandFailed, "cannot start container \(name): \(message)")
         }
+        if case .exited(let status) = answer {
+            let lines = runtime.layout.consoleLog.lastLines(Self.exitLines)
+            let output = lines.isEmpty ? "it printed nothing" : "its last output:\n  " + lines.joined(separator: "\n  ")
+            throw FerryError(
+                .commandFailed,
+                "cannot start container \(name): init exited with status \(status) right after it started; \(output)\n(all of it: 'ferry logs \(name)')")
+        }
         throw FerryError(
             .commandFailed, "cannot start container \(name): its monitor exited without a word; see \(runtime.layout.monitorLog)")
     }
+
+    /// How many lines of an init that exited at once `start` quotes.
+    static let exitLines = 10
 
     /// How a stop ended.
     public enum StopOutcome: Sendable, Equatable {
@@ -221,6 +231,9 @@ public struct ContainerManager {
         public var shares: [ShareSummary]
         /// Whether `ferry autostart` starts it.
         public var autostart: Bool
+        /// How the init last ended on its own (a checkpoint's kill does not count); absent
+        /// while it runs, or when it never has.
+        public var lastExit: ExitRecord?
     }
 
     public struct ShareSummary: Sendable, Encodable {
@@ -260,7 +273,8 @@ public struct ContainerManager {
                 return ShareSummary(
                     share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false,
                     placeholderSince: placeholder?.since, returned: placeholder?.returned)
-            }, autostart: runtime.config.startsAtBoot)
+            },
+            autostart: runtime.config.startsAtBoot, lastExit: pid == nil ? ExitRecord.read(runtime.layout) : nil)
     }
 
     /// What `list` and `status` say of a migration in progress or left unfinished.

@@ -4,7 +4,7 @@
 extension ContainerManager.Summary {
     private enum CodingKeys: String, CodingKey {
         case name, status, pid, startedAt, hostname, problem, storage, overlay, rootfs, binds, command, migration, security, network
-        case hostInterface, limits, checkpoint, shares, autostart
+        case hostInterface, limits, checkpoint, shares, autostart, lastExit
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -28,6 +28,7 @@ extension ContainerManager.Summary {
         try container.encode(DefaultCheckpointJSON(checkpoint), forKey: .checkpoint)
         try container.encode(shares, forKey: .shares)
         try container.encode(autostart, forKey: .autostart)
+        try container.encode(lastExit, forKey: .lastExit)
     }
 }
 

@@ -88,6 +88,9 @@ public struct ContainerLayout: Sendable {
     public var overlayMountPoint: String { "\(directory)/rootfs" }
     public var runtimeState: String { "\(directory)/run.json" }
     public var monitorLog: String { "\(directory)/monitor.log" }
+    /// The init's output (see ConsoleLog), and where `ferry console` reaches its monitor.
+    public var consoleLog: ConsoleLog { ConsoleLog(directory: directory) }
+    public var consoleSocket: String { "\(directory)/console.sock" }
     /// Where `--share` N is mounted on this host, and what its mount command said.
     public func shareMountPoint(_ index: Int) -> String { "\(directory)/shares/\(index)" }
     public func shareLog(_ index: Int) -> String { "\(directory)/shares/\(index).log" }

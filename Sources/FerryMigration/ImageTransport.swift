@@ -82,7 +82,8 @@ final class StreamImageTransport: ImageTransport {
 
     func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget) throws(FerryError) -> UInt64 {
         guard let sender else { throw FerryError(.invalidState, "the image stream was not opened before the dump") }
-        let files = try CheckpointManifest.contentFiles(of: directory) + [CheckpointManifest.fileName]
+        // The init's output goes along, outside the checksums (see ConsoleLog.carry).
+        let files = try CheckpointManifest.contentFiles(of: directory) + [CheckpointManifest.fileName] + ConsoleLog.carried(in: directory)
         return try sender.finish(directory: directory, files: files)
     }
 
