@@ -27,6 +27,9 @@ struct MigrationRun {
     var frozenStart: Double?
     /// The frozen-phase sync of the private area, started beside the dump.
     var finalSync: BackgroundTask<UInt64>?
+    /// What changes in the private area from before the live pre-sync until the freeze;
+    /// nil offline, with shared storage, or where the area's filesystem cannot be tracked.
+    var tracker: ChangeTracker?
     /// How CRIU's images travel: the journal's choice, so a recovery finds them too.
     let imageTransport: any ImageTransport
     /// Set when an undo found the target unreachable and waited out its lease instead.
@@ -73,6 +76,11 @@ struct MigrationRun {
                 if run.mountsSource { try run.runtime.privateArea.mountPrivate() }
             },
             .presync: Row(step: .presync, undo: { _ in nil }) { (run) throws(FerryError) in
+                // Tracked from before the walk, so no change between the walk and the
+                // freeze goes unseen: the frozen sync then sends only what changed.
+                if run.online, try run.planned().data == .rsync {
+                    run.tracker = ChangeTracker.start(area: run.runtime.layout.privateArea, logger: run.logger)
+                }
                 // Live: files may vanish under a running container; the frozen sync is exact.
                 try run.syncPrivateArea(exact: !run.online)
             },
@@ -362,12 +370,25 @@ struct MigrationRun {
     }
 
     /// The sync of the private area to the target as a job to run now or beside the dump;
-    /// nil when nothing is copied (shared storage).
+    /// nil when nothing is copied (shared storage). An exact sync with a tracker running
+    /// (the frozen one) sends only the paths that changed, once the tracker has drained.
     func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
         guard try planned().data == .rsync else { return nil }
         let (source, destination, target, logger, progress) = (runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress)
+        let changes = exact ? tracker.map { (tracker: $0, cgroup: runtime.cgroup, list: "\(runtime.layout.directory)/final-sync.paths") } : nil
         return { () throws(FerryError) -> UInt64 in
-            try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
+            guard let changes else { return try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress) }
+            switch try changes.tracker.drain(processes: changes.cgroup.pids) {
+            case .whole(let reason):
+                logger.notice("the frozen-phase sync copies the whole private area", metadata: ["reason": "\(reason)"])
+                return try Rsync.push(source, to: destination, target: target, exact: true, logger: logger, progress: progress)
+            case .changed(let paths):
+                logger.info("the frozen-phase sync sends the paths that changed", metadata: ["paths": "\(paths.count)"])
+                guard !paths.isEmpty else { return 0 }
+                try writeBytes(changes.list, paths.flatMap { $0 + [0] })
+                defer { unlink(changes.list) }
+                return try Rsync.pushChanged(source, list: changes.list, to: destination, target: target, logger: logger, progress: progress)
+            }
         }
     }
 

@@ -14,10 +14,28 @@ enum Rsync {
         _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger? = nil,
         progress: (@Sendable (String) -> Void)? = nil
     ) throws(FerryError) -> UInt64 {
-        var argv = [
-            "rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--delete", "--sparse",
-            "--stats", "-e", target.rsyncShell,
-        ]
+        try run(["--delete"], source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
+    }
+
+    /// Syncs only the paths named in `list` (relative to `source`, NUL-separated), always
+    /// exactly: each is sent with its parents' attributes when it exists, and deleted on
+    /// the target (a directory with what it holds) when it does not. Only what is named is
+    /// looked at, so the cost is what changed, not what exists.
+    static func pushChanged(
+        _ source: String, list: String, to destination: String, target: SSHTarget, logger: Logger? = nil,
+        progress: (@Sendable (String) -> Void)? = nil
+    ) throws(FerryError) -> UInt64 {
+        let options = ["--relative", "--dirs", "--from0", "--files-from=\(list)", "--delete-missing-args", "--force"]
+        return try run(options, source, to: destination, target: target, exact: true, logger: logger, progress: progress)
+    }
+
+    /// rsync with the attributes every copy keeps (hard links, ACLs, xattrs, numeric ids,
+    /// holes) and `options`.
+    private static func run(
+        _ options: [String], _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger?,
+        progress: (@Sendable (String) -> Void)?
+    ) throws(FerryError) -> UInt64 {
+        var argv = ["rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--stats", "-e", target.rsyncShell] + options
         if progress != nil { argv.append("--info=progress2") }
         argv += ["\(source)/", "\(target.destination):\(destination)/"]
         let output = try Spawn.run(Spawn.diesWithParent(argv), onInterrupt: .endsOnInterrupt, onOutput: progress.map { report in
