@@ -364,6 +364,10 @@ int fy_fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd, const
 int fy_open_by_handle_at(int mount_fd, const void *handle, int flags) {
     return open_by_handle_at(mount_fd, (struct file_handle *)handle, flags);
 }
+int fy_handle_of_descriptor(int fd, void *handle) {
+    int mount_id;
+    return name_to_handle_at(fd, "", (struct file_handle *)handle, &mount_id, AT_EMPTY_PATH);
+}
 const unsigned int FY_FAN_CLASS_NOTIF = FAN_CLASS_NOTIF, FY_FAN_CLOEXEC = FAN_CLOEXEC,
     FY_FAN_NONBLOCK = FAN_NONBLOCK, FY_FAN_UNLIMITED_QUEUE = FAN_UNLIMITED_QUEUE,
     FY_FAN_REPORT_FID = FAN_REPORT_FID, FY_FAN_REPORT_DFID_NAME = FAN_REPORT_DFID_NAME;

@@ -15,9 +15,8 @@ import Logging
 /// when the container is frozen and nothing in the area moves any more.
 final class ChangeTracker: @unchecked Sendable {
     private let fanotify: Fanotify
-    /// The area's path as the kernel spells it (symbolic links resolved).
-    private let area: [UInt8]
-    private let logger: Logger
+    /// The area, as the drain reads it and the kernel names it.
+    private let source: SyncSource
     private let lock = NSLock()
     private var draining = false
     /// Names that changed, per directory that was under the area when its event was read.
@@ -30,10 +29,15 @@ final class ChangeTracker: @unchecked Sendable {
 
     /// Starts watching `area`; nil (logged) when its filesystem cannot be watched this way
     /// (no file handles, an old kernel): the frozen-phase sync then copies the whole area.
-    static func start(area: String, logger: Logger) -> ChangeTracker? {
+    /// The thread holds the tracker only while it reads, so a migration that ends before
+    /// the drain closes the group by dropping the tracker.
+    static func start(_ source: SyncSource, logger: Logger) -> ChangeTracker? {
         do throws(FerryError) {
-            let tracker = try ChangeTracker(area: area, logger: logger)
-            Thread.detachNewThread { tracker.readUntilDrained() }
+            let tracker = ChangeTracker(source, fanotify: try Fanotify(filesystemOf: source.anchor.procPath, events: .changes))
+            Thread.detachNewThread { [weak tracker] in
+                Thread.current.name = "ferry change tracker"
+                while let current = tracker, current.readWhenReady() {}
+            }
             return tracker
         } catch {
             logger.notice("the private area's changes cannot be tracked; the frozen-phase sync copies all of it", metadata: ["error": "\(error.message)"])
@@ -41,34 +45,29 @@ final class ChangeTracker: @unchecked Sendable {
         }
     }
 
-    private init(area: String, logger: Logger) throws(FerryError) {
-        guard let resolved = realpath(area, nil) else { throw FerryError.system("realpath", .init(rawValue: errno), path: area) }
-        defer { free(resolved) }
-        self.area = Array(String(cString: resolved).utf8)
-        self.logger = logger
-        fanotify = try Fanotify(filesystemOf: area, events: .changes)
+    private init(_ source: SyncSource, fanotify: Fanotify) {
+        self.source = source
+        self.fanotify = fanotify
     }
 
-    /// The tracker's thread: reads events until the drain takes over.
-    private func readUntilDrained() {
-        Thread.current.name = "ferry change tracker"
-        while true {
-            let ready: Bool
-            do throws(FerryError) { ready = try fanotify.waitForEvents(milliseconds: 100) } catch {
-                lock.withLock { doubt = doubt ?? error.message }
-                return
-            }
-            let done = lock.withLock { () -> Bool in
-                if ready, !draining { readQueued() }
-                return draining
-            }
-            if done { return }
+    /// One turn of the tracker's thread: waits a little for events and reads them; false
+    /// once the drain has taken over (or the group failed, which leaves it in doubt).
+    private func readWhenReady() -> Bool {
+        let ready: Bool
+        do throws(FerryError) { ready = try fanotify.waitForEvents(milliseconds: 100) } catch {
+            lock.withLock { doubt = doubt ?? error.message }
+            return false
+        }
+        return lock.withLock {
+            if ready, !draining { readQueued() }
+            return !draining
         }
     }
 
     /// Stops tracking once the container is frozen and plans the frozen-phase sync: the
     /// changed paths, or the whole area when anything about them is in doubt. `processes`
-    /// are the container's: a file they map shared and writable changes with no event.
+    /// are the container's: a file they map shared and writable changes with no event, so
+    /// it is named as changed.
     func drain(processes: [pid_t]) throws(FerryError) -> FinalSyncPlan {
         lock.lock()
         draining = true
@@ -76,14 +75,14 @@ final class ChangeTracker: @unchecked Sendable {
         if FailurePoint.asks("change-tracker", "overflow") { doubt = doubt ?? "the event queue overflowed (injected by FERRY_FAIL_AT)" }
         let resolved = doubt == nil ? Result { () throws(FerryError) in try resolve() } : nil
         let reason = doubt
+        // Its thread reads no more once draining is set; it only polls once more.
+        fanotify.close()
         lock.unlock()
         guard let resolved else { return .whole(reason: reason ?? "") }
-        let changes = try resolved.get()
-        if let mapped = Self.sharedWritableMapping(processes) {
-            return .whole(reason: "a process maps \(mapped) shared and writable")
-        }
-        let area = area
-        return try changes.transferList(kind: { Self.kind(area, $0) }, contents: { (tree) throws(FerryError) in try Self.contents(area, tree) })
+        var changes = try resolved.get()
+        for path in try Self.sharedWritableFiles(processes, source) { changes.recordWritten(path) }
+        let source = source
+        return try changes.transferList(kind: { Self.kind(source, $0) }, contents: { (tree) throws(FerryError) in try Self.contents(source, tree) })
     }
 
     /// Reads and sorts every queued event (the lock held).
@@ -106,22 +105,20 @@ final class ChangeTracker: @unchecked Sendable {
             if event.mask.subtracting(.onDirectory) == .attrib { return }
             throw FerryError(.corrupt, "a fanotify event without a name (mask \(String(event.mask.rawValue, radix: 16)))")
         }
-        if try isUnderArea(directory) { changed[directory, default: [:]][name, default: []].formUnion(event.mask) }
+        if isUnderArea(directory) { changed[directory, default: [:]][name, default: []].formUnion(event.mask) }
         if event.mask.contains(.onDirectory), !event.mask.isDisjoint(with: [.movedFrom, .movedTo]) { underArea = [:] }
     }
 
-    private func isUnderArea(_ directory: KernelFileHandle) throws(FerryError) -> Bool {
+    /// Whether a directory's names are kept. A lookup that fails while the container runs
+    /// (a directory removed as its handle is decoded can fail with ENOMEM) keeps them,
+    /// undecided: the drain looks again, with the container frozen.
+    private func isUnderArea(_ directory: KernelFileHandle) -> Bool {
         if let known = underArea[directory] { return known }
-        let verdict = try fanotify.path(of: directory).map { relative($0) != nil } ?? false
+        let lookup = Result { () throws(FerryError) in try Fanotify.path(of: directory, through: source.anchor) }
+        guard case .success(let path) = lookup else { return true }
+        let verdict = path.map { source.relative($0) != nil } ?? false
         underArea[directory] = verdict
         return verdict
-    }
-
-    /// `path` relative to the area ("" for the area itself); nil outside it.
-    private func relative(_ path: [UInt8]) -> [UInt8]? {
-        if path == area { return [] }
-        guard path.count > area.count, path.starts(with: area), path[area.count] == UInt8(ascii: "/") else { return nil }
-        return Array(path[(area.count + 1)...])
     }
 
     /// Where each directory with changes is now (frozen): a directory gone or moved out
@@ -129,51 +126,52 @@ final class ChangeTracker: @unchecked Sendable {
     private func resolve() throws(FerryError) -> ChangedPaths {
         var paths = ChangedPaths()
         for (directory, names) in changed {
-            guard let path = try fanotify.path(of: directory), let inside = relative(path) else { continue }
+            guard let path = try Fanotify.path(of: directory, through: source.anchor), let inside = source.relative(path) else { continue }
             for (name, mask) in names { paths.record(mask, directory: inside, name: name) }
         }
         return paths
     }
 
-    private static func kind(_ area: [UInt8], _ path: [UInt8]) -> ChangedPaths.Kind? {
+    private static func kind(_ source: SyncSource, _ path: [UInt8]) -> ChangedPaths.Kind? {
         var status = stat()
-        guard lstat(cPath(area, path), &status) == 0 else { return nil }
+        guard lstat(source.cPath(path), &status) == 0 else { return nil }
         return status.st_mode & S_IFMT == S_IFDIR ? .directory : .other(links: UInt64(status.st_nlink))
     }
 
     /// Every path under the directory `tree` (relative to the area).
-    private static func contents(_ area: [UInt8], _ tree: [UInt8]) throws(FerryError) -> [[UInt8]] {
+    private static func contents(_ source: SyncSource, _ tree: [UInt8]) throws(FerryError) -> [[UInt8]] {
         var found: [[UInt8]] = []
         var pending = [tree]
         while let directory = pending.popLast() {
-            for name in try directoryEntryNames(area + [UInt8(ascii: "/")] + directory) {
+            for name in try directoryEntryNames(Array(source.path.utf8) + [UInt8(ascii: "/")] + directory) {
                 let path = directory + [UInt8(ascii: "/")] + name
                 found.append(path)
-                if kind(area, path) == .directory { pending.append(path) }
+                if kind(source, path) == .directory { pending.append(path) }
             }
         }
         return found
     }
 
-    /// The C string of `relative` under `area`, byte for byte.
-    private static func cPath(_ area: [UInt8], _ relative: [UInt8]) -> [CChar] {
-        (area + [UInt8(ascii: "/")] + relative + [0]).map { CChar(bitPattern: $0) }
-    }
-
-    /// A file that one of `processes` maps shared and writable (its writes raise no
-    /// event), by its path in /proc/PID/maps; nil when there is none.
-    private static func sharedWritableMapping(_ processes: [pid_t]) -> String? {
+    /// The files under the area that `processes` map shared and writable: written through
+    /// memory, they raise no event, and their times may not move (a page dirtied again
+    /// before its writeback). Each is found by its handle, as the directories are.
+    private static func sharedWritableFiles(_ processes: [pid_t], _ source: SyncSource) throws(FerryError) -> [[UInt8]] {
+        let device = try source.anchor.stat().st_dev
+        var found: [[UInt8]] = []
         for pid in processes {
-            guard let maps = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { continue }
+            // A process that ended since the freeze maps nothing.
+            guard let maps = try? readText("/proc/\(pid)/maps") else { continue }
             for line in maps.split(separator: "\n") {
                 let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-                guard fields.count == 6, fields[1].dropFirst().first == "w", fields[1].last == "s" else { continue }
-                let path = fields[5].trimmingCharacters(in: .whitespaces)
-                // Shared anonymous memory, System V segments and memfds are no files of the area.
-                if path.hasSuffix(" (deleted)") || !path.hasPrefix("/") || path.hasPrefix("/dev/") { continue }
-                return path
+                guard fields.count == 6, fields[1].dropFirst().first == "w", fields[1].last == "s", fields[4] != "0" else { continue }
+                guard let file = try? OwnedFileDescriptor.open("/proc/\(pid)/map_files/\(fields[0])", O_RDONLY),
+                    (try file.stat()).st_dev == device,
+                    let path = try Fanotify.path(of: try Fanotify.handle(of: file), through: source.anchor),
+                    let inside = source.relative(path)
+                else { continue }
+                found.append(inside)
             }
         }
-        return nil
+        return found
     }
 }

@@ -27,6 +27,11 @@ struct ChangedPaths: Equatable {
         if mask.contains([.movedTo, .onDirectory]) { trees.insert(path) }
     }
 
+    /// Records a file that changed with no event (written through a shared mapping).
+    mutating func recordWritten(_ path: [UInt8]) {
+        entries.insert(path)
+    }
+
     static func join(_ directory: [UInt8], _ name: [UInt8]) -> [UInt8] {
         if name == Array(".".utf8) { return directory.isEmpty ? name : directory }
         return directory.isEmpty ? name : directory + [UInt8(ascii: "/")] + name

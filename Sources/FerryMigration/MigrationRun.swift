@@ -27,8 +27,10 @@ struct MigrationRun {
     var frozenStart: Double?
     /// The frozen-phase sync of the private area, started beside the dump.
     var finalSync: BackgroundTask<UInt64>?
+    /// Where the frozen-phase sync reads the private area (online, when it is copied).
+    var syncSource: SyncSource?
     /// What changes in the private area from before the live pre-sync until the freeze;
-    /// nil offline, with shared storage, or where the area's filesystem cannot be tracked.
+    /// nil when there is no sync source or its filesystem cannot be tracked.
     var tracker: ChangeTracker?
     /// How CRIU's images travel: the journal's choice, so a recovery finds them too.
     let imageTransport: any ImageTransport
@@ -79,7 +81,9 @@ struct MigrationRun {
                 // Tracked from before the walk, so no change between the walk and the
                 // freeze goes unseen: the frozen sync then sends only what changed.
                 if run.online, try run.planned().data == .rsync {
-                    run.tracker = ChangeTracker.start(area: run.runtime.layout.privateArea, logger: run.logger)
+                    let source = try SyncSource(area: run.runtime.layout.privateArea, insulated: run.runtime.config.storage.isInsulated)
+                    run.syncSource = source
+                    run.tracker = ChangeTracker.start(source, logger: run.logger)
                 }
                 // Live: files may vanish under a running container; the frozen sync is exact.
                 try run.syncPrivateArea(exact: !run.online)
@@ -93,6 +97,9 @@ struct MigrationRun {
                 let pages = try transport.openPages(try run.agent(), container: name)
                 let started = StartedSync()
                 let sync = try run.finalSyncJob()
+                // The job owns the area's copy now: it goes with the job, before any undo
+                // mounts the area again.
+                (run.syncSource, run.tracker) = (nil, nil)
                 do throws(FerryError) {
                     _ = try transport.withSourceImages { (images) throws(FerryError) in
                         try checkpointer.checkpoint(
@@ -375,19 +382,19 @@ struct MigrationRun {
     func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
         guard try planned().data == .rsync else { return nil }
         let (source, destination, target, logger, progress) = (runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress)
-        let changes = exact ? tracker.map { (tracker: $0, cgroup: runtime.cgroup, list: "\(runtime.layout.directory)/final-sync.paths") } : nil
+        let frozen = exact ? syncSource.map { (source: $0, tracker: tracker, cgroup: runtime.cgroup, list: "\(runtime.layout.directory)/final-sync.paths") } : nil
         return { () throws(FerryError) -> UInt64 in
-            guard let changes else { return try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress) }
-            switch try changes.tracker.drain(processes: changes.cgroup.pids) {
+            guard let frozen else { return try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress) }
+            switch try frozen.tracker?.drain(processes: frozen.cgroup.pids) ?? .whole(reason: "the changes were not tracked") {
             case .whole(let reason):
                 logger.notice("the frozen-phase sync copies the whole private area", metadata: ["reason": "\(reason)"])
-                return try Rsync.push(source, to: destination, target: target, exact: true, logger: logger, progress: progress)
+                return try Rsync.push(frozen.source.path, to: destination, target: target, exact: true, logger: logger, progress: progress)
             case .changed(let paths):
                 logger.info("the frozen-phase sync sends the paths that changed", metadata: ["paths": "\(paths.count)"])
                 guard !paths.isEmpty else { return 0 }
-                try writeBytes(changes.list, paths.flatMap { $0 + [0] })
-                defer { unlink(changes.list) }
-                return try Rsync.pushChanged(source, list: changes.list, to: destination, target: target, logger: logger, progress: progress)
+                try writeBytes(frozen.list, paths.flatMap { $0 + [0] })
+                defer { unlink(frozen.list) }
+                return try Rsync.pushChanged(frozen.source.path, list: frozen.list, to: destination, target: target, logger: logger, progress: progress)
             }
         }
     }

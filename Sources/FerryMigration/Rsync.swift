@@ -18,14 +18,17 @@ enum Rsync {
     }
 
     /// Syncs only the paths named in `list` (relative to `source`, NUL-separated), always
-    /// exactly: each is sent with its parents' attributes when it exists, and deleted on
-    /// the target (a directory with what it holds) when it does not. Only what is named is
-    /// looked at, so the cost is what changed, not what exists.
+    /// exactly: each is sent (its contents by rsync's delta, its parents' attributes with
+    /// it) when it exists, and deleted on the target (a directory with what it holds) when
+    /// it does not. Only what is named is looked at: the cost is what changed, not what
+    /// exists.
     static func pushChanged(
         _ source: String, list: String, to destination: String, target: SSHTarget, logger: Logger? = nil,
         progress: (@Sendable (String) -> Void)? = nil
     ) throws(FerryError) -> UInt64 {
-        let options = ["--relative", "--dirs", "--from0", "--files-from=\(list)", "--delete-missing-args", "--force"]
+        // Every path named changed, so none is skipped for a size and time that match: a
+        // rewrite within a second on a filesystem with whole-second times would be.
+        let options = ["--relative", "--dirs", "--ignore-times", "--from0", "--files-from=\(list)", "--delete-missing-args", "--force"]
         return try run(options, source, to: destination, target: target, exact: true, logger: logger, progress: progress)
     }
 

@@ -11,8 +11,6 @@ import SystemPackage
 /// descriptors, so a watched file never stays busy because of it.
 public final class Fanotify: Sendable {
     private let descriptor: OwnedFileDescriptor
-    /// A descriptor on the watched filesystem, for `open_by_handle_at`.
-    private let anchor: OwnedFileDescriptor
 
     /// Watches the filesystem that holds `path` for `events`. The queue has no limit (root
     /// only): a busy host filesystem must not drop the events of the one directory watched.
@@ -22,7 +20,12 @@ public final class Fanotify: Sendable {
         let fd = try syscall("fanotify_init", path: path) { fy_fanotify_init(flags, UInt32(O_RDONLY)) }
         descriptor = OwnedFileDescriptor(taking: fd)
         try syscall("fanotify_mark", path: path) { fy_fanotify_mark(fd, FY_FAN_MARK_ADD | FY_FAN_MARK_FILESYSTEM, events.rawValue, AT_FDCWD, path) }
-        anchor = try OwnedFileDescriptor.open(path, O_RDONLY | O_DIRECTORY)
+    }
+
+    /// Closes the group once its events are read: no more arrive. The group must not be
+    /// used afterwards.
+    public func close() {
+        descriptor.close()
     }
 
     /// Waits up to `milliseconds` for events to read; whether there are some.
@@ -40,10 +43,11 @@ public final class Fanotify: Sendable {
         }
     }
 
-    /// The path of the directory `handle` names now, as this process sees it; nil when the
-    /// directory is gone (deleted, its handle stale). The corresponding C function is
-    /// `open_by_handle_at`.
-    public func path(of handle: KernelFileHandle) throws(FerryError) -> [UInt8]? {
+    /// The path of the directory (or open file) `handle` names now, as seen through the
+    /// mount of `anchor` (a descriptor on the watched filesystem; on a detached mount, a
+    /// path from its root); nil when it is gone (deleted, its handle stale).
+    /// The corresponding C function is `open_by_handle_at`.
+    public static func path(of handle: KernelFileHandle, through anchor: OwnedFileDescriptor) throws(FerryError) -> [UInt8]? {
         let fd: Int32
         switch valueOrErrno({ handle.structBytes.withUnsafeBytes { fy_open_by_handle_at(anchor.rawValue, $0.baseAddress, FY_O_PATH | O_CLOEXEC) } }) {
         case .success(let opened): fd = opened
@@ -54,6 +58,17 @@ public final class Fanotify: Sendable {
         // A directory removed while still open resolves, with no name left in the tree.
         guard try directory.stat().st_nlink > 0 else { return nil }
         return try Self.linkBytes(directory.procPath)
+    }
+
+    /// The handle of the file `fd` is open on, as fanotify reports handles.
+    /// The corresponding C function is `name_to_handle_at` (AT_EMPTY_PATH).
+    public static func handle(of fd: OwnedFileDescriptor) throws(FerryError) -> KernelFileHandle {
+        let room = 128  // MAX_HANDLE_SZ
+        var buffer = KernelFileHandle(type: 0, bytes: [UInt8](repeating: 0, count: room)).structBytes
+        try syscall("name_to_handle_at") { buffer.withUnsafeMutableBytes { fy_handle_of_descriptor(fd.rawValue, $0.baseAddress) } }
+        let count = min(room, Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16 | Int(buffer[3]) << 24)
+        let type = Int32(bitPattern: UInt32(buffer[4]) | UInt32(buffer[5]) << 8 | UInt32(buffer[6]) << 16 | UInt32(buffer[7]) << 24)
+        return KernelFileHandle(type: type, bytes: Array(buffer[8..<(8 + count)]))
     }
 
     /// The target of a /proc magic link as bytes (a path need not be UTF-8).

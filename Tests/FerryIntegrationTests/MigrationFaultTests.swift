@@ -49,7 +49,7 @@ extension Integration {
             /// of the scratch directory; returns the pid and that file.
             /// `ownGroup`: ferry leads a session and process group of its own, as a job a
             /// shell runs in the foreground, so `kill(-pid, …)` is what Ctrl-C does there.
-            func startMigration(environment extra: [String: String] = [:], ownGroup: Bool = false) throws -> (pid: pid_t, output: String) {
+            func startMigration(environment extra: [String: String] = [:], ownGroup: Bool = false, arguments: [String] = []) throws -> (pid: pid_t, output: String) {
                 let output = scratch.path("migrate.out")
                 FileManager.default.createFile(atPath: output, contents: nil)
                 let log = try OwnedFileDescriptor.open(output, O_WRONLY)
@@ -57,7 +57,7 @@ extension Integration {
                 environment["FERRY_ROOT"] = hosts.root(1)
                 for (key, value) in extra { environment[key] = value }
                 let pid = try Spawn.start(
-                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", name, "h2", "--ssh-config", hosts.sshConfig],
+                    ["nsenter", "--net=/run/netns/\(try hosts.namespace(1))", Ferry.executable, "migrate", name, "h2", "--ssh-config", hosts.sshConfig] + arguments,
                     environment: environment.map { "\($0)=\($1)" }, stdout: log.rawValue, stderr: log.rawValue, newSession: ownGroup)
                 log.close()
                 return (pid, output)
