@@ -385,6 +385,7 @@ struct MigrationRun {
         let frozen = exact ? syncSource.map { (source: $0, tracker: tracker, cgroup: runtime.cgroup, list: "\(runtime.layout.directory)/final-sync.paths") } : nil
         return { () throws(FerryError) -> UInt64 in
             guard let frozen else { return try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress) }
+            let started = Monotonic.now
             switch try frozen.tracker?.drain(processes: frozen.cgroup.pids) ?? .whole(reason: "the changes were not tracked") {
             case .whole(let reason):
                 logger.notice("the frozen-phase sync copies the whole private area", metadata: ["reason": "\(reason)"])
@@ -394,7 +395,9 @@ struct MigrationRun {
                 guard !paths.isEmpty else { return 0 }
                 try writeBytes(frozen.list, paths.flatMap { $0 + [0] })
                 defer { unlink(frozen.list) }
-                return try Rsync.pushChanged(frozen.source.path, list: frozen.list, to: destination, target: target, logger: logger, progress: progress)
+                let bytes = try Rsync.pushChanged(frozen.source.path, list: frozen.list, to: destination, target: target, logger: logger, progress: progress)
+                logger.info("the paths that changed were sent", metadata: ["seconds": "\(String(format: "%.3f", Monotonic.now - started))"])
+                return bytes
             }
         }
     }

@@ -78,7 +78,7 @@ extension Integration {
             return text
         }
 
-        @Test(arguments: [("shared", [String]()), ("insulated", ["--storage", "insulated", "--image", "128M"])])
+        @Test(arguments: [("shared", [String]()), ("insulated", ["--storage", "insulated", "--image", "128M"]), ("overlay", ["--overlay"])])
         func theFrozenSyncSendsWhatChanged(_ storage: String, _ options: [String]) throws {
             let output = try Self.migrateAndCompare("frozen-sync-\(storage)", options: options, command: Self.churn)
             #expect(output.contains("the frozen-phase sync sends the paths that changed"), "\(output)")
