@@ -27,7 +27,7 @@ final class ChangeTracker: @unchecked Sendable {
     private var doubt: String?
     private var buffer = [UInt8](repeating: 0, count: 1 << 18)
 
-    /// Starts watching `area`; nil (logged) when its filesystem cannot be watched this way
+    /// Starts watching the area of `source`; nil (logged) when its filesystem cannot be watched this way
     /// (no file handles, an old kernel): the frozen-phase sync then copies the whole area.
     /// The thread holds the tracker only while it reads, so a migration that ends before
     /// the drain closes the group by dropping the tracker.
@@ -65,24 +65,27 @@ final class ChangeTracker: @unchecked Sendable {
     }
 
     /// Stops tracking once the container is frozen and plans the frozen-phase sync: the
-    /// changed paths, or the whole area when anything about them is in doubt. `processes`
-    /// are the container's: a file they map shared and writable changes with no event, so
-    /// it is named as changed.
-    func drain(processes: [pid_t]) throws(FerryError) -> FinalSyncPlan {
+    /// changed paths, or the whole area when anything about them is in doubt (a directory
+    /// that cannot be looked up, a tree that cannot be listed, included). `processes` are
+    /// the container's: a file they map shared and writable changes with no event, so it
+    /// is named as changed.
+    func drain(processes: [pid_t]) -> FinalSyncPlan {
         lock.lock()
         draining = true
         readQueued()
         if FailurePoint.asks("change-tracker", "overflow") { doubt = doubt ?? "the event queue overflowed (injected by FERRY_FAIL_AT)" }
-        let resolved = doubt == nil ? Result { () throws(FerryError) in try resolve() } : nil
-        let reason = doubt
+        let resolved = doubt.map { Result<ChangedPaths, FerryError>.failure(FerryError(.corrupt, $0)) } ?? Result { () throws(FerryError) in try resolve() }
         // Its thread reads no more once draining is set; it only polls once more.
         fanotify.close()
         lock.unlock()
-        guard let resolved else { return .whole(reason: reason ?? "") }
-        var changes = try resolved.get()
-        for path in try Self.sharedWritableFiles(processes, source) { changes.recordWritten(path) }
-        let source = source
-        return try changes.transferList(kind: { Self.kind(source, $0) }, contents: { (tree) throws(FerryError) in try Self.contents(source, tree) })
+        do throws(FerryError) {
+            var changes = try resolved.get()
+            for path in try Self.sharedWritableFiles(processes, source) { changes.recordWritten(path) }
+            let source = source
+            return try changes.transferList(kind: { Self.kind(source, $0) }, contents: { (tree) throws(FerryError) in try Self.contents(source, tree) })
+        } catch {
+            return .whole(reason: error.message)
+        }
     }
 
     /// Reads and sorts every queued event (the lock held).

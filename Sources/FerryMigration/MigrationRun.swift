@@ -386,7 +386,7 @@ struct MigrationRun {
         return { () throws(FerryError) -> UInt64 in
             guard let frozen else { return try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress) }
             let started = Monotonic.now
-            switch try frozen.tracker?.drain(processes: frozen.cgroup.pids) ?? .whole(reason: "the changes were not tracked") {
+            switch frozen.tracker?.drain(processes: frozen.cgroup.pids) ?? .whole(reason: "the changes were not tracked") {
             case .whole(let reason):
                 logger.notice("the frozen-phase sync copies the whole private area", metadata: ["reason": "\(reason)"])
                 return try Rsync.push(frozen.source.path, to: destination, target: target, exact: true, logger: logger, progress: progress)
