@@ -382,20 +382,25 @@ struct MigrationRun {
     func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
         guard try planned().data == .rsync else { return nil }
         let (source, destination, target, logger, progress) = (runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress)
-        let frozen = exact ? syncSource.map { (source: $0, tracker: tracker, cgroup: runtime.cgroup, list: "\(runtime.layout.directory)/final-sync.paths") } : nil
+        guard exact, let syncSource else {
+            return { () throws(FerryError) -> UInt64 in
+                try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
+            }
+        }
+        // Started now, before the freeze: the frozen phase then pays only for the list.
+        let pending = try Rsync.startChanged(syncSource.path, to: destination, target: target, progress: progress)
+        let (tracker, cgroup) = (tracker, runtime.cgroup)
         return { () throws(FerryError) -> UInt64 in
-            guard let frozen else { return try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress) }
             let started = Monotonic.now
-            switch frozen.tracker?.drain(processes: frozen.cgroup.pids) ?? .whole(reason: "the changes were not tracked") {
+            switch tracker?.drain(processes: cgroup.pids) ?? .whole(reason: "the changes were not tracked") {
             case .whole(let reason):
                 logger.notice("the frozen-phase sync copies the whole private area", metadata: ["reason": "\(reason)"])
-                return try Rsync.push(frozen.source.path, to: destination, target: target, exact: true, logger: logger, progress: progress)
+                return try Rsync.push(syncSource.path, to: destination, target: target, exact: true, logger: logger, progress: progress)
             case .changed(let paths):
-                logger.info("the frozen-phase sync sends the paths that changed", metadata: ["paths": "\(paths.count)"])
-                guard !paths.isEmpty else { return 0 }
-                try writeBytes(frozen.list, paths.flatMap { $0 + [0] })
-                defer { unlink(frozen.list) }
-                let bytes = try Rsync.pushChanged(frozen.source.path, list: frozen.list, to: destination, target: target, logger: logger, progress: progress)
+                logger.info(
+                    "the frozen-phase sync sends the paths that changed",
+                    metadata: ["paths": "\(paths.count)", "drained in": "\(String(format: "%.3f", Monotonic.now - started))"])
+                let bytes = try pending.send(paths, logger: logger)
                 logger.info("the paths that changed were sent", metadata: ["seconds": "\(String(format: "%.3f", Monotonic.now - started))"])
                 return bytes
             }

@@ -17,19 +17,36 @@ enum Rsync {
         try run(["--delete"], source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
     }
 
-    /// Syncs only the paths named in `list` (relative to `source`, NUL-separated), always
-    /// exactly: each is sent (its contents by rsync's delta, its parents' attributes with
-    /// it) when it exists, and deleted on the target (a directory with what it holds) when
-    /// it does not. Only what is named is looked at: the cost is what changed, not what
-    /// exists.
-    static func pushChanged(
-        _ source: String, list: String, to destination: String, target: SSHTarget, logger: Logger? = nil,
-        progress: (@Sendable (String) -> Void)? = nil
-    ) throws(FerryError) -> UInt64 {
+    /// Starts an exact sync of only the paths it will be given (relative to `source`), so
+    /// that ssh and rsync are up before the freeze: `PendingPush.send` hands it the list.
+    static func startChanged(
+        _ source: String, to destination: String, target: SSHTarget, progress: (@Sendable (String) -> Void)? = nil
+    ) throws(FerryError) -> PendingPush {
         // Every path named changed, so none is skipped for a size and time that match: a
         // rewrite within a second on a filesystem with whole-second times would be.
-        let options = ["--relative", "--dirs", "--ignore-times", "--from0", "--files-from=\(list)", "--delete-missing-args", "--force"]
-        return try run(options, source, to: destination, target: target, exact: true, logger: logger, progress: progress)
+        let options = ["--relative", "--dirs", "--ignore-times", "--from0", "--files-from=-", "--delete-missing-args", "--force"]
+        let helper = try Spawn.AwaitingInput(
+            Spawn.diesWithParent(command(options, source, to: destination, target: target, progress: progress != nil)), takesInput: true,
+            onInterrupt: .endsOnInterrupt)
+        return PendingPush(helper: helper, source: source, destination: destination, target: target, progress: progress)
+    }
+
+    /// An rsync waiting for the paths to send: each is sent (its contents by rsync's delta,
+    /// its parents' attributes with it) when it exists, and deleted on the target (a
+    /// directory with what it holds) when it does not. Only what is named is looked at: the
+    /// cost is what changed, not what exists.
+    struct PendingPush {
+        let helper: Spawn.AwaitingInput
+        let source: String
+        let destination: String
+        let target: SSHTarget
+        let progress: (@Sendable (String) -> Void)?
+
+        /// Sends `paths` (NUL-separated on rsync's stdin) and waits; the bytes rsync sent.
+        func send(_ paths: [[UInt8]], logger: Logger?) throws(FerryError) -> UInt64 {
+            let output = try helper.finish(input: paths.flatMap { $0 + [0] }, onOutput: progressLines(progress))
+            return try outcome(output, source, to: destination, target: target, exact: true, logger: logger)
+        }
     }
 
     /// rsync with the attributes every copy keeps (hard links, ACLs, xattrs, numeric ids,
@@ -38,17 +55,31 @@ enum Rsync {
         _ options: [String], _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger?,
         progress: (@Sendable (String) -> Void)?
     ) throws(FerryError) -> UInt64 {
-        var argv = ["rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--stats", "-e", target.rsyncShell] + options
-        if progress != nil { argv.append("--info=progress2") }
-        argv += ["\(source)/", "\(target.destination):\(destination)/"]
-        let output = try Spawn.run(Spawn.diesWithParent(argv), onInterrupt: .endsOnInterrupt, onOutput: progress.map { report in
+        let argv = command(options, source, to: destination, target: target, progress: progress != nil)
+        let output = try Spawn.run(Spawn.diesWithParent(argv), onInterrupt: .endsOnInterrupt, onOutput: progressLines(progress))
+        return try outcome(output, source, to: destination, target: target, exact: exact, logger: logger)
+    }
+
+    private static func command(_ options: [String], _ source: String, to destination: String, target: SSHTarget, progress: Bool) -> [String] {
+        ["rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--stats", "-e", target.rsyncShell] + options
+            + (progress ? ["--info=progress2"] : []) + ["\(source)/", "\(target.destination):\(destination)/"]
+    }
+
+    /// Progress lines end in \r; the closing --stats block is not progress.
+    private static func progressLines(_ progress: (@Sendable (String) -> Void)?) -> ((String) -> Void)? {
+        progress.map { report in
             { chunk in
-                // Progress lines end in \r; the closing --stats block is not progress.
                 for line in chunk.split(separator: "\r") where line.contains("%") && !line.contains("Number of") {
                     report(line.trimmingCharacters(in: .whitespacesAndNewlines))
                 }
             }
-        })
+        }
+    }
+
+    /// The bytes sent, or the error of a copy that did not do its job.
+    private static func outcome(
+        _ output: Spawn.Output, _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger?
+    ) throws(FerryError) -> UInt64 {
         guard acceptable(status: output.status, exact: exact) else {
             throw FerryError(
                 .commandFailed, "cannot copy \(source) to \(target.destination):\(destination): rsync exited with status \(output.status)",

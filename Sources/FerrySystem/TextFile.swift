@@ -9,15 +9,8 @@ public func readText(_ path: String) throws(FerryError) -> String {
 
 /// Writes text to a file, creating or truncating it.
 public func writeText(_ path: String, _ text: String, mode: mode_t = 0o644) throws(FerryError) {
-    try writeBytes(path, Array(text.utf8), mode: mode)
-}
-
-/// Writes bytes to a file, creating or truncating it (a list of paths that need not be UTF-8).
-public func writeBytes(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(FerryError) {
     let fd = try OwnedFileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
-    if case .failure(let errno) = DescriptorIO.writeAll(fd.rawValue, bytes[...]) {
-        throw FerryError.system("write", errno, path: path)
-    }
+    try fd.write(text)
 }
 
 extension String {
