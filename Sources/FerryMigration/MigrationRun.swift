@@ -29,6 +29,8 @@ struct MigrationRun {
     var finalSync: BackgroundTask<UInt64>?
     /// Where the frozen-phase sync reads the private area (online, when it is copied).
     var syncSource: SyncSource?
+    /// The frozen-phase sync's rsync, started after the live pre-sync, waiting for its list.
+    var pendingPush: Rsync.PendingPush?
     /// What changes in the private area from before the live pre-sync until the freeze;
     /// nil when there is no sync source or its filesystem cannot be tracked.
     var tracker: ChangeTracker?
@@ -87,6 +89,11 @@ struct MigrationRun {
                 }
                 // Live: files may vanish under a running container; the frozen sync is exact.
                 try run.syncPrivateArea(exact: !run.online)
+                // Started now, so that ssh and rsync are up by the freeze: the frozen phase
+                // then pays only for the list of what changed.
+                if let source = run.syncSource {
+                    run.pendingPush = try Rsync.startChanged(source.path, to: try run.staged().privateArea, target: run.options.target, progress: run.transferProgress)
+                }
             },
             .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
                 let checkpointer = Checkpointer(manager: run.manager, engine: run.engine)
@@ -99,7 +106,7 @@ struct MigrationRun {
                 let sync = try run.finalSyncJob()
                 // The job owns the area's copy now: it goes with the job, before any undo
                 // mounts the area again.
-                (run.syncSource, run.tracker) = (nil, nil)
+                (run.syncSource, run.tracker, run.pendingPush) = (nil, nil, nil)
                 do throws(FerryError) {
                     _ = try transport.withSourceImages { (images) throws(FerryError) in
                         try checkpointer.checkpoint(
@@ -242,6 +249,9 @@ struct MigrationRun {
         // it (its deinit waits for it, and its control socket goes with it), so that the
         // undos talk to the target over a fresh connection.
         if Interruption.signal != nil { channel = nil }
+        // The frozen-phase sync's rsync and the area's copy end before any undo touches
+        // the target's staging or mounts the area again.
+        (syncSource, tracker, pendingPush) = (nil, nil, nil)
         let problems = executor.rollBack { (action) throws(FerryError) in
             if forgettingTarget, let end = Self.targetFacing(action) {
                 try outwaitLease(until: end)
@@ -382,13 +392,11 @@ struct MigrationRun {
     func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
         guard try planned().data == .rsync else { return nil }
         let (source, destination, target, logger, progress) = (runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress)
-        guard exact, let syncSource else {
+        guard exact, let syncSource, let pending = pendingPush else {
             return { () throws(FerryError) -> UInt64 in
                 try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
             }
         }
-        // Started now, before the freeze: the frozen phase then pays only for the list.
-        let pending = try Rsync.startChanged(syncSource.path, to: destination, target: target, progress: progress)
         let (tracker, cgroup) = (tracker, runtime.cgroup)
         return { () throws(FerryError) -> UInt64 in
             let started = Monotonic.now

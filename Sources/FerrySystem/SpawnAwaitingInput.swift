@@ -38,12 +38,21 @@ extension Spawn {
             return Output(status: status, stdout: String(decoding: stdoutBytes, as: UTF8.self), stderr: String(decoding: stderrBytes, as: UTF8.self))
         }
 
-        /// A helper never given its input (the step failed before) is ended and reaped.
+        /// A helper never given its input (the step failed before) gets none: it ends on
+        /// its own (an rsync with an empty list, its remote side with it) and is reaped;
+        /// one that does not within two seconds (a cut link) is killed.
         deinit {
             guard !finished else { return }
             input?.close()
-            kill(pid, SIGKILL)
-            _ = try? wait(pid)
+            let deadline = Monotonic.now + 2
+            while reapIfExited(pid) == nil {
+                guard Monotonic.now < deadline else {
+                    kill(pid, SIGKILL)
+                    _ = try? wait(pid)
+                    return
+                }
+                usleep(10_000)
+            }
         }
     }
 }
