@@ -355,6 +355,32 @@ void fy_interrupt_unregister_group(int group) {
 
 const short FY_POSIX_SPAWN_SETPGROUP = POSIX_SPAWN_SETPGROUP;
 
+// --- signals as bytes on a pipe --------------------------------------------------------
+//
+// `ferry exec` relays a command's stdio with poll(2); the signals it must pass on (SIGTERM,
+// SIGHUP, SIGWINCH) reach that loop as bytes on a pipe. A handler, not a blocked signal
+// read through signalfd: a blocked signal still kills through any thread that does not
+// block it, and only the calling thread's mask can be set.
+
+static volatile sig_atomic_t fy_signal_pipe_fd = -1;
+
+static void fy_on_piped_signal(int sig) {
+    int saved = errno;
+    unsigned char number = (unsigned char)sig;
+    if (fy_signal_pipe_fd >= 0) (void)!write(fy_signal_pipe_fd, &number, 1);
+    errno = saved;
+}
+
+int fy_signal_pipe_catch(int write_fd, int sig) {
+    fy_signal_pipe_fd = write_fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = fy_on_piped_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    return sigaction(sig, &action, NULL);
+}
+
 int fy_fanotify_init(unsigned int flags, unsigned int event_flags) {
     return fanotify_init(flags, event_flags);
 }

@@ -9,11 +9,17 @@ struct AutostartCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "autostart",
         abstract: "Start (or resume from its unused checkpoint) every autostart container that is not running.",
-        discussion: "Each container is tried, in name order, even after another failed; the exit status is 1 if any failed.")
+        discussion: """
+            Each container is tried, in name order, even after another failed; the exit status is 1 if any failed.
+
+            Examples:
+              ferry autostart
+              ferry --root /var/lib/ferry autostart
+            """)
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let manager = global.manager()
+        let manager = try global.manager()
         let plan = manager.autostartPlan()
         var failed: [String] = []
         for (name, action) in plan.rows {

@@ -5,13 +5,20 @@ import FerryErrors
 /// `ferry create NAME --rootfs DIR|TARBALL …`
 struct CreateCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "create", abstract: "Create a container from a rootfs directory or tarball.")
+        commandName: "create", abstract: "Create a container from a rootfs directory or tarball.",
+        discussion: """
+            Examples:
+              ferry create web --rootfs /srv/rootfs/debian
+              ferry create web --rootfs debian.tar.gz --storage insulated --image 2G --memory 1G
+              ferry create web --rootfs /srv/rootfs/debian --net bridge:br0 --ip fd00::10/64 --bind /srv/data:/data:ro
+              ferry create job --rootfs /srv/rootfs/busybox --overlay -- /bin/sh -c 'sleep infinity'
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Container name.") var name: String
-    @Option(help: "Root filesystem: a directory or a tarball.") var rootfs: String
-    @Option(help: "Private area: shared (a directory) or insulated (its own filesystem).") var storage: String = "shared"
-    @Option(help: "Insulated storage on this block device.") var device: String?
+    @Option(help: "Root filesystem: a directory or a tarball.", completion: .file()) var rootfs: String
+    @Option(help: "Private area: shared (a directory) or insulated (its own filesystem).", completion: .storageKind) var storage: String = "shared"
+    @Option(help: "Insulated storage on this block device.", completion: .file()) var device: String?
     @Flag(help: "Erase a filesystem already on --device.") var format = false
     @Option(help: "Insulated storage in an ext4 image of this size (e.g. 512M, 2G).") var image: String?
     @Option(name: .customLong("bind"), help: "HOSTPATH:PATH[:ro] — a host file or directory inside the container.")
@@ -22,8 +29,8 @@ struct CreateCommand: FerrySubcommand {
     var shares: [String] = []
     @Flag(help: "Root is an overlay over the rootfs as a read-only template.") var overlay = false
     @Option(help: "Hostname (default: the name).") var hostname: String?
-    @Option(help: "Script run before the private area is mounted.") var premountHook: String?
-    @Option(help: "Script run after the private area is unmounted.") var postumountHook: String?
+    @Option(help: "Script run before the private area is mounted.", completion: .file()) var premountHook: String?
+    @Option(help: "Script run after the private area is unmounted.", completion: .file()) var postumountHook: String?
     @Flag(help: "Dangerous: root inside is root on the host (no capability, device or /proc restrictions).") var privileged = false
     @Option(help: "Network: none (only lo, the default) or bridge:BRIDGE (eth0 on a veth joined to BRIDGE).") var net: String?
     @Option(name: .customLong("ip"), help: "ADDRESS/PREFIX on eth0, IPv6 or IPv4 (repeatable; needs --net bridge:…).") var addresses: [String] = []
@@ -59,7 +66,7 @@ struct CreateCommand: FerrySubcommand {
         case "insulated":
             switch (device, image) {
             case (let device?, nil): return .insulatedDevice(path: device, format: format)
-            case (nil, let image?): return .insulatedImage(sizeBytes: try ByteSize.bytes(image))
+            case (nil, let image?): return .insulatedImage(sizeBytes: try ByteSize.bytes(image, option: "--image", atLeast: PrivateArea.smallestImage))
             case (nil, nil): throw FerryError(.invalidArgument, "--storage insulated needs --device DEV or --image SIZE")
             case (.some, .some): throw FerryError(.invalidArgument, "give either --device or --image, not both")
             }

@@ -7,16 +7,23 @@ import Logging
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Ferry state root (default $FERRY_ROOT or /var/lib/ferry).")
+    @Option(name: .long, help: "Ferry state root (default $FERRY_ROOT or /var/lib/ferry).", completion: .directory)
     var root: String?
 
-    @Option(name: .long, help: "CRIU executable (default $FERRY_CRIU or the one scripts/setup installed).")
+    @Option(name: .long, help: "CRIU executable (default $FERRY_CRIU or the one scripts/setup installed).", completion: .file())
     var criu: String?
 
     @Flag(name: [.short, .long], help: "Log details and print the cause chain of errors.")
     var verbose = false
 
-    var stateRoot: StateRoot { StateRoot(path: root) }
+    /// The state root, checked before any command touches it.
+    var stateRoot: StateRoot {
+        get throws(FerryError) {
+            let stateRoot = StateRoot(path: root)
+            try stateRoot.validate()
+            return stateRoot
+        }
+    }
     var engine: CRIUEngine { CRIUEngine(path: criu) }
 
     func logger(_ label: String) -> Logger {
@@ -24,8 +31,8 @@ struct GlobalOptions: ParsableArguments {
         return Logger(label: label)
     }
 
-    func manager() -> ContainerManager {
-        ContainerManager(root: stateRoot, logger: logger("ferry.containers"), executable: Self.executable)
+    func manager() throws(FerryError) -> ContainerManager {
+        ContainerManager(root: try stateRoot, logger: logger("ferry.containers"), executable: Self.executable)
     }
 
     /// This very binary, to re-run as the container monitor.
@@ -76,13 +83,6 @@ struct FileOutput {
 
 func printLine(_ text: String = "") {
     FileOutput.standardOutput.write(text + "\n")
-}
-
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.dateEncodingStrategy = .iso8601
-    printLine(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 extension ContainerName: ExpressibleByArgument {

@@ -5,11 +5,16 @@ import FerryErrors
 
 /// `ferry mounts NAME`: the container's mount trees with a verdict per mount — the
 /// pre-flight check a checkpoint runs, shown before anything is frozen.
-struct MountsCommand: FerrySubcommand {
+struct MountsCommand: JSONCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.")
+        commandName: "mounts", abstract: "Show a running container's mounts and whether each can be migrated.",
+        discussion: """
+            Examples:
+              ferry mounts web
+              ferry mounts web --json
+            """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: .containerName) var name: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -18,7 +23,7 @@ struct MountsCommand: FerrySubcommand {
         let plan = try CheckpointPlan(runtime: runtime, state: state)
         let capture = plan.capture
         let report = plan.report
-        if json { return try printJSON(plan.printable) }
+        if json { return try JSONOutput.document("mounts", plan.printable) }
         var namespace = 0
         for entry in report.entries {
             if entry.namespace != namespace {

@@ -17,7 +17,7 @@ struct SetCommand: FerrySubcommand {
               ferry set web --autostart true
             """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: .containerName) var name: String
     @Option(help: "Memory limit (e.g. 512M), or none.") var memory: String?
     @Option(help: "CPU time limit as a number of CPUs (e.g. 1.5), or none.") var cpus: String?
     @Option(help: "Limit on tasks at once (e.g. 512), or none.") var pids: String?
@@ -26,7 +26,7 @@ struct SetCommand: FerrySubcommand {
     var binds: [String] = []
     @Option(name: .customLong("unbind"), help: "PATH — remove the bind at this container path (applied before --bind).")
     var unbinds: [String] = []
-    @Option(help: "true or false: whether 'ferry autostart' starts it.") var autostart: String?
+    @Option(help: "true or false: whether 'ferry autostart' starts it.", completion: .list(["true", "false"])) var autostart: String?
 
     func run() throws {
         var change = SettingsChange(memory: memory, cpus: cpus, pids: pids, hostname: hostname)

@@ -64,6 +64,9 @@ public struct CRIUClient: Sendable {
         /// cgroups back below it in every hierarchy, as they were below the container's
         /// cgroup at the dump (its cgroup namespace included).
         public var cgroupRoot: String?
+        /// Descriptors of ours that CRIU uses for the dumped files named by their keys
+        /// (`pipe:[INODE]`): the restored tasks get them instead of new ones.
+        public var inherited: [(key: String, descriptor: OwnedFileDescriptor)] = []
 
         public init(imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String, root: String) {
             self.imagesDirectory = imagesDirectory
@@ -162,28 +165,38 @@ public struct CRIUClient: Sendable {
         _ connection: CRIUConnection, _ request: Ferry_Criu_criu_req, what: String, logPath: String, deadline: Double
     ) throws(FerryError) -> Ferry_Criu_criu_resp {
         try connection.send(try serialize(request))
-        let bytes: [UInt8]?
-        do throws(FerryError) {
-            bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
-        } catch where error.code == .timedOut {
-            connection.kill()
-            throw FerryError(.timedOut, "CRIU \(what) did not finish in time, so Ferry killed it (log: \(logPath))", cause: .error(error))
-        }
-        guard let bytes else {
-            let status = connection.finish()
-            throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
-        }
-        let response: Ferry_Criu_criu_resp
-        do {
-            response = try Ferry_Criu_criu_resp(serializedBytes: bytes)
-        } catch {
-            throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
-        }
+        let response = try nextResponse(connection, what: what, logPath: logPath, deadline: deadline)
         guard response.success else {
             connection.kill()
             throw failure(what, logPath: logPath, detail: response.crErrmsg)
         }
         return response
+    }
+
+    /// CRIU's next message, decoded; CRIU is killed when it has not answered by `deadline`
+    /// (the watchdog), and its silent exit is a failure quoting its log.
+    private func nextResponse(
+        _ connection: CRIUConnection, what: String, logPath: String?, deadline: Double
+    ) throws(FerryError) -> Ferry_Criu_criu_resp {
+        let bytes: [UInt8]?
+        do throws(FerryError) {
+            bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
+        } catch where error.code == .timedOut {
+            connection.kill()
+            throw FerryError(
+                .timedOut,
+                "CRIU \(what) did not finish in time, so Ferry killed it (watchdog; FERRY_CRIU_WATCHDOG sets it)\(logPath.map { " (log: \($0))" } ?? "")",
+                cause: .error(error))
+        }
+        guard let bytes else {
+            let status = connection.finish()
+            throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
+        }
+        do {
+            return try Ferry_Criu_criu_resp(serializedBytes: bytes)
+        } catch {
+            throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
+        }
     }
 
     /// Descriptors Ferry passes to `criu swrk` start at 4 (3 is the RPC socket); CRIU uses
@@ -218,11 +231,18 @@ public struct CRIUClient: Sendable {
             // The caller places the tree in its cgroup itself.
             options.manageCgroupsMode = .ignore
         }
+        options.inheritFd = request.inherited.enumerated().map { index, entry in
+            var inherited = Ferry_Criu_inherit_fd()
+            inherited.key = entry.key
+            inherited.fd = Self.firstPassedDescriptor + Int32(index)
+            return inherited
+        }
         var message = Ferry_Criu_criu_req()
         message.type = .restore
         message.opts = options
         let response = try call(
-            message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds, started: started, notify: notify)
+            message, what: "restore", logPath: request.logPath, watchdog: request.watchdogSeconds,
+            started: started, passing: request.inherited.map(\.descriptor.rawValue), notify: notify)
         return response.restore.pid
     }
 
@@ -254,26 +274,7 @@ public struct CRIUClient: Sendable {
         try connection.send(try serialize(request))
         let deadline = Monotonic.now + watchdog
         while true {
-            let bytes: [UInt8]?
-            do throws(FerryError) {
-                bytes = try connection.receive(timeout: max(deadline - Monotonic.now, 0.001))
-            } catch where error.code == .timedOut {
-                connection.kill()
-                throw FerryError(
-                    .timedOut,
-                    "CRIU \(what) did not finish within \(Int(watchdog)) s, so Ferry killed it (watchdog; FERRY_CRIU_WATCHDOG sets it)\(logPath.map { " (log: \($0))" } ?? "")",
-                    cause: .error(error))
-            }
-            guard let bytes else {
-                let status = connection.finish()
-                throw failure(what, logPath: logPath, detail: "CRIU exited with status \(status) without answering")
-            }
-            let response: Ferry_Criu_criu_resp
-            do {
-                response = try Ferry_Criu_criu_resp(serializedBytes: bytes)
-            } catch {
-                throw FerryError(.criuFailed, "CRIU sent a reply Ferry cannot decode", cause: .error(error))
-            }
+            let response = try nextResponse(connection, what: what, logPath: logPath, deadline: deadline)
             if response.type == .notify {
                 var answer = Ferry_Criu_criu_req()
                 answer.type = .notify

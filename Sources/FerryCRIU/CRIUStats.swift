@@ -1,4 +1,5 @@
 import FerryErrors
+import Glibc
 
 /// What CRIU measured, from its `stats-dump` and `stats-restore` images.
 ///
@@ -18,6 +19,25 @@ public struct CRIUStats: Sendable, Codable, Equatable {
     public var pagesRestored: UInt64?
 
     public init() {}
+
+    /// The size of the pages CRIU counts: this host's (a restore runs on a host of the same
+    /// architecture as the dump).
+    public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// CRIU's page counts in bytes, the one unit Ferry reports sizes in.
+    public var bytesScanned: Int? { Self.bytes(pages: pagesScanned) }
+    public var bytesWritten: Int? { Self.bytes(pages: pagesWritten) }
+    public var bytesLazy: Int? { Self.bytes(pages: pagesLazy) }
+    public var bytesRestored: Int? { Self.bytes(pages: pagesRestored) }
+
+    static func bytes(pages: UInt64?) -> Int? {
+        pages.map { Int(clamping: $0) * pageSize }
+    }
+
+    /// CRIU's microseconds in seconds, the one unit Ferry reports times in.
+    public static func seconds(_ microseconds: UInt64?) -> Double? {
+        microseconds.map { Double($0) / 1_000_000 }
+    }
 
     /// Field numbers of dump_stats_entry and restore_stats_entry (CRIU's stats.proto).
     enum DumpField: UInt64 {

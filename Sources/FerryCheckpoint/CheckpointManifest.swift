@@ -65,6 +65,9 @@ public struct CheckpointManifest: Sendable, Codable {
     /// The container's cgroups below its own, per hierarchy (CgroupSet.tree); nil in
     /// manifests written before they were recorded.
     public var cgroups: [String: [String]]?
+    /// The init's console pipes as CRIU names them (from run.json); nil in manifests from
+    /// before the monitor owned them.
+    public var console: ConsoleKeys?
 
     public init(
         format: Int, container: ContainerConfig, createdAt: Date, mounts: MountTreeCapture, externals: [ExternalMount], stats: CRIUStats,
@@ -92,6 +95,8 @@ public struct CheckpointManifest: Sendable, Codable {
     /// Files that are not part of the checkpoint's content.
     static let unchecked: Set<String> = [
         fileName, fileName + ".tmp", pendingFileName, pendingFileName + ".tmp", "stats-restore", "restore.log", "dump.log",
+        // The init's output, carried along for the log's sake (see ConsoleLog.carry).
+        ConsoleLog.fileName, ConsoleLog.previousFileName,
         CheckpointUse.fileName, CheckpointUse.fileName + ".tmp", pageSpoolName,
     ]
 

@@ -49,9 +49,13 @@ public struct CheckpointPlan: Sendable {
     public struct Report: Sendable, Codable {
         public var entries: [MountReport.Entry]
         public var processBlockers: [ProcessBlocker]
+        /// No mount and no process blocks a checkpoint: the verdict `ferry mounts` ends with.
+        public var migratable: Bool
     }
 
-    public var printable: Report { Report(entries: report.entries, processBlockers: processBlockers) }
+    public var printable: Report {
+        Report(entries: report.entries, processBlockers: processBlockers, migratable: blockers.isEmpty && processBlockers.isEmpty)
+    }
 
     /// `--external` values for CRIU's dump.
     public var dumpExternals: [String] { ExternalMountPlan.dumpArguments(externals) }

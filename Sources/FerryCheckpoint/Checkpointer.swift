@@ -39,10 +39,13 @@ public struct Checkpointer {
     /// `whileFrozen`: Ferry freezes the container itself, once every refusal is past, and
     /// runs this before CRIU starts (a migration starts its frozen-phase sync there, to run
     /// beside the dump). CRIU finds the cgroup frozen and dumps it as it is.
+    /// `keepFrozen`: the tasks outlive the dump, frozen (CRIU leaves them as it found them:
+    /// Ferry froze them), with the network shut by Ferry's own lock: a migration's source
+    /// that resumes with a thaw if the migration fails, and is killed once it commits.
     public func checkpoint(
         _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false,
         fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false, swappingShares: Bool = false,
-        pageServer: OwnedFileDescriptor? = nil, whileFrozen: (() throws(FerryError) -> Void)? = nil
+        pageServer: OwnedFileDescriptor? = nil, keepFrozen: Bool = false, whileFrozen: (() throws(FerryError) -> Void)? = nil
     ) throws(FerryError) -> Result {
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
@@ -79,31 +82,39 @@ public struct Checkpointer {
         var manifest = CheckpointManifest(
             format: CheckpointManifest.currentFormat, container: runtime.config, createdAt: Date(), mounts: plan.capture,
             externals: plan.externals, stats: CRIUStats(), checksums: [:], cgroups: cgroups)
+        manifest.console = state.console
         if pageServer != nil { manifest.streamedPages = true }
         try manifest.writePending(to: imagesPath)
         do throws(FerryError) {
             let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
             let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
             var request = CRIUClient.DumpRequest(pid: state.initPid, imagesDirectory: images, workDirectory: work, logPath: logPath)
-            request.leaveRunning = leaveRunning
+            request.leaveRunning = leaveRunning || keepFrozen
             request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
             request.pageServer = pageServer
-            if let whileFrozen {
+            if whileFrozen != nil || keepFrozen {
                 try runtime.cgroup.freeze()
-                try whileFrozen()
+                try whileFrozen?()
             }
+            // CRIU lifts its network lock after post-dump when the tasks live on; the frozen
+            // source must not answer its peers (an ACK for bytes its copy never sees), nor
+            // send a reset when it dies.
+            let shutsNetwork = keepFrozen && runtime.config.network != nil
             try logger.timed("criu dump", metadata: step) { () throws(FerryError) in
                 // post-dump: CRIU has written everything and holds the tasks frozen until
                 // answered — the moment a fault "while CRIU dumps" strikes in the tests.
                 try CRIUClient(engine: engine).dump(request) { (notification) throws(FerryError) in
-                    if notification.script == "post-dump" { try FailurePoint.check("criu-post-dump") }
+                    guard notification.script == "post-dump" else { return }
+                    if shutsNetwork { try NetworkLock.engage(initPid: state.initPid) }
+                    try FailurePoint.check("criu-post-dump")
                 }
             }
         } catch {
             try? FileManager.default.removeItem(atPath: imagesPath)
             // A CRIU that failed or was killed mid-dump may leave the tasks frozen.
             if state.initAlive {
+                if keepFrozen, runtime.config.network != nil { try? NetworkLock.release(initPid: state.initPid) }
                 try? runtime.cgroup.thaw()
                 throw FerryError(error.code, "\(error.message); the container runs on", cause: error.cause)
             }
@@ -118,12 +129,21 @@ public struct Checkpointer {
         manifest.stats = stats
         try manifest.fingerprint(imagesPath, fingerprint)
         try logger.timed("manifest", metadata: step) { () throws(FerryError) in try manifest.write(to: imagesPath) }
-        if !leaveRunning {
+        if !leaveRunning && !keepFrozen {
             // CRIU killed the tree; the monitor tears the host side down. Wait for it.
             if state.monitorAlive, let monitor = try? ProcessHandle(pid: state.monitorPid) {
                 _ = monitor.waitForExit(seconds: 30)
             }
             if runtime.hasRunState { try runtime.teardown() }
+            // CRIU's kill is no exit of the init's own.
+            ExitRecord.remove(runtime.layout)
+        }
+        // After the monitor has written the init's last output (a migration's target has
+        // no log of its own to append to).
+        do throws(FerryError) {
+            try runtime.layout.consoleLog.carry(into: imagesPath)
+        } catch {
+            logger.warning("the init's output stays behind", metadata: ["container": "\(name)", "error": "\(error.message)"])
         }
         logger.info("checkpoint written", metadata: ["container": "\(name)", "directory": "\(imagesPath)"])
         return Result(

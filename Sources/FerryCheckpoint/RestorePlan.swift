@@ -25,6 +25,9 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     /// By share index: what its placeholder shows if the share cannot be mounted (nil
     /// when the container has no shares, or CRIU's files.img could not be read).
     public var shareInventories: [Int: ShareInventory]?
+    /// The dumped init's console pipes, which CRIU takes from the restoring monitor (see
+    /// ConsolePipes); nil for a checkpoint from before the monitor owned them.
+    public var console: ConsoleKeys?
 
     public struct Destination: Sendable, Codable, Equatable {
         public var path: String
@@ -37,6 +40,7 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         expectedMounts = manifest.mounts
         cgroups = manifest.cgroups ?? [:]
         destinations = Self.destinations(of: manifest)
+        console = manifest.console
         if !config.declaredShares.isEmpty, let files = try? FilesImage(directory: imagesDirectory) {
             shareInventories = ShareInventories.from(files, capture: manifest.mounts, config: config)
         }

@@ -77,6 +77,8 @@ public struct Restorer {
         runtime = try apply(remap, to: runtime)
         let plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config, layout: runtime.layout)
         try plan.write(for: runtime.layout)
+        // On a migration's target the output so far comes with the images.
+        try runtime.layout.consoleLog.adopt(from: imagesPath)
         let launched = Swift.Result { () throws(FerryError) in
             try logger.timed("criu restore", metadata: step) { () throws(FerryError) in
                 try manager.launchMonitor(runtime, arguments: ["--restore-from", imagesPath])
@@ -168,7 +170,7 @@ public struct RestoreLauncher: ContainerLauncher {
         return inventories[share] ?? ShareInventory()
     }
 
-    public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
+    public func launch(_ runtime: ContainerRuntime, console: ConsolePipes) throws(FerryError) -> pid_t {
         let plan = try RestorePlan.read(for: runtime.layout)
         guard plan.imagesDirectory == imagesPath else {
             throw FerryError(.invalidState, "restore plan of container \(runtime.config.name) is for \(plan.imagesDirectory), not \(imagesPath)")
@@ -188,6 +190,9 @@ public struct RestoreLauncher: ContainerLauncher {
             request.externals.append(attachment.restoreExternal)
         }
         request.cgroupRoot = "/" + runtime.cgroups.relativePath
+        if let keys = plan.console {
+            request.inherited = [(keys.output, console.output.write), (keys.input, console.input.read)]
+        }
         let cgroups = runtime.cgroups
         let shares = runtime.shares
         // A migrated copy's network stays shut until the commit (see NetworkLock).

@@ -24,6 +24,15 @@ public struct CheckpointUse: Sendable, Codable, Equatable {
         /// Images never restored; `createdAt` from the manifest's file.
         case unused(createdAt: Date)
         case used(CheckpointUse, createdAt: Date)
+
+        /// What `status` says of it; nil when there is none.
+        public var summary: String? {
+            switch self {
+            case .none: nil
+            case .unused(let createdAt): "from \(CheckpointUse.describe(createdAt)), not restored yet"
+            case .used(let use, let createdAt): "from \(CheckpointUse.describe(createdAt)), used by a \(use.by) at \(CheckpointUse.describe(use.at))"
+            }
+        }
     }
 
     public static let fileName = "ferry-used.json"

@@ -13,7 +13,11 @@ import Glibc
 ///
 /// With `terminal`, the command gets a pseudo-terminal of the container's own devpts as
 /// its controlling terminal instead of pipes (`ferry exec -t`): what systemctl's pager,
-/// a shell's job control and line editing expect.
+/// a shell's job control and line editing expect. The command leads the terminal's
+/// session, so its shell can give the terminal to a job and take it back (^Z).
+///
+/// SIGTERM, SIGHUP or SIGINT to ferry end the command's whole session inside; SIGWINCH
+/// resizes its terminal (`ExecSignals`).
 public struct ContainerExec {
     public let runtime: ContainerRuntime
     public let arguments: [String]
@@ -53,35 +57,57 @@ public struct ContainerExec {
         let initProcess = try ProcessHandle(pid: state.initPid)
         let cgroupProcs = try OwnedFileDescriptor.open("\(state.cgroup)/cgroup.procs", O_WRONLY)
         let failure = try makePipe()
+        let started = try makePipe()
         if terminal {
             let pty = try PseudoTerminal.open(inRootOf: state.initPid)
-            pty.copyWindowSize(from: isatty(stdin) == 1 ? stdin : stdout)
+            let windowSource = isatty(stdin) == 1 ? stdin : stdout
+            pty.copyWindowSize(from: windowSource)
+            let signals = try ExecSignals(terminal: (pty, windowSource))
             let slave = pty.slave.rawValue
             let helper = try fork(
-                initProcess, cgroupProcs, stdio: (slave, slave, slave), controllingTerminal: true, failure: failure, parentEnds: [pty.master])
+                initProcess, cgroupProcs, stdio: (slave, slave, slave), controllingTerminal: true, failure: failure,
+                started: started, parentEnds: [pty.master])
             pty.slave.close()
             failure.write.close()
+            signals.follow(commandSession(reportedOn: started))
             let raw = RawTerminalMode(stdin)
-            TerminalRelay(master: pty.master, input: stdin, output: stdout, until: try ProcessHandle(pid: helper)).run()
+            let helperHandle = try ProcessHandle(pid: helper)
+            TerminalRelay(terminal: pty, input: stdin, output: stdout, until: helperHandle, signals: signals).run()
             raw?.restore()
+            signals.finish()
             return try finish(helper, failure: failure)
         }
+        let signals = try ExecSignals(terminal: nil)
         let input = try makePipe()
         let output = try makePipe()
         let errors = try makePipe()
         let helper = try fork(
             initProcess, cgroupProcs, stdio: (input.read.rawValue, output.write.rawValue, errors.write.rawValue), controllingTerminal: false,
-            failure: failure, parentEnds: [input.write, output.read, errors.read])
+            failure: failure, started: started, parentEnds: [input.write, output.read, errors.read])
         input.read.close()
         output.write.close()
         errors.write.close()
         failure.write.close()
+        signals.follow(commandSession(reportedOn: started))
         let helperHandle = try ProcessHandle(pid: helper)
         let relay = StreamRelay(
             input: (from: stdin, to: input.write), outputs: [(output.read, stdout), (errors.read, stderr)],
-            until: helperHandle)
+            until: helperHandle, signals: signals)
         relay.run()
+        signals.finish()
         return try finish(helper, failure: failure)
+    }
+
+    /// The session the command leads, from the pid its helper reports once it has forked
+    /// it; nil when the helper failed before. Read to end of file: the command's own copy
+    /// of the pipe closes at its exec, after its setsid, so the session exists by then and
+    /// a signal that comes next reaches it.
+    private func commandSession(reportedOn started: (read: OwnedFileDescriptor, write: OwnedFileDescriptor)) -> ProcessSession? {
+        started.write.close()
+        guard let report = try? started.read.readAll(), let pid = pid_t(String(decoding: report, as: UTF8.self)) else {
+            return nil
+        }
+        return ProcessSession(id: pid)
     }
 
     /// Forks the helper that enters the container; returns its pid. `parentEnds` are this
@@ -89,15 +115,17 @@ public struct ContainerExec {
     /// command would never see end of file on its stdin (`echo hi | ferry exec c -- cat`).
     private func fork(
         _ initProcess: ProcessHandle, _ cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32), controllingTerminal: Bool,
-        failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor), parentEnds: [OwnedFileDescriptor]
+        failure: (read: OwnedFileDescriptor, write: OwnedFileDescriptor),
+        started: (read: OwnedFileDescriptor, write: OwnedFileDescriptor), parentEnds: [OwnedFileDescriptor]
     ) throws(FerryError) -> pid_t {
         let forked = ProcessControl.fork()
         if case .success(0) = forked {
             failure.read.close()
+            started.read.close()
             for end in parentEnds { end.close() }
             let code = runHelper(
                 initProcess: initProcess, cgroupProcs: cgroupProcs, stdio: stdio, controllingTerminal: controllingTerminal,
-                failure: failure.write)
+                failure: failure.write, started: started.write)
             _exit(code)
         }
         switch forked {
@@ -127,9 +155,12 @@ public struct ContainerExec {
     /// In the forked helper: join the namespaces, fork the command, wait for it.
     private func runHelper(
         initProcess: ProcessHandle, cgroupProcs: OwnedFileDescriptor, stdio: (Int32, Int32, Int32), controllingTerminal: Bool,
-        failure: OwnedFileDescriptor
+        failure: OwnedFileDescriptor, started: OwnedFileDescriptor
     ) -> Int32 {
         do throws(FerryError) {
+            // Ferry passes on the signals it gets (`ExecSignals`); a ^C from the admin's
+            // terminal must not reach this helper too, which would pass it on twice.
+            try ProcessControl.leaveProcessGroup()
             // Into the container's cgroups while their host paths are still in view, then
             // into its cgroup namespace too when it has one (systemd's), and into the time
             // namespace a restore gave it: a task outside it could not be dumped again
@@ -153,7 +184,10 @@ public struct ContainerExec {
                 _exit(127)
             }
             switch forked {
-            case .success(let child): return try Spawn.wait(child)
+            case .success(let child):
+                try? started.write("\(child)")
+                started.close()
+                return try Spawn.wait(child)
             case .failure(let errno): throw FerryError.system("fork", errno)
             }
         } catch {
@@ -186,11 +220,13 @@ public struct ContainerExec {
 
 /// Copies data between descriptors with poll(2) until a process exits, then drains what is
 /// already buffered. It does not wait for end of file: a background process inside the
-/// container may keep the pipes open for as long as it lives.
+/// container may keep the pipes open for as long as it lives. The signals ferry receives
+/// meanwhile are acted on between polls (`ExecSignals`).
 struct StreamRelay {
     let input: (from: Int32, to: OwnedFileDescriptor)
     let outputs: [(OwnedFileDescriptor, Int32)]
     let until: ProcessHandle
+    let signals: ExecSignals
 
     func run() {
         var inputOpen = true
@@ -201,7 +237,9 @@ struct StreamRelay {
             var polls = outputs.map { pollfd(fd: $0.0.rawValue, events: Int16(POLLIN), revents: 0) }
             polls.append(pollfd(fd: until.fd.rawValue, events: Int16(POLLIN), revents: 0))
             polls.append(pollfd(fd: inputOpen ? input.from : -1, events: Int16(POLLIN), revents: 0))
-            guard case .success = DescriptorIO.poll(&polls) else { break }
+            polls.append(signals.pollEntry)
+            guard case .success = DescriptorIO.poll(&polls, timeout: signals.pollTimeout) else { break }
+            signals.service()
             for (index, (fd, destination)) in outputs.enumerated() where polls[index].revents != 0 {
                 copy(from: fd.rawValue, to: destination, buffer: &buffer)
             }
@@ -228,15 +266,19 @@ struct StreamRelay {
 
 /// Relays between the admin's stdin/stdout and a pty master until the helper exits, then
 /// drains what the terminal still holds. End of input becomes the terminal's end-of-file
-/// character (^D), not a hang-up, so `echo cmd | ferry exec -t` runs `cmd` to the end.
+/// character (^D, `TerminalEndOfInput`), not a hang-up, so `echo cmd | ferry exec -t` runs
+/// `cmd` to the end.
 struct TerminalRelay {
-    let master: OwnedFileDescriptor
+    let terminal: PseudoTerminal
     let input: Int32
     let output: Int32
     let until: ProcessHandle
+    let signals: ExecSignals
 
     func run() {
+        let master = terminal.master
         var inputOpen = true
+        var endOfInput: TerminalEndOfInput?
         var masterOpen = true
         var buffer = [UInt8](repeating: 0, count: 65536)
         var exited = false
@@ -245,8 +287,11 @@ struct TerminalRelay {
                 pollfd(fd: master.rawValue, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: until.fd.rawValue, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: inputOpen ? input : -1, events: Int16(POLLIN), revents: 0),
+                signals.pollEntry,
             ]
-            guard case .success = DescriptorIO.poll(&polls) else { break }
+            let timeout = [signals.pollTimeout, endOfInput?.pending == true ? TerminalEndOfInput.interval : nil].compactMap { $0 }.min()
+            guard case .success = DescriptorIO.poll(&polls, timeout: timeout) else { break }
+            signals.service()
             if polls[0].revents & Int16(POLLIN) != 0 {
                 // EIO once every slave is closed: the terminal has nothing more to say.
                 if case .success(let count) = DescriptorIO.read(master.rawValue, into: &buffer), count > 0 {
@@ -263,9 +308,10 @@ struct TerminalRelay {
                     _ = DescriptorIO.writeAll(master.rawValue, buffer[0..<count])
                 } else {
                     inputOpen = false
-                    _ = DescriptorIO.writeAll(master.rawValue, [4][...])
+                    endOfInput = TerminalEndOfInput()
                 }
             }
+            endOfInput?.deliver(to: terminal)
         }
         DescriptorIO.setNonBlocking(master.rawValue)
         while case .success(let count) = DescriptorIO.read(master.rawValue, into: &buffer), count > 0 {

@@ -18,6 +18,8 @@ struct ContainerInitSetup {
     let systemd: Bool
     /// Where each of the config's `--share`s is mounted on the host, in order.
     let shareSources: [String]
+    /// The init's stdin, and its stdout and stderr: the console pipes' ends (ConsolePipes).
+    let stdio: (input: Int32, output: Int32)
 
     /// Device nodes every distro expects, made with mknod so they belong to the container.
     static let deviceNodes: [(name: String, major: UInt32, minor: UInt32, mode: mode_t)] = [
@@ -176,13 +178,11 @@ struct ContainerInitSetup {
         try mount.attach(to: target, describing: "\(rootfs)\(path)")
     }
 
-    /// stdin/stdout/stderr become the container's own /dev/null: an inherited host
-    /// descriptor would tie the container to a mount CRIU cannot find.
+    /// stdin/stdout/stderr become the console pipes: pipes belong to no mount, so unlike
+    /// an inherited host file they never tie the container to one CRIU cannot find.
     private func redirectStandardStreams() throws(FerryError) {
-        let null = try syscall("open", path: "/dev/null") { open("/dev/null", O_RDWR) }
-        for target: Int32 in 0...2 where null != target {
-            try syscall("dup2") { dup2(null, target) }
+        for (source, target) in [(stdio.input, Int32(0)), (stdio.output, 1), (stdio.output, 2)] {
+            try syscall("dup2") { dup2(source, target) }
         }
-        if null > 2 { close(null) }
     }
 }

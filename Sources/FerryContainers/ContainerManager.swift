@@ -99,9 +99,19 @@ public struct ContainerManager {
         if case .failed(let message) = answer {
             throw FerryError(.commandFailed, "cannot start container \(name): \(message)")
         }
+        if case .exited(let status) = answer {
+            let lines = runtime.layout.consoleLog.lastLines(Self.exitLines)
+            let output = lines.isEmpty ? "it printed nothing" : "its last output:\n  " + lines.joined(separator: "\n  ")
+            throw FerryError(
+                .commandFailed,
+                "cannot start container \(name): init exited with status \(status) right after it started; \(output)\n(all of it: 'ferry logs \(name)')")
+        }
         throw FerryError(
             .commandFailed, "cannot start container \(name): its monitor exited without a word; see \(runtime.layout.monitorLog)")
     }
+
+    /// How many lines of an init that exited at once `start` quotes.
+    static let exitLines = 10
 
     /// How a stop ended.
     public enum StopOutcome: Sendable, Equatable {
@@ -112,6 +122,9 @@ public struct ContainerManager {
         case killed
         /// It had already exited on its own; Ferry only cleaned up.
         case alreadyExited
+        /// It was stopped before: nothing was done. Not an error, as in podman and
+        /// `systemctl stop`: the admin asked for a state, and it holds.
+        case notRunning
     }
 
     /// Stops the container: the init's own shutdown signal, then SIGKILL after `timeout`.
@@ -132,7 +145,7 @@ public struct ContainerManager {
         case .unreadable(let error):
             throw error
         case .stopped:
-            throw FerryError(.invalidState, "container \(name) is not running; nothing to stop")
+            return .notRunning
         }
         let initProcess = try ProcessHandle(pid: state.initPid)
         let monitor = state.monitorAlive ? try? ProcessHandle(pid: state.monitorPid) : nil
@@ -167,7 +180,7 @@ public struct ContainerManager {
         let runtime = try runtime(name)
         switch runtime.loadState() {
         case .running:
-            throw FerryError(.invalidState, "container \(name) is running; 'ferry stop \(name)' first")
+            throw FerryError(.invalidState, "container \(name) is running; 'ferry stop \(name)' first, or 'ferry destroy --force \(name)'")
         case .crashed(let state):
             try cleanUpCrashed(runtime, state)
         case .unreadable(let error):
@@ -183,8 +196,9 @@ public struct ContainerManager {
         logger.info("container destroyed", metadata: ["container": "\(name)"])
     }
 
-    /// A one-line summary per container.
-    public struct Summary: Sendable, Codable {
+    /// A one-line summary per container (`list`, `status`; ContainerSummaryJSON.swift
+    /// gives its JSON, which names every field here).
+    public struct Summary: Sendable, Encodable {
         public var name: String
         /// `ContainerState.label`: stopped, running, crashed or unreadable.
         public var status: String
@@ -195,7 +209,7 @@ public struct ContainerManager {
         public var hostname: String
         /// Why the state is unreadable, with the fix; absent otherwise.
         public var problem: String?
-        public var storage: String
+        public var storage: ContainerConfig.Storage
         public var overlay: Bool
         public var rootfs: String
         public var binds: [BindMount]
@@ -211,15 +225,18 @@ public struct ContainerManager {
         public var hostInterface: String?
         /// Memory, CPU and task limits; absent without any.
         public var limits: ResourceLimits?
-        /// The default checkpoint: its age and whether it has served; absent without one.
-        public var checkpoint: String?
+        /// The default checkpoint: when it was made and whether it has served.
+        public var checkpoint: CheckpointUse.State
         /// Each `--share` and whether this host has it mounted now.
         public var shares: [ShareSummary]
         /// Whether `ferry autostart` starts it.
         public var autostart: Bool
+        /// How the init last ended on its own (a checkpoint's kill does not count); absent
+        /// while it runs, or when it never has.
+        public var lastExit: ExitRecord?
     }
 
-    public struct ShareSummary: Sendable, Codable {
+    public struct ShareSummary: Sendable, Encodable {
         public var share: NetworkShare
         /// The host path it is mounted at while the container runs.
         public var mountPoint: String
@@ -245,27 +262,19 @@ public struct ContainerManager {
         }
         return Summary(
             name: name.value, status: state.label, pid: pid, startedAt: startedAt, hostname: runtime.config.hostname, problem: problem,
-            storage: runtime.config.storage.summary, overlay: runtime.config.overlayTemplate != nil,
+            storage: runtime.config.storage, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue,
             network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },
-            limits: runtime.config.limits, checkpoint: Self.checkpointSummary(runtime),
+            limits: runtime.config.limits, checkpoint: CheckpointUse.state(of: runtime.layout.checkpoint),
             shares: runtime.config.declaredShares.indices.map { index in
                 let path = runtime.shares.mountPoint(index)
                 let placeholder = runtime.shares.placeholders[index]
                 return ShareSummary(
                     share: runtime.config.declaredShares[index], mountPoint: path, mounted: (try? MountTable.isMountPoint(path)) ?? false,
                     placeholderSince: placeholder?.since, returned: placeholder?.returned)
-            }, autostart: runtime.config.startsAtBoot)
-    }
-
-    /// What `status` says of the default checkpoint.
-    static func checkpointSummary(_ runtime: ContainerRuntime) -> String? {
-        switch CheckpointUse.state(of: runtime.layout.checkpoint) {
-        case .none: nil
-        case .unused(let createdAt): "from \(CheckpointUse.describe(createdAt)), not restored yet"
-        case .used(let use, let createdAt): "from \(CheckpointUse.describe(createdAt)), used by a \(use.by) at \(CheckpointUse.describe(use.at))"
-        }
+            },
+            autostart: runtime.config.startsAtBoot, lastExit: pid == nil ? ExitRecord.read(runtime.layout) : nil)
     }
 
     /// What `list` and `status` say of a migration in progress or left unfinished.

@@ -29,21 +29,49 @@ public struct ContainerMonitor {
     public func run(report: OwnedFileDescriptor, launcher: any ContainerLauncher = FreshStart()) -> Int32 {
         let initPid: pid_t
         let runtime: ContainerRuntime
+        let relay: ConsoleRelay
         do throws(FerryError) {
             runtime = try ContainerRuntime(root: root, name: name, logger: logger)
             guard ProcFS.threadCount() == 1 else {
                 throw FerryError(.invalidState, "the container monitor must be single-threaded to clone the init")
             }
             try? ProcessControl.becomeChildSubreaper()
-            initPid = try start(runtime, launcher: launcher)
-            MonitorHandshake.started(initPid: initPid).send(on: report)
+            let console = try ConsolePipes()
+            relay = try ConsoleRelay(pipes: console, log: runtime.layout.consoleLog, socketPath: runtime.layout.consoleSocket)
+            initPid = try start(runtime, launcher: launcher, console: console)
+            relay.start()
         } catch {
             logger.error("start failed", metadata: ["container": "\(name)", "error": "\(error.message)"])
             MonitorHandshake.failed(error.message).send(on: report)
             return 1
         }
+        // A fresh init that dies at once (a typo in its script, a missing library) is the
+        // start's failure, with its status: `ferry start` says so instead of "started".
+        if !launcher.recreatesTasks, let handle = try? ProcessHandle(pid: initPid), handle.waitForExit(seconds: Self.startGrace),
+            let status = Spawn.reapIfExited(initPid)
+        {
+            end(runtime, status: status, relay: relay)
+            MonitorHandshake.exited(status: status).send(on: report)
+            return 1
+        }
+        MonitorHandshake.started(initPid: initPid).send(on: report)
         let status = waitForInit(initPid, runtime)
+        return end(runtime, status: status, relay: relay)
+    }
+
+    /// How long a fresh init must live for its start to count: long enough for a shell
+    /// script to fail on its first line, short enough not to slow every start.
+    static let startGrace = 0.3
+
+    /// After the init: its last output into the log, its status recorded, the host side
+    /// torn down. Returns the monitor's exit code.
+    @discardableResult
+    private func end(_ runtime: ContainerRuntime, status: Int32, relay: ConsoleRelay) -> Int32 {
         logger.info("container init exited", metadata: ["container": "\(name)", "status": "\(status)"])
+        if !relay.finish(seconds: 5) {
+            logger.warning("the init's output did not end with it; its last lines may be missing", metadata: ["container": "\(name)"])
+        }
+        try? ExitRecord(status: status, at: Date()).write(runtime.layout)
         // A migrated copy that ends before its commit was never this host's: fenced.
         if let lease = MigrationLease.read(runtime.layout), lease.state == .pending, lease.deadline != nil {
             try? MigrationLease(state: .fenced, deadline: nil).write(runtime.layout)
@@ -63,7 +91,7 @@ public struct ContainerMonitor {
         return 0
     }
 
-    private func start(_ runtime: ContainerRuntime, launcher: any ContainerLauncher) throws(FerryError) -> pid_t {
+    private func start(_ runtime: ContainerRuntime, launcher: any ContainerLauncher, console: ConsolePipes) throws(FerryError) -> pid_t {
         try runtime.privateArea.mount()
         do throws(FerryError) {
             try runtime.shares.mount(placeholder: { launcher.placeholderInventory(for: $0, of: runtime) })
@@ -73,7 +101,8 @@ public struct ContainerMonitor {
             let limits = runtime.config.limits
             try (launcher.recreatesTasks ? limits?.withoutTaskLimit : limits)?.apply(to: runtime.cgroups)
             if runtime.config.profile == .hardened { try runtime.cgroups.restrictDevices(to: SecurityProfile.allowedDevices) }
-            let pid = try launcher.launch(runtime)
+            let pid = try launcher.launch(runtime, console: console)
+            console.closeInitSide()
             runtime.shares.restoreFinished()
             if launcher.recreatesTasks { try limits?.apply(to: runtime.cgroups) }
             // A migrated copy waiting for its source's commit: frozen at once (CRIU has just
@@ -84,7 +113,7 @@ public struct ContainerMonitor {
             }
             let state = RuntimeState(
                 initPid: pid, initStartTime: startTime, monitorPid: getpid(), monitorStartTime: monitorStart,
-                rootfs: runtime.rootfs, cgroup: runtime.cgroup.path, startedAt: Date())
+                rootfs: runtime.rootfs, cgroup: runtime.cgroup.path, startedAt: Date(), console: try console.keys())
             try JSONFile.write(state, to: runtime.layout.runtimeState)
             logger.info("container started", metadata: ["container": "\(name)", "pid": "\(pid)"])
             if !runtime.shares.placeholders.isEmpty { startShareReturn(runtime) }
@@ -164,8 +193,9 @@ public struct ContainerMonitor {
 /// How a container's init comes to be: cloned fresh, or restored from a checkpoint. The
 /// monitor calls it with the private area mounted and the cgroup created.
 public protocol ContainerLauncher {
-    /// Returns the init's host pid; the init must be the caller's child.
-    func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t
+    /// Returns the init's host pid; the init must be the caller's child. Its stdio are
+    /// `console`'s init-side ends.
+    func launch(_ runtime: ContainerRuntime, console: ConsolePipes) throws(FerryError) -> pid_t
     /// Whether the launch recreates a whole tree of tasks (a CRIU restore): its helpers
     /// and the zombies it rebuilds need tasks beyond the tree's own, so the task limit is
     /// set once the tree is back.
@@ -184,7 +214,7 @@ extension ContainerLauncher {
 public struct FreshStart: ContainerLauncher {
     public init() {}
 
-    public func launch(_ runtime: ContainerRuntime) throws(FerryError) -> pid_t {
+    public func launch(_ runtime: ContainerRuntime, console: ConsolePipes) throws(FerryError) -> pid_t {
         let systemd = runtime.runsSystemd
         let failure = try makePipe()
         let go = try makePipe()
@@ -204,7 +234,8 @@ public struct FreshStart: ContainerLauncher {
             do throws(FerryError) {
                 try ContainerInitSetup(
                     config: runtime.config, rootfs: runtime.rootfs, systemd: systemd,
-                    shareSources: runtime.config.declaredShares.indices.map(runtime.shares.mountPoint)
+                    shareSources: runtime.config.declaredShares.indices.map(runtime.shares.mountPoint),
+                    stdio: (input: console.input.read.rawValue, output: console.output.write.rawValue)
                 ).run()
             } catch {
                 try? failure.write.write(error.message)

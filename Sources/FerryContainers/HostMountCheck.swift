@@ -14,7 +14,12 @@ enum HostMountCheck {
             guard access(bind.source, F_OK) == 0 else {
                 throw FerryError(.notFound, "bind source \(bind.source) does not exist on this host")
             }
-            _ = try ContainedPath.components(of: bind.destination)
+            // The root is the rootfs's (and a bind there would hide the container's own /proc, /dev…).
+            guard !(try ContainedPath.components(of: bind.destination)).isEmpty else {
+                throw FerryError(
+                    .invalidArgument,
+                    "--bind \(bind.source):\(bind.destination) would cover the container's root; bind onto a directory inside it, e.g. \(bind.source):/mnt/host")
+            }
         }
         for share in addedShares { try share.validate() }
         var seen: Set<String> = []

@@ -114,6 +114,10 @@ public struct PrivateArea {
         logger.debug("hook ran", metadata: ["hook": "\(name)", "path": "\(path)"])
     }
 
+    /// The smallest image file worth an ext4 filesystem with room for a container's files
+    /// (mkfs.ext4 itself refuses much below this).
+    public static let smallestImage: UInt64 = 16 << 20
+
     /// Creates a sparse image file of `sizeBytes` holding an empty ext4 filesystem.
     public static func createImage(at path: String, sizeBytes: UInt64) throws(FerryError) {
         let fd = try OwnedFileDescriptor.open(path, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)

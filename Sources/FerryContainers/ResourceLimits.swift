@@ -37,11 +37,7 @@ public struct ResourceLimits: Sendable, Codable, Equatable {
             if memory == "none" {
                 result.memoryBytes = nil
             } else {
-                let bytes = try ByteSize.bytes(memory)
-                guard bytes >= Self.smallestMemory else {
-                    throw FerryError(.invalidArgument, "--memory \(memory) is too small; give at least 4M (e.g. --memory 512M), or none for no limit")
-                }
-                result.memoryBytes = bytes
+                result.memoryBytes = try ByteSize.bytes(memory, option: "--memory", atLeast: Self.smallestMemory)
             }
         }
         if let cpus {

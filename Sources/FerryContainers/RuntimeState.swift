@@ -12,6 +12,9 @@ public struct RuntimeState: Sendable, Codable, Equatable {
     public var rootfs: String
     public var cgroup: String
     public var startedAt: Date
+    /// CRIU's names for the init's console pipes (see ConsolePipes); nil in run states
+    /// written before the monitor owned the init's console.
+    public var console: ConsoleKeys? = nil
 
     /// True when the recorded init still exists and is the same process.
     public var initAlive: Bool {

@@ -21,6 +21,18 @@ public struct StateRoot: Sendable {
         }
     }
 
+    /// Refuses, before anything is read or written under it, a root that cannot be one: a
+    /// relative path (it would follow the shell's working directory, so two commands could
+    /// see two different hosts) or something there that is not a directory.
+    public func validate() throws(FerryError) {
+        guard path.hasPrefix("/") else {
+            throw FerryError(.invalidArgument, "state root '\(path)' is a relative path; give an absolute one (--root or $FERRY_ROOT), e.g. --root \(Self.defaultPath)")
+        }
+        if let info = fileStatus(path), !isDirectory(info) {
+            throw FerryError(.invalidArgument, "state root \(path) is not a directory; give a directory or a path not there yet (--root or $FERRY_ROOT)")
+        }
+    }
+
     public var containersDirectory: String { "\(path)/containers" }
     public var templatesDirectory: String { "\(path)/templates" }
     public var migrationsDirectory: String { "\(path)/migrations" }
@@ -76,6 +88,9 @@ public struct ContainerLayout: Sendable {
     public var overlayMountPoint: String { "\(directory)/rootfs" }
     public var runtimeState: String { "\(directory)/run.json" }
     public var monitorLog: String { "\(directory)/monitor.log" }
+    /// The init's output (see ConsoleLog), and where `ferry console` reaches its monitor.
+    public var consoleLog: ConsoleLog { ConsoleLog(directory: directory) }
+    public var consoleSocket: String { "\(directory)/console.sock" }
     /// Where `--share` N is mounted on this host, and what its mount command said.
     public func shareMountPoint(_ index: Int) -> String { "\(directory)/shares/\(index)" }
     public func shareLog(_ index: Int) -> String { "\(directory)/shares/\(index).log" }

@@ -29,6 +29,9 @@ enum ImageStream {
     static let blockBytes = 1 << 20
     /// How long either side waits for the next byte before it takes the other as gone.
     static let idleSeconds = 60.0
+    /// How long a send may make no progress (a cut link) before the stream is broken: on a
+    /// working link a full socket buffer drains in milliseconds.
+    static let stallSeconds = 20
     /// The source's page stream spool (see ImageStreamSender), kept beside the images for
     /// a rollback and never sent as an image.
     static let spoolName = CheckpointManifest.pageSpoolName

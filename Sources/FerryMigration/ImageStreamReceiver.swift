@@ -52,6 +52,7 @@ final class ImageStreamReceiver: @unchecked Sendable {
             guard (try? io.write(nonce)) != nil, let answer = try? io.read(ImageStream.macBytes),
                 Digest.equalInConstantTime(answer, try ImageStream.proof(key: key, nonce: nonce))
             else { continue }
+            TCPSocket.setSendTimeout(socket, seconds: ImageStream.stallSeconds)
             connection = socket
             listener.close()
             return (socket, nonce)

@@ -6,9 +6,10 @@ import Glibc
 /// The source's end of the image stream (see ImageStream): it relays CRIU's page stream
 /// to the target while CRIU dumps, then sends the other images and the MAC.
 ///
-/// Every page block also goes to a spool file beside the images (page cache, no fsync):
-/// the pages leave the source only once, yet a rollback can rebuild the source's page
-/// images from the spool (`PageSpool`) and restore the container here.
+/// When the source's tasks die at the dump, every page block also goes to a spool file
+/// beside the images (page cache, no fsync): the pages leave the source only once, yet a
+/// rollback can rebuild the source's page images from the spool (`PageSpool`) and restore
+/// the container here. A source kept frozen needs none: its memory is still in its tasks.
 final class ImageStreamSender: @unchecked Sendable {
     private let socket: OwnedFileDescriptor
     private let mac: Digest
@@ -17,15 +18,25 @@ final class ImageStreamSender: @unchecked Sendable {
     /// CRIU's end, handed to the dump (it uses it by number); closed once CRIU is done.
     private(set) var criuEnd: OwnedFileDescriptor?
     /// Opened at CRIU's first byte: by then the checkpoint has made its images directory.
-    private let spoolPath: String
+    private let spoolPath: String?
     private var spool: OwnedFileDescriptor?
     private var relay: BackgroundTask<UInt64>?
     /// Bytes sent so far on the socket, frames included.
     private(set) var sentBytes: UInt64 = 0
+    /// Hears the bytes sent (a few times a second), from the relay's thread and then the
+    /// caller's of `finish`, one after the other.
+    private let progress: (@Sendable (TransferProgress) -> Void)?
+    private var throttle = ProgressThrottle()
+    /// When the first frame went: the rate is over the time the stream has been sending.
+    private var firstFrameAt: Double?
 
     /// Connects to the agent's listener and proves it holds `key`.
-    init(address: String, port: UInt16, key: [UInt8], spoolPath: String) throws(FerryError) {
+    init(
+        address: String, port: UInt16, key: [UInt8], spoolPath: String?, progress: (@Sendable (TransferProgress) -> Void)? = nil
+    ) throws(FerryError) {
+        self.progress = progress
         socket = try TCPSocket.connect(to: address, port: port, within: 10)
+        TCPSocket.setSendTimeout(socket, seconds: ImageStream.stallSeconds)
         let io = StreamIO(fd: socket.rawValue)
         let nonce = try io.read(ImageStream.nonceBytes)
         try io.write(try ImageStream.proof(key: key, nonce: nonce))
@@ -80,6 +91,8 @@ final class ImageStreamSender: @unchecked Sendable {
             let why = ImageStream.Verdict(rawValue: answer[0])?.explanation ?? "the target sent verdict \(answer[0])"
             throw FerryError(.corrupt, "the target refused the images: \(why)")
         }
+        let total = Int(clamping: sentBytes)
+        progress?(TransferProgress(bytes: total, totalBytes: total, bytesPerSecond: rate(now: Monotonic.now), secondsLeft: 0))
         return sentBytes
     }
 
@@ -118,7 +131,7 @@ final class ImageStreamSender: @unchecked Sendable {
                 switch DescriptorIO.read(relayEnd.rawValue, into: &buffer) {
                 case .success(0): return relayed
                 case .success(let count):
-                    if spool == nil { spool = try OwnedFileDescriptor.open(spoolPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) }
+                    if spool == nil, let spoolPath { spool = try OwnedFileDescriptor.open(spoolPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) }
                     if let spool, case .failure(let errno) = DescriptorIO.writeAll(spool.rawValue, buffer[..<count]) {
                         throw FerryError.system("write", errno, path: ImageStream.spoolName)
                     }
@@ -155,6 +168,21 @@ final class ImageStreamSender: @unchecked Sendable {
         let result = sent.withUnsafeBytes { raw in Result { () throws(FerryError) in try io.write(raw) } }
         try result.get()
         sentBytes += UInt64(header.count + payload.count)
+        report()
+    }
+
+    /// The bytes so far, when a report is due; the total is not known before the end.
+    private func report() {
+        guard let progress else { return }
+        let now = Monotonic.now
+        if firstFrameAt == nil { firstFrameAt = now }
+        let update = TransferProgress(bytes: Int(clamping: sentBytes), bytesPerSecond: rate(now: now))
+        if let due = throttle.offer(update, now: now) { progress(due) }
+    }
+
+    private func rate(now: Double) -> Double? {
+        guard let firstFrameAt, now > firstFrameAt else { return nil }
+        return Double(sentBytes) / (now - firstFrameAt)
     }
 
     private func sendFrame(_ kind: ImageStream.Kind, _ payload: [UInt8], _ io: StreamIO) throws(FerryError) {

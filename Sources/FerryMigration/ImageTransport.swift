@@ -17,11 +17,19 @@ protocol ImageTransport: AnyObject {
     /// device is mounted for exactly as long as the body runs).
     func withSourceImages<T>(_ body: (String) throws(FerryError) -> T) throws(FerryError) -> T
     /// Before the freeze: the socket CRIU's dump sends its memory pages to as it reads
-    /// them; nil: CRIU writes them into the images directory with the rest.
-    func openPages(_ agent: any AgentCalling, container: ContainerName) throws(FerryError) -> OwnedFileDescriptor?
+    /// them; nil: CRIU writes them into the images directory with the rest. `spool`: keep a
+    /// copy of what leaves, for a rollback (the source's tasks die at the dump). `progress`
+    /// hears the bytes that cross the wire from then on (pages and the images `deliver`
+    /// sends), from whichever thread moves them.
+    func openPages(
+        _ agent: any AgentCalling, container: ContainerName, spool: Bool, progress: (@Sendable (TransferProgress) -> Void)?
+    ) throws(FerryError) -> OwnedFileDescriptor?
+    /// Whether the pages leave the source with its tasks still there to resume (frozen):
+    /// then the dump need not kill them, and a rollback is a thaw.
+    var sendsPagesAway: Bool { get }
     /// After the dump: makes the images available where the target restores from; returns
     /// the bytes that crossed the wire.
-    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64
+    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget) throws(FerryError) -> UInt64
     /// What the target's restore request names for the images (nil: its staged directory).
     var restoreLocation: AgentRequest.DumpLocation? { get }
     /// How the dump's files are fingerprinted for the target's check.
@@ -32,7 +40,8 @@ protocol ImageTransport: AnyObject {
 
 /// The image stream (see ImageStream): the pages go to the target's page server while CRIU
 /// dumps, the other images follow on the same connection, all under one MAC. The source
-/// keeps the non-page images and a spool of the page stream for a rollback.
+/// keeps its tasks frozen for a rollback, or (when they must die at the dump: the target
+/// takes over the same device) the non-page images and a spool of the page stream.
 final class StreamImageTransport: ImageTransport {
     let directory: String
     private var sender: ImageStreamSender?
@@ -47,22 +56,28 @@ final class StreamImageTransport: ImageTransport {
         try body(directory)
     }
 
-    func openPages(_ agent: any AgentCalling, container: ContainerName) throws(FerryError) -> OwnedFileDescriptor? {
+    var sendsPagesAway: Bool { true }
+
+    func openPages(
+        _ agent: any AgentCalling, container: ContainerName, spool: Bool, progress: (@Sendable (TransferProgress) -> Void)?
+    ) throws(FerryError) -> OwnedFileDescriptor? {
         let key = try ImageStream.randomBytes(ImageStream.keyBytes)
         let reply = try agent.call(.openImageStream(.init(container: container.value, key: Data(key).base64EncodedString())))
         guard let endpoint = reply.imageStream else {
             throw FerryError(.corrupt, "the target did not say where its image stream listens")
         }
         let sender = try ImageStreamSender(
-            address: endpoint.address, port: endpoint.port, key: key, spoolPath: "\(directory)/\(ImageStream.spoolName)")
+            address: endpoint.address, port: endpoint.port, key: key, spoolPath: spool ? "\(directory)/\(ImageStream.spoolName)" : nil,
+            progress: progress)
         sender.start()
         self.sender = sender
         return sender.criuEnd
     }
 
-    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64 {
+    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget) throws(FerryError) -> UInt64 {
         guard let sender else { throw FerryError(.invalidState, "the image stream was not opened before the dump") }
-        let files = try CheckpointManifest.contentFiles(of: directory) + [CheckpointManifest.fileName]
+        // The init's output goes along, outside the checksums (see ConsoleLog.carry).
+        let files = try CheckpointManifest.contentFiles(of: directory) + [CheckpointManifest.fileName] + ConsoleLog.carried(in: directory)
         return try sender.finish(directory: directory, files: files)
     }
 
@@ -94,9 +109,14 @@ final class DumpDeviceImageTransport: ImageTransport {
         }
     }
 
-    func openPages(_ agent: any AgentCalling, container: ContainerName) throws(FerryError) -> OwnedFileDescriptor? { nil }
+    var sendsPagesAway: Bool { false }
 
-    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget, progress: (@Sendable (String) -> Void)?) throws(FerryError) -> UInt64 {
+    /// Nothing crosses the wire: nothing to report.
+    func openPages(
+        _ agent: any AgentCalling, container: ContainerName, spool: Bool, progress: (@Sendable (TransferProgress) -> Void)?
+    ) throws(FerryError) -> OwnedFileDescriptor? { nil }
+
+    func deliver(to prepared: AgentResponse.Prepared, target: SSHTarget) throws(FerryError) -> UInt64 {
         0
     }
 

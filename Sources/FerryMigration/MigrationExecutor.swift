@@ -49,13 +49,13 @@ struct MigrationExecutor {
         self.strikeCommitted = strikeCommitted
     }
 
-    /// Runs `rows` in order; `announce` hears each step's name as it begins.
+    /// Runs `rows` in order; `report` hears each step begin and end.
     mutating func run<Context>(
-        _ rows: [StepRow<Context>], on context: inout Context, announce: (MigrationStep) -> Void = { _ in }
+        _ rows: [StepRow<Context>], on context: inout Context, report: (MigrationEvent) -> Void = { _ in }
     ) throws(FerryError) {
         for row in rows {
             let started = Monotonic.now
-            announce(row.step)
+            report(.phaseStarted(row.step))
             if let undo = row.undo(context) { journal.undo.append(undo) }
             try save(journal)
             try strike(row.step)
@@ -76,7 +76,8 @@ struct MigrationExecutor {
                 throw error
             }
             let seconds = Monotonic.now - started
-            phases.append(.init(step: row.step.rawValue, seconds: seconds))
+            phases.append(.init(step: row.step.rawValue, seconds: seconds, frozen: false))
+            report(.phaseEnded(row.step, seconds: seconds))
             logger.info("step done", metadata: ["step": "\(row.step.rawValue)", "seconds": "\(String(format: "%.3f", seconds))"])
         }
     }

@@ -92,7 +92,8 @@ struct MigrationRun {
                 // Started now, so that ssh and rsync are up by the freeze: the frozen phase
                 // then pays only for the list of what changed.
                 if let source = run.syncSource {
-                    run.pendingPush = try Rsync.startChanged(source.path, to: try run.staged().privateArea, target: run.options.target, progress: run.transferProgress)
+                    run.pendingPush = try Rsync.startChanged(
+                        source.path, to: try run.staged().privateArea, target: run.options.target, progress: run.transferProgress(.files))
                 }
             },
             .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
@@ -100,20 +101,28 @@ struct MigrationRun {
                 let name = run.name
                 run.removeLocalImages()
                 let transport = run.imageTransport
+                // The source's tasks outlive the dump, frozen: a rollback is a thaw, and no
+                // page is kept here for it. Unless they hold what the target's copy must take
+                // over: the same block device (shared storage), or a network share's
+                // server-side state (NFS locks, which the restore takes again).
+                let dataPath = try run.planned().data
+                let keepFrozen = transport.sendsPagesAway && dataPath == .rsync && run.runtime.config.declaredShares.isEmpty
                 // Before the freeze: the connection the pages will take.
-                let pages = try transport.openPages(try run.agent(), container: name)
+                let pages = try transport.openPages(try run.agent(), container: name, spool: !keepFrozen, progress: run.transferProgress(.images))
                 let started = StartedSync()
                 let sync = try run.finalSyncJob()
                 // The job owns the area's copy now: it goes with the job, before any undo
                 // mounts the area again.
                 (run.syncSource, run.tracker, run.pendingPush) = (nil, nil, nil)
+                let events = run.options.events
                 do throws(FerryError) {
                     _ = try transport.withSourceImages { (images) throws(FerryError) in
                         try checkpointer.checkpoint(
                             name, to: images, leaveRunning: false, fingerprint: transport.fingerprint, lockHeld: true, pageServer: pages,
-                            whileFrozen: { () throws(FerryError) in
+                            keepFrozen: keepFrozen, whileFrozen: { () throws(FerryError) in
                                 // Frozen from here: the sync of what changed runs beside the dump.
                                 started.frozenAt = Monotonic.now
+                                events?(.frozenStarted)
                                 started.task = sync.map { job in BackgroundTask("ferry final sync") { () throws(FerryError) in try job() } }
                             })
                     }
@@ -138,7 +147,7 @@ struct MigrationRun {
             },
             .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
                 try run.checkDowntime(before: .sendImages)
-                run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target, progress: run.transferProgress)
+                run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target)
             },
             // Undo in reverse order: the target's copy must stop before the source restarts
             // (with shared storage it holds the device).
@@ -226,6 +235,11 @@ struct MigrationRun {
         _ = try agent().call(.commit(container: name.value))
         // Downtime ends here: the commit thawed the target's copy.
         frozenSeconds = frozenStart.map { Monotonic.now - $0 }
+        if let frozenSeconds { options.events?(.frozenEnded(seconds: frozenSeconds)) }
+        // A source kept frozen for a rollback dies now, behind its network lock.
+        if case .running = try manager.runtime(name).loadState() {
+            _ = try manager.stop(name, timeout: 0, locked: true)
+        }
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
         MigrationJournal.remove(root: root, name: name)
@@ -310,9 +324,15 @@ struct MigrationRun {
             // As the failed step left it: a source that still runs needs no restore.
             let current = try manager.runtime(name)
             switch current.loadState() {
-            case .running:
-                // A CRIU that died with a killed ferry leaves the tasks frozen: let them run.
+            case .running(let state):
+                // Kept frozen by the dump (or left so by a CRIU that died with a killed
+                // ferry): the network opens first, then the tasks run on, and what the
+                // closed network dropped is resent now.
+                if current.config.network != nil { try NetworkLock.release(initPid: state.initPid) }
                 if current.cgroup.isFreezeRequested { try current.cgroup.thaw() }
+                if current.config.network != nil {
+                    for pid in current.cgroup.pids { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
+                }
                 return
             case .unreadable(let error): throw error
             case .stopped, .crashed: break
@@ -343,8 +363,14 @@ struct MigrationRun {
     func summary(phases: [MigrationSummary.Phase], totalSeconds: Double) -> MigrationSummary {
         MigrationSummary(
             container: name.value, target: options.target.destination, mode: online ? "online" : "offline",
-            frozenSeconds: frozenSeconds, totalSeconds: totalSeconds, dataBytes: dataBytes,
-            imageBytes: imageBytes, phases: phases, dryRun: options.dryRun,
+            frozenSeconds: frozenSeconds, totalSeconds: totalSeconds, dataBytes: Int(clamping: dataBytes),
+            imageBytes: Int(clamping: imageBytes),
+            phases: phases.map { phase in
+                var phase = phase
+                phase.frozen = online && !options.dryRun && (MigrationStep(rawValue: phase.step)?.runsFrozen ?? false)
+                return phase
+            },
+            dryRun: options.dryRun,
             differences: plan?.differences.map(\.description) ?? [])
     }
 
@@ -391,7 +417,9 @@ struct MigrationRun {
     /// (the frozen one) sends only the paths that changed, once the tracker has drained.
     func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
         guard try planned().data == .rsync else { return nil }
-        let (source, destination, target, logger, progress) = (runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress)
+        let (source, destination, target, logger, progress) = (
+            runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress(.files)
+        )
         guard exact, let syncSource, let pending = pendingPush else {
             return { () throws(FerryError) -> UInt64 in
                 try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
@@ -415,9 +443,10 @@ struct MigrationRun {
         }
     }
 
-    private var transferProgress: (@Sendable (String) -> Void)? {
-        guard let progress = options.progress else { return nil }
-        return { line in progress(.transfer(line)) }
+    /// Where a transport reports its bytes: the event sink, as transfers of `kind`.
+    private func transferProgress(_ kind: MigrationEvent.TransferKind) -> (@Sendable (TransferProgress) -> Void)? {
+        guard let events = options.events else { return nil }
+        return { progress in events(.transfer(kind, progress)) }
     }
 
     /// The agent channel; a fresh one when this run (a recovery) has none yet, or when the

@@ -23,4 +23,30 @@ public enum MigrationStep: String, CaseIterable, Codable, Sendable {
     ]
     /// The steps an offline migration (of a stopped container) runs.
     public static let offline: [MigrationStep] = [.connect, .checkTarget, .prepareTarget, .mountSource, .presync, .registerTarget, .finishSource]
+
+    /// The step in words, for an admin watching the migration.
+    public var words: String {
+        switch self {
+        case .connect: "connecting to the target"
+        case .checkTarget: "checking the target"
+        case .prepareTarget: "preparing the target"
+        case .mountSource: "mounting the container's storage"
+        case .presync: "copying the container's files"
+        case .checkpoint: "checkpointing the container"
+        case .finalSync: "copying the files changed since"
+        case .sendImages: "sending the memory images"
+        case .restoreTarget: "restoring on the target"
+        case .registerTarget: "registering on the target"
+        case .finishSource: "committing: the target takes the container"
+        }
+    }
+
+    /// Whether a live migration runs this step with the container frozen: from the dump to
+    /// the commit, every second of it is downtime.
+    public var runsFrozen: Bool {
+        switch self {
+        case .checkpoint, .finalSync, .sendImages, .restoreTarget, .finishSource: true
+        case .connect, .checkTarget, .prepareTarget, .mountSource, .presync, .registerTarget: false
+        }
+    }
 }

@@ -47,9 +47,9 @@ public struct Migrator {
         /// (`--max-downtime`, default 120 s): past it the migration is undone and the
         /// container resumes on the source.
         public var maxDowntime: Double = 120
-        /// Receives phase names and transfer progress as they happen (the CLI shows them on
-        /// a terminal); nil for none.
-        public var progress: (@Sendable (MigrationProgress) -> Void)?
+        /// Receives the migration's events as they happen (the CLI renders them in words or
+        /// as JSON lines); nil for none, and then rsync is not asked for its progress.
+        public var events: (@Sendable (MigrationEvent) -> Void)?
 
         public init(target: SSHTarget, remoteFerry: String) {
             self.target = target
@@ -98,7 +98,7 @@ public struct Migrator {
         let started = Monotonic.now
         do throws(FerryError) {
             let rows = dryRun ? MigrationRun.probeRows : MigrationRun.rows(online: online)
-            try executor.run(rows, on: &run) { step in options.progress?(.phase(step.rawValue)) }
+            try executor.run(rows, on: &run) { event in options.events?(event) }
         } catch {
             // A target that answered "no" to the commit holds no running copy: undo.
             if executor.journal.committed, error.code != .declined {
@@ -121,7 +121,9 @@ public struct Migrator {
                 "migration of \(name) failed: \(error.message); \(whereItIs(name, wasRunning: online, undoProblems: undoProblems))\(note)",
                 cause: error.cause)
         }
-        return run.summary(phases: executor.phases, totalSeconds: Monotonic.now - started)
+        let summary = run.summary(phases: executor.phases, totalSeconds: Monotonic.now - started)
+        options.events?(.summary(summary))
+        return summary
     }
 
     /// `ferry recover NAME`: finish what a killed migration left, from its journal.

@@ -9,10 +9,10 @@ enum Rsync {
     /// `exact`: the copy must be complete (the frozen sync, the images); otherwise files
     /// that vanished while rsync ran (a live pre-sync of a busy container) are fine — the
     /// frozen sync that follows copies the final state.
-    /// `progress`, when set, receives rsync's running totals (bytes, %, rate, ETA).
+    /// `progress`, when set, receives rsync's running totals (bytes, total, rate, time left).
     static func push(
         _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger? = nil,
-        progress: (@Sendable (String) -> Void)? = nil
+        progress: (@Sendable (TransferProgress) -> Void)? = nil
     ) throws(FerryError) -> UInt64 {
         try run(["--delete"], source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
     }
@@ -20,7 +20,7 @@ enum Rsync {
     /// Starts an exact sync of only the paths it will be given (relative to `source`), so
     /// that ssh and rsync are up before the freeze: `PendingPush.send` hands it the list.
     static func startChanged(
-        _ source: String, to destination: String, target: SSHTarget, progress: (@Sendable (String) -> Void)? = nil
+        _ source: String, to destination: String, target: SSHTarget, progress: (@Sendable (TransferProgress) -> Void)? = nil
     ) throws(FerryError) -> PendingPush {
         // Every path named changed, so none is skipped for a size and time that match: a
         // rewrite within a second on a filesystem with whole-second times would be.
@@ -40,11 +40,13 @@ enum Rsync {
         let source: String
         let destination: String
         let target: SSHTarget
-        let progress: (@Sendable (String) -> Void)?
+        let progress: (@Sendable (TransferProgress) -> Void)?
 
         /// Sends `paths` (NUL-separated on rsync's stdin) and waits; the bytes rsync sent.
         func send(_ paths: [[UInt8]], logger: Logger?) throws(FerryError) -> UInt64 {
-            let output = try helper.finish(input: paths.flatMap { $0 + [0] }, onOutput: progressLines(progress))
+            let output = try reportingProgress(progress) { (onOutput) throws(FerryError) in
+                try helper.finish(input: paths.flatMap { $0 + [0] }, onOutput: onOutput)
+            }
             return try outcome(output, source, to: destination, target: target, exact: true, logger: logger)
         }
     }
@@ -53,10 +55,12 @@ enum Rsync {
     /// holes) and `options`.
     private static func run(
         _ options: [String], _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger?,
-        progress: (@Sendable (String) -> Void)?
+        progress: (@Sendable (TransferProgress) -> Void)?
     ) throws(FerryError) -> UInt64 {
         let argv = command(options, source, to: destination, target: target, progress: progress != nil)
-        let output = try Spawn.run(Spawn.diesWithParent(argv), onInterrupt: .endsOnInterrupt, onOutput: progressLines(progress))
+        let output = try reportingProgress(progress) { (onOutput) throws(FerryError) in
+            try Spawn.run(Spawn.diesWithParent(argv), onInterrupt: .endsOnInterrupt, onOutput: onOutput)
+        }
         return try outcome(output, source, to: destination, target: target, exact: exact, logger: logger)
     }
 
@@ -65,15 +69,15 @@ enum Rsync {
             + (progress ? ["--info=progress2"] : []) + ["\(source)/", "\(target.destination):\(destination)/"]
     }
 
-    /// Progress lines end in \r; the closing --stats block is not progress.
-    private static func progressLines(_ progress: (@Sendable (String) -> Void)?) -> ((String) -> Void)? {
-        progress.map { report in
-            { chunk in
-                for line in chunk.split(separator: "\r") where line.contains("%") && !line.contains("Number of") {
-                    report(line.trimmingCharacters(in: .whitespacesAndNewlines))
-                }
-            }
-        }
+    /// Runs `body` with an output reader that turns rsync's progress lines into reports,
+    /// and reports the last totals at the end.
+    private static func reportingProgress(
+        _ progress: (@Sendable (TransferProgress) -> Void)?, _ body: (((String) -> Void)?) throws(FerryError) -> Spawn.Output
+    ) throws(FerryError) -> Spawn.Output {
+        var reader = RsyncProgress()
+        let output = try body(progress.map { report in { chunk in reader.feed(chunk, now: Monotonic.now).map(report) } })
+        if let progress, let last = reader.finish() { progress(last) }
+        return output
     }
 
     /// The bytes sent, or the error of a copy that did not do its job.

@@ -37,7 +37,8 @@ public enum MountVerdict: Sendable, Codable, Equatable, CustomStringConvertible 
         case .migratableWithRemap: try container.encode("migratableWithRemap", forKey: .state)
         case .blocked: try container.encode("blocked", forKey: .state)
         }
-        try container.encodeIfPresent(reason, forKey: .reason)
+        // `null` for a verdict without a reason: every key is always there.
+        try container.encode(reason, forKey: .reason)
     }
 
     public init(from decoder: Decoder) throws {

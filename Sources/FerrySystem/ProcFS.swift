@@ -6,13 +6,27 @@ public enum ProcFS {
     /// The start time (clock ticks since boot, field 22 of /proc/PID/stat). Ferry stores it
     /// next to a pid so that a pid reused by another process is not mistaken for the init.
     public static func startTime(of pid: pid_t) -> UInt64? {
-        guard let text = try? readText("/proc/\(pid)/stat"),
-            let close = text.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name (which may contain spaces) start at field 3.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
+        guard let fields = statFields(of: pid), fields.count > 19 else { return nil }
         return UInt64(fields[19])
+    }
+
+    /// The session id of a live process (field 6 of /proc/PID/stat, a host pid); nil for a
+    /// zombie or a process that is gone.
+    public static func session(of pid: pid_t) -> pid_t? {
+        guard let fields = statFields(of: pid), fields.count > 3, fields[0] != "Z" else { return nil }
+        return pid_t(fields[3])
+    }
+
+    /// Live processes whose session id is `session`, as host pids.
+    public static func sessionMembers(_ session: pid_t) -> [pid_t] {
+        ((try? directoryEntries("/proc")) ?? []).compactMap { pid_t($0) }.filter { self.session(of: $0) == session }
+    }
+
+    /// Fields 3 onwards of /proc/PID/stat (state, ppid, pgrp, session, …): those after the
+    /// command name, which may contain spaces and parentheses.
+    private static func statFields(of pid: pid_t) -> [Substring]? {
+        guard let text = try? readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
     }
 
     /// Host pids of the threads of a process (used to assert single-threadedness).

@@ -49,6 +49,13 @@ public enum ProcessControl {
         try syscall("close_range") { fy_close_range(first, UInt32.max, 4 /* CLOSE_RANGE_CLOEXEC */) }
     }
 
+    /// Puts the caller in a process group of its own: out of reach of the signals a
+    /// terminal sends its foreground group (^C), which its parent handles for it.
+    /// The corresponding C function is `setpgid`.
+    public static func leaveProcessGroup() throws(FerryError) {
+        try syscall("setpgid") { setpgid(0, 0) }
+    }
+
     /// Makes the caller the reaper of its orphaned descendants, as a container monitor must
     /// be for a tree CRIU restores under it. The corresponding C function is `prctl`
     /// (PR_SET_CHILD_SUBREAPER).

@@ -38,6 +38,16 @@ public struct PseudoTerminal {
         _ = fy_copy_window_size(terminal, master.rawValue)
     }
 
+    /// Whether the terminal's reader gets whole lines (ICANON: the line discipline edits
+    /// them and makes ^D an end of file) rather than each byte as it comes (a line editor's
+    /// raw mode); nil when the settings cannot be read. Asked on the master, the settings
+    /// are the slave's. The corresponding C function is `tcgetattr`.
+    public var readsLines: Bool? {
+        var settings = termios()
+        guard tcgetattr(master.rawValue, &settings) == 0 else { return nil }
+        return settings.c_lflag & tcflag_t(ICANON) != 0
+    }
+
     /// In the command's process, after setsid: makes `fd` its controlling terminal.
     /// The corresponding C function is `ioctl` (TIOCSCTTY).
     public static func becomeControllingTerminal(_ fd: Int32) throws(FerryError) {

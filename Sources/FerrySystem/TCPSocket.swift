@@ -68,12 +68,32 @@ public enum TCPSocket {
         return socket
     }
 
-    /// The two ends of a connected local stream pair (CRIU's side of a relay and Ferry's).
+    /// The two ends of a connected local stream pair (CRIU's side of a relay and Ferry's),
+    /// with 4 MiB buffers: CRIU splices its page pipes (4 MiB) into it, and a default
+    /// 200 KiB buffer would wake the relay twenty times per pipe.
     /// The corresponding C function is `socketpair`.
     public static func streamPair() throws(FerryError) -> (OwnedFileDescriptor, OwnedFileDescriptor) {
         var fds: [Int32] = [-1, -1]
         try syscall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        for fd in fds { setBuffers(fd, bytes: 4 << 20) }
         return (OwnedFileDescriptor(taking: fds[0]), OwnedFileDescriptor(taking: fds[1]))
+    }
+
+    /// Send and receive buffers of `bytes` (the FORCE variants: root is not bound by
+    /// net.core.[rw]mem_max); a refusal keeps the kernel's defaults.
+    private static func setBuffers(_ fd: Int32, bytes: Int32) {
+        var size = bytes
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, length)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length)
+    }
+
+    /// A send that makes no progress for `seconds` fails (EAGAIN) instead of waiting for
+    /// TCP to give up on a cut link (many minutes).
+    /// The corresponding C function is `setsockopt` (SO_SNDTIMEO).
+    public static func setSendTimeout(_ socket: OwnedFileDescriptor, seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(socket.rawValue, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Stops both directions (the peer's reads end) without closing the descriptor.

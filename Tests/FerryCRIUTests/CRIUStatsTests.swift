@@ -1,4 +1,5 @@
 import FerryCRIU
+import Glibc
 import Testing
 
 @Suite struct CRIUStatsTests {
@@ -32,6 +33,18 @@ import Testing
         #expect(stats.forkingTime == 1000)
         #expect(stats.restoreTime == 2000)
         #expect(stats.pagesRestored == 16)
+    }
+
+    /// Ferry reports sizes in bytes and times in seconds; CRIU counts pages and microseconds.
+    @Test func pagesAreReportedInBytesAndMicrosecondsInSeconds() throws {
+        var stats = CRIUStats()
+        try stats.merge(image: Self.dumpImage)
+        #expect(CRIUStats.pageSize == Int(sysconf(Int32(_SC_PAGESIZE))))
+        #expect(stats.bytesWritten == 16384 * CRIUStats.pageSize)
+        #expect(stats.bytesScanned == 16384 * CRIUStats.pageSize)
+        #expect(stats.bytesRestored == nil, "no restore stats: null, not zero")
+        #expect(CRIUStats.seconds(stats.frozenTime) == 0.15)
+        #expect(CRIUStats.seconds(nil) == nil)
     }
 
     @Test func refusesTruncatedImages() {

@@ -3,9 +3,10 @@ import Testing
 
 /// The monitor's one-line report to its launcher.
 @Suite struct MonitorHandshakeTests {
-    @Test func bothAnswersRoundTrip() {
+    @Test func everyAnswerRoundTrips() {
         #expect(MonitorHandshake(parsing: MonitorHandshake.started(initPid: 4242).line) == .started(initPid: 4242))
         #expect(MonitorHandshake(parsing: MonitorHandshake.failed("no rootfs").line) == .failed("no rootfs"))
+        #expect(MonitorHandshake(parsing: MonitorHandshake.exited(status: 3).line) == .exited(status: 3))
     }
 
     @Test func aMultiLineErrorStaysOneLine() {

@@ -25,8 +25,7 @@ extension Integration {
 
             // The init's host pid is in another pid namespace than ours, and its init is pid 1 there.
             let status = try ferry.ok(["status", "c1", "--json"]).stdout
-            let summary = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
-            let pid = try #require(summary?["pid"] as? Int)
+            let pid = try #require(try JSONDocuments.payload(status, "container")["pid"] as? Int)
             let ownNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
             let containerNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid")
             #expect(ownNamespace != containerNamespace)
@@ -100,6 +99,5 @@ extension Integration {
 /// The init's host pid from `ferry status --json`.
 func statusPid(_ ferry: Ferry, _ name: String) throws -> Int {
     let status = try ferry.ok(["status", name, "--json"]).stdout
-    let summary = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
-    return try #require(summary?["pid"] as? Int)
+    return try #require(try JSONDocuments.payload(status, "container")["pid"] as? Int)
 }

@@ -32,12 +32,12 @@ extension Integration {
             try Shell.run(["sh", "-c", "cd '\(area)' && find . \\( -type d -printf '%P|d|%m|%U:%G|%n\\n' \\) -o -printf '%P|%y|%m|%s|%U:%G|%l|%n\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum"])
         }
 
-        /// The source's area as the dump left it. An insulated area is unmounted by then
-        /// (the container's host side is torn down after the dump): its image is read, mounted
+        /// The source's area as the dump left it. An insulated area whose tasks died at the
+        /// dump is unmounted by then (the host side is torn down): its image is read, mounted
         /// read-only for the listing.
         static func frozenSourceListing(_ directory: String, scratch: Scratch) throws -> String {
             let image = directory + "/private.img"
-            guard FileManager.default.fileExists(atPath: image) else { return try listing(directory + "/private") }
+            guard FileManager.default.fileExists(atPath: image), !isMountPoint(directory + "/private") else { return try listing(directory + "/private") }
             let mountPoint = scratch.path("source-image")
             try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
             try Shell.run(["mount", "-o", "ro,loop,noload", image, mountPoint])

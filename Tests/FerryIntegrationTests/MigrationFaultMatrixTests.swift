@@ -25,7 +25,7 @@ extension Integration.MigrationFaults {
     enum Moment: String, Sendable {
         case presync = "during the live pre-sync"
         case dump = "while the source's CRIU dumps"
-        case sendImages = "while the images cross"
+        case sendImages = "while the memory crosses"
         case restoreBegun = "as the target's restore begins"
         case restoreUnderWay = "half-way through the target's restore"
         case pending = "while the target's copy waits for the commit"
@@ -145,9 +145,17 @@ extension Integration.MigrationFaults {
         let rsyncs = { processes(mentioning: hosts.root(1), named: ["rsync"]).map { commandLine(of: $0) } }
         switch moment {
         case .presync:
-            return try eventually(60) { rsyncs().contains { !$0.contains("migration-images") } }
+            return try eventually(60) { !rsyncs().isEmpty }
         case .sendImages:
-            return try eventually(90) { rsyncs().contains { $0.contains("migration-images") } }
+            // The memory crosses on the image stream while CRIU dumps: the target's page
+            // server has written a good part of it (the link is throttled: seconds of it).
+            let images = hosts.root(2) + "/containers/.\(scene.name).incoming/images"
+            return try eventually(90, every: 0.02) {
+                let pages = ((try? FileManager.default.contentsOfDirectory(atPath: images)) ?? []).filter { $0.hasPrefix("pages-") }
+                return pages.contains { name in
+                    (((try? FileManager.default.attributesOfItem(atPath: "\(images)/\(name)"))?[.size] as? Int) ?? 0) > 32 << 20
+                }
+            }
         case .restoreBegun:
             return try eventually(120, every: 0.01) { targetCRIU(hosts) != nil }
         case .restoreUnderWay:
@@ -191,7 +199,7 @@ extension Integration.MigrationFaults {
             kill(criu, SIGKILL)
         case .restoredInitKilled:
             let status = try scene.b.plain.ok(["status", scene.name, "--json"]).stdout
-            let pid = try #require((try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["pid"] as? Int, "no init on h2: \(status)")
+            let pid = try #require(try JSONDocuments.payload(status, "container")["pid"] as? Int, "no init on h2: \(status)")
             kill(pid_t(pid), SIGKILL)
         }
     }

@@ -3,10 +3,10 @@ import Foundation
 import Testing
 
 extension Integration.MigrationFaults {
-    /// A migration's images are known by sha256, but for CRIU's memory pages, which cross
-    /// under rsync's whole-file checksum and are known by size (no second pass over them
-    /// in the frozen window). Damage found at the target is refused before its restore and
-    /// the source runs on.
+    /// A migration's memory crosses on the image stream, under an HMAC taken in the same pass
+    /// as the transfer; the other images are known by sha256, and the page images the
+    /// target wrote by size once the MAC checked out. Damage on the way or at rest on the
+    /// target is refused before its restore, and the source runs on.
     @Suite struct ImageIntegrity {
         typealias Faults = Integration.MigrationFaults
 
@@ -45,6 +45,36 @@ extension Integration.MigrationFaults {
                 #expect(truncate("\(images)/\(pages)", off_t(Self.fileSize("\(images)/\(pages)") / 2)) == 0)
                 return pages
             }
+        }
+
+        /// The stream's bytes damaged on the way, or the stream cut short: FERRY_FAIL_AT flips
+        /// one byte of the first page block after its MAC was taken, or ends the connection
+        /// after that block (only the sender can strike at a chosen byte).
+        static func damagedOnTheWay(_ label: String, _ damage: String, expect: String) throws {
+            try Faults.scene(label, container: "img", command: "/bin/memhog 32", prepare: { try Fixtures.installMemhog(into: $0) }) { scene in
+                #expect(try scene.a.plain.waitFor("img", file: "/counter", seconds: 60))
+                let sum = try scene.a.plain.read("img", "/memsum")
+                let (migrate, output) = try scene.startMigration(environment: ["FERRY_FAIL_AT": "image-stream:\(damage)"])
+                defer { if Spawn.reapIfExited(migrate) == nil { kill(migrate, SIGKILL); _ = try? Spawn.wait(migrate) } }
+                let status = try Spawn.wait(migrate)
+                let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                #expect(status == 1, "exit \(status): \(text)")
+                #expect(text.contains(expect) && text.contains("runs on the source and the target was cleaned"), "\(text)")
+                try scene.expectRunsOnSourceAgain(countedAtLeast: 0)
+                #expect(try scene.a.plain.read("img", "/memsum") == sum)
+            }
+        }
+
+        /// The dump completed and the source's tasks wait, frozen: the target's MAC check
+        /// refuses the stream and the source thaws, its memory intact.
+        @Test func aCorruptedPageStreamIsRefusedAndTheSourceRunsOn() throws {
+            try Self.damagedOnTheWay("migrate-corrupt-stream", "corrupt", expect: "MAC does not match")
+        }
+
+        /// The target's page server fails on a stream cut short, CRIU's dump with it, and the
+        /// source's tasks, never killed, run on.
+        @Test func aTruncatedPageStreamFailsTheDumpAndTheSourceRunsOn() throws {
+            try Self.damagedOnTheWay("migrate-truncated-stream", "truncate", expect: "CRIU dump failed")
         }
 
         @Test func aCorruptedCoreImageIsRefusedBeforeTheRestore() throws {

@@ -33,9 +33,9 @@ extension Integration {
 
             let result = try a.migrate("web", to: 2, ["--online", "--json"])
             #expect(result.succeeded, "\(result.stderr)")
-            let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-            #expect((summary?["frozenSeconds"] as? Double ?? 0) > 0)
-            #expect((summary?["imageBytes"] as? Int ?? 0) > 64 << 20, "the 64 MiB did not cross the wire: \(result.stdout)")
+            let summary = try JSONDocuments.migrationSummary(result.stdout)
+            #expect((summary["frozenSeconds"] as? Double ?? 0) > 0)
+            #expect((summary["imageBytes"] as? Int ?? 0) > 64 << 20, "the 64 MiB did not cross the wire: \(result.stdout)")
 
             #expect(try b.plain.counter("web") >= before, "the counter was reset")
             let now = try b.plain.counter("web")
@@ -92,6 +92,8 @@ extension Integration {
 
         /// Both hosts see the same block device (a "SAN" loop device on this machine): no
         /// private-area byte crosses the wire; the device is unmounted here, mounted there.
+        /// A first attempt whose image stream is damaged on the way is refused and the source
+        /// resumes from its page spool.
         @Test func sharedDeviceMovesWithoutCopyingData() throws {
             let scratch = try Scratch("migrate-shared")
             defer { scratch.cleanUp() }
@@ -108,10 +110,19 @@ extension Integration {
             try a.plain.ok(["start", "san"])
             #expect(try a.plain.waitFor("san", file: "/counter"))
 
+            // The source's tasks die at the dump here (the target takes over the device), so
+            // a refused image stream brings the container back from the spool of its pages.
+            let refused = try a.migrate("san", to: 2, environment: ["FERRY_FAIL_AT": "image-stream:corrupt"])
+            #expect(!refused.succeeded && refused.stderr.contains("MAC does not match"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("runs on the source and the target was cleaned"), "\(refused.stderr)")
+            let resumed = try a.plain.counter("san")
+            #expect(try eventually { try a.plain.counter("san") > resumed }, "the source did not come back from its spool")
+            #expect(!FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/san"))
+
             let online = try a.migrate("san", to: 2, ["--json"])
             #expect(online.succeeded, "\(online.stderr)")
-            let summary = try JSONSerialization.jsonObject(with: Data(online.stdout.utf8)) as? [String: Any]
-            #expect(summary?["dataBytes"] as? Int == 0, "private-area bytes crossed the wire: \(online.stdout)")
+            let summary = try JSONDocuments.migrationSummary(online.stdout)
+            #expect(summary["dataBytes"] as? Int == 0, "private-area bytes crossed the wire: \(online.stdout)")
             #expect(mountEntry(at: hosts.root(2) + "/containers/san/private")?.source == device, "B does not use the shared device")
             #expect(!isMountPoint(hosts.root(1) + "/containers/san/private"))
             let now = try b.plain.counter("san")
@@ -121,8 +132,8 @@ extension Integration {
             try b.plain.ok(["stop", "san", "--timeout", "0"])
             let offline = try b.migrate("san", to: 1, ["--offline", "--json"])
             #expect(offline.succeeded, "\(offline.stderr)")
-            let back = try JSONSerialization.jsonObject(with: Data(offline.stdout.utf8)) as? [String: Any]
-            #expect(back?["dataBytes"] as? Int == 0)
+            let back = try JSONDocuments.migrationSummary(offline.stdout)
+            #expect(back["dataBytes"] as? Int == 0)
             try a.plain.ok(["start", "san"])
             #expect(try a.plain.counter("san") > 0)
             #expect(!FileManager.default.fileExists(atPath: hosts.root(2) + "/containers/san"))
@@ -156,8 +167,8 @@ extension Integration {
 
             let result = try a.migrate("dd", to: 2, ["--dump-dir-device", device, "--json"])
             #expect(result.succeeded, "\(result.stderr)")
-            let summary = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-            #expect(summary?["imageBytes"] as? Int == 0, "images crossed the wire: \(result.stdout)")
+            let summary = try JSONDocuments.migrationSummary(result.stdout)
+            #expect(summary["imageBytes"] as? Int == 0, "images crossed the wire: \(result.stdout)")
             #expect(try b.plain.read("dd", "/memsum") == sum)
             let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
             #expect(!mounts.contains(" \(device) ") && !mounts.contains("dump-device"), "the dump device stayed mounted")

@@ -220,7 +220,7 @@ extension Integration {
 
         static func reportEntries(_ ferry: Ferry) throws -> [[String: Any]] {
             let report = try ferry.ok(["mounts", "sc", "--json"]).stdout
-            return (try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+            return try JSONDocuments.payload(report, "mounts")["entries"] as? [[String: Any]] ?? []
         }
     }
 }

@@ -172,7 +172,7 @@ extension Integration {
             let setup = try Setup("shares-migrate", command: Self.workload)
             defer { setup.tearDown() }
             let hosts = setup.hosts
-            #expect(try eventually(20) { try setup.workload(on: 1).iteration > 5 }, "the workload did not start on its shares")
+            #expect(eventually(60) { (setup.workloadIfRunning(on: 1)?.iteration ?? 0) > 5 }, "the workload did not start on its shares")
             let mounts = try hosts.ferry(1).plain.run(["mounts", "web"])
             #expect(mounts.succeeded && mounts.stdout.contains("verdict: migratable"), "\(mounts.stdout)\(mounts.stderr)")
             var host = 1
@@ -243,7 +243,7 @@ extension Integration.Shares {
         let setup = try Setup("shares-away", command: Integration.Shares.workload)
         defer { setup.tearDown() }
         let hosts = setup.hosts
-        #expect(try eventually(20) { try setup.workload(on: 1).iteration > 5 }, "the workload did not start on its shares")
+        #expect(eventually(60) { (setup.workloadIfRunning(on: 1)?.iteration ?? 0) > 5 }, "the workload did not start on its shares")
         let moved = try setup.migrateLosingTheServer()
         #expect(moved.status == 0, "the migration did not complete while the file server was away: \(moved.output)")
         if moved.status != 0 { return }
@@ -286,7 +286,7 @@ extension Integration.Shares {
         let setup = try Setup("shares-away-stop", command: Integration.Shares.workload)
         defer { setup.tearDown() }
         let hosts = setup.hosts
-        #expect(try eventually(20) { try setup.workload(on: 1).iteration > 5 }, "the workload did not start on its shares")
+        #expect(eventually(60) { (setup.workloadIfRunning(on: 1)?.iteration ?? 0) > 5 }, "the workload did not start on its shares")
         let moved = try setup.migrateLosingTheServer()
         #expect(moved.status == 0, "the migration did not complete while the file server was away: \(moved.output)")
         if moved.status != 0 { return }

@@ -35,9 +35,9 @@ extension Integration.BadInput {
         let list = try ferry.ok(["list"]).stdout
         #expect(list.split(separator: "\n").contains { $0.hasPrefix("web ") && $0.contains("unreadable") }, "\(list)")
         let json = try ferry.ok(["list", "--json"]).stdout
-        let entries = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
-        #expect(entries?.first?["status"] as? String == "unreadable", "\(json)")
-        #expect(entries?.first?["pid"] == nil, "\(json)")
+        let entries = try JSONDocuments.containers(json)
+        #expect(entries.first?["status"] as? String == "unreadable", "\(json)")
+        #expect(entries.first?["pid"] is NSNull, "\(json)")
         let status = try ferry.ok(["status", "web"]).stdout
         #expect(status.contains("unreadable") && status.contains(runState), "\(status)")
 

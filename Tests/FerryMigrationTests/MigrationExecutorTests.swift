@@ -80,6 +80,30 @@ struct FakeRun {
         #expect(saved.journals.last?.committed == true, "the commit mark was saved before finish-source acted")
     }
 
+    /// Each step is reported as it begins and as it ends; a step that fails has no end.
+    @Test func eachStepIsReportedStartedAndEnded() throws {
+        let saved = Saved()
+        var executor = Self.executor(saved)
+        var run = FakeRun(agent: FakeAgent())
+        var events: [MigrationEvent] = []
+        #expect(throws: FerryError.self) {
+            try executor.run(Self.rows(failAt: .sendImages, saved: saved), on: &run) { events.append($0) }
+        }
+        var expected: [String] = []
+        for step in run.acted {
+            expected.append("started \(step.rawValue)")
+            if step != .sendImages { expected.append("ended \(step.rawValue)") }
+        }
+        let seen = events.map { event -> String in
+            switch event {
+            case .phaseStarted(let step): "started \(step.rawValue)"
+            case .phaseEnded(let step, _): "ended \(step.rawValue)"
+            default: "\(event.type)"
+            }
+        }
+        #expect(seen == expected)
+    }
+
     @Test func eachUndoIsSavedBeforeItsStepActs() throws {
         let saved = Saved()
         var executor = Self.executor(saved)

@@ -137,4 +137,10 @@ void fy_interrupt_register_group(int group);
 void fy_interrupt_unregister_group(int group);
 extern const short FY_POSIX_SPAWN_SETPGROUP;
 
+// --- signals as bytes on a pipe --------------------------------------------------------
+
+/// Catches `sig` (SA_RESTART) with a handler that writes its number as one byte to
+/// `write_fd` (non-blocking; a full pipe drops the byte), for a poll loop to read.
+int fy_signal_pipe_catch(int write_fd, int sig);
+
 #endif

@@ -25,12 +25,33 @@ struct Ferry {
 
     /// Runs ferry through posix_spawn (FerrySystem's Spawn): only stdio is inherited, so a
     /// daemon started along the way can never hold our pipes open.
+    /// `within`: for what used to hang, ended by `timeout` (SIGTERM, then SIGKILL) and
+    /// reported as a failure when it takes longer than that many seconds.
     @discardableResult
-    func run(_ arguments: [String], input: String? = nil) throws -> Result {
+    func run(_ arguments: [String], input: String? = nil, within seconds: Int? = nil) throws -> Result {
+        let deadline = seconds.map { ["timeout", "--kill-after=10", "\($0)"] } ?? []
+        let output = try Spawn.run(deadline + [Self.executable] + arguments, environment: environment, input: input)
+        if seconds != nil, output.status == 124 {
+            throw TestFailure("ferry \(arguments.joined(separator: " ")) did not end within \(seconds ?? 0) s: \(output.stdout)\(output.stderr)")
+        }
+        return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
+    }
+
+    /// Starts ferry and returns its pid without waiting. Its stdio are /dev/null, or the
+    /// `terminal` (a pty slave) that `setsid --ctty` makes its controlling terminal, as
+    /// an admin's shell gives a command it runs in the foreground.
+    func start(_ arguments: [String], terminal: Int32? = nil) throws -> pid_t {
+        let session = terminal == nil ? [] : ["setsid", "--ctty", "--wait"]
+        return try Spawn.start(
+            session + [Self.executable] + arguments, environment: environment,
+            stdin: terminal, stdout: terminal, stderr: terminal)
+    }
+
+    /// This process's environment with the state root.
+    private var environment: [String] {
         var environment = ProcessInfo.processInfo.environment
         environment["FERRY_ROOT"] = root
-        let output = try Spawn.run([Self.executable] + arguments, environment: environment.map { "\($0)=\($1)" }, input: input)
-        return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
+        return environment.map { "\($0)=\($1)" }
     }
 
     /// Runs and records a test issue (with ferry's own words) unless it succeeds.
