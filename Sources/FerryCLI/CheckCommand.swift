@@ -47,9 +47,9 @@ struct CheckCommand: JSONCommand {
     func run() throws {
         let features = KernelFeatures.probe()
         let engine = global.engine
-        // Only what Ferry uses: userfaultfd (lazy pages) and soft-dirty tracking (pre-dumps)
-        // are probed for the agent's report, but no migration uses them, so an "ok" for them
-        // here would promise what Ferry does not do.
+        // Only what Ferry uses: soft-dirty tracking (pre-dumps) is probed for the agent's
+        // report, but no migration uses it, so an "ok" for it here would promise what Ferry
+        // does not do. userfaultfd is what `migrate --postcopy` needs on the target.
         var verdicts: [Verdict] = [
             Verdict(capability: "mount API (fsopen, open_tree, move_mount)", ok: features.mountAPI, required: true, detail: "builds container mounts"),
             Verdict(capability: "MOVE_MOUNT_SET_GROUP", ok: features.moveMountSetGroup, required: false, detail: "CRIU mount-v2: restores peer groups exactly"),
@@ -60,6 +60,7 @@ struct CheckCommand: JSONCommand {
             Verdict(capability: "loop devices", ok: features.loop, required: false, detail: "insulated storage in image files"),
             Verdict(capability: "autofs", ok: features.autofs, required: false, detail: "automount inside containers"),
             Verdict(capability: "FUSE", ok: features.fuse, required: false, detail: "network shares and placeholder filesystems"),
+            Verdict(capability: "userfaultfd", ok: features.userfaultfd, required: false, detail: "migrate --postcopy to this host (lazy pages)"),
         ]
         var versionText: String?
         do throws(FerryError) {

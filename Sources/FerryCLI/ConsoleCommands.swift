@@ -8,12 +8,17 @@ import Glibc
 /// (see ConsoleLog), running or stopped, and across checkpoints and migrations.
 struct LogsCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "logs", abstract: "Show the output of a container's init.")
+        commandName: "logs", abstract: "Show the output of a container's init.",
+        discussion: """
+            Examples:
+              ferry logs web
+              ferry logs -f --tail 20 web
+            """)
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .customLong("follow")], help: "Keep printing new output (across a restore) until interrupted or the container is gone.")
     var follow = false
     @Option(help: "Only the last N lines.") var tail: Int?
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: .containerName) var name: String
 
     func run() throws {
         if let tail, tail < 0 {
@@ -35,9 +40,13 @@ struct LogsCommand: FerrySubcommand {
 /// `ferry console NAME`: attach to the init's console; Ctrl-a q detaches.
 struct ConsoleCommand: FerrySubcommand {
     static let configuration = CommandConfiguration(
-        commandName: "console", abstract: "Attach to a running container's console (detach with Ctrl-a q).")
+        commandName: "console", abstract: "Attach to a running container's console (detach with Ctrl-a q).",
+        discussion: """
+            Examples:
+              ferry console web
+            """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Container name.") var name: String
+    @Argument(help: "Container name.", completion: .containerName) var name: String
 
     func run() throws {
         let runtime = try global.manager().runtime(try containerName(name))

@@ -33,12 +33,14 @@ struct MigrateCommand: JSONCommand {
     @Option(help: "Size of the target's image for --dst-storage insulated (e.g. 1G).") var dstImage: String?
     @Option(help: "Longest the container may stay frozen, in seconds (default 120); past it the source resumes.")
     var maxDowntime: Double?
+    @Flag(help: "Post-copy: the container runs on the target before its memory has arrived; the pages follow (see the README for what a failure then costs).")
+    var postcopy = false
     @Flag(help: "Print the steps of an --online (default) or --offline migration, in order, and exit.") var listSteps = false
     @Flag(help: "Print each event (phases, the frozen window, progress) as a line of JSON, the summary last.") var json = false
 
     func run() throws {
         if listSteps {
-            let steps = offline ? MigrationStep.offline : MigrationStep.online
+            let steps = offline ? MigrationStep.offline : postcopy ? MigrationStep.postcopy : MigrationStep.online
             if json { return try JSONOutput.document("steps", steps) }
             for step in steps { printLine(step.rawValue) }
             return
@@ -47,9 +49,14 @@ struct MigrateCommand: JSONCommand {
             throw FerryError(.invalidArgument, "write 'ferry migrate NAME HOST'")
         }
         if online && offline { throw FerryError(.invalidArgument, "give --online or --offline, not both") }
+        if postcopy && offline { throw FerryError(.invalidArgument, "--postcopy moves a running container's memory; it does not go with --offline") }
+        if postcopy, let dumpDirDevice {
+            throw FerryError(.invalidArgument, "--postcopy serves the memory over the network; it does not go with --dump-dir-device \(dumpDirDevice)")
+        }
         var options = Migrator.Options(
             target: SSHTarget(destination: host, configFile: sshConfig), remoteFerry: remoteFerry ?? GlobalOptions.executable)
-        options.mode = online ? .online : offline ? .offline : .automatic
+        options.mode = online || postcopy ? .online : offline ? .offline : .automatic
+        options.postcopy = postcopy
         options.keepSource = keepSource
         options.keepImages = keepImages
         options.dryRun = dryRun

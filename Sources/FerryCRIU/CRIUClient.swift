@@ -41,6 +41,9 @@ public struct CRIUClient: Sendable {
         /// A connected stream socket to a page server: the memory pages go there, as CRIU
         /// reads them, instead of into the images directory (nil: they are written there).
         public var pageServer: OwnedFileDescriptor?
+        /// A post-copy dump (see `LazyPagesServer`): the memory stays in the frozen tasks
+        /// and CRIU serves it once the other images are written.
+        public var lazyPages: LazyPagesServer?
 
         public init(pid: Int32, imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String) {
             self.pid = pid
@@ -67,6 +70,9 @@ public struct CRIUClient: Sendable {
         /// Descriptors of ours that CRIU uses for the dumped files named by their keys
         /// (`pipe:[INODE]`): the restored tasks get them instead of new ones.
         public var inherited: [(key: String, descriptor: OwnedFileDescriptor)] = []
+        /// The memory comes later, through the `criu lazy-pages` daemon listening in the
+        /// work directory (see `LazyPagesDaemon`); the tasks fault it in as they run.
+        public var lazyPages = false
 
         public init(imagesDirectory: OwnedFileDescriptor, workDirectory: OwnedFileDescriptor, logPath: String, root: String) {
             self.imagesDirectory = imagesDirectory
@@ -97,6 +103,13 @@ public struct CRIUClient: Sendable {
         if let socket = request.pageServer {
             options.ps = Self.pageServerInfo(descriptor: Self.firstPassedDescriptor)
             passed = [socket.rawValue]
+        }
+        if let lazy = request.lazyPages {
+            options.lazyPages = true
+            var info = Ferry_Criu_criu_page_server_info()
+            info.port = Int32(lazy.port)
+            options.ps = info
+            options.configFile = lazy.configFile
         }
         var message = Ferry_Criu_criu_req()
         message.type = .dump
@@ -222,6 +235,7 @@ public struct CRIUClient: Sendable {
         options.rstSibling = true
         options.fileLocks = true
         options.tcpEstablished = true
+        if request.lazyPages { options.lazyPages = true }
         if let cgroupRoot = request.cgroupRoot {
             var root = Ferry_Criu_cgroup_root()
             root.path = cgroupRoot

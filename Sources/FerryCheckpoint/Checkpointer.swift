@@ -42,11 +42,17 @@ public struct Checkpointer {
     /// `keepFrozen`: the tasks outlive the dump, frozen (CRIU leaves them as it found them:
     /// Ferry froze them), with the network shut by Ferry's own lock: a migration's source
     /// that resumes with a thaw if the migration fails, and is killed once it commits.
+    /// `lazyPages`: a post-copy dump (see `LazyDump`); it needs `keepFrozen`, and returns
+    /// only once the memory has been served.
     public func checkpoint(
         _ name: ContainerName, to directory: String?, leaveRunning: Bool, force: Bool = false,
         fingerprint: CheckpointManifest.Fingerprint = .everyFile, lockHeld: Bool = false, swappingShares: Bool = false,
-        pageServer: OwnedFileDescriptor? = nil, keepFrozen: Bool = false, whileFrozen: (() throws(FerryError) -> Void)? = nil
+        pageServer: OwnedFileDescriptor? = nil, keepFrozen: Bool = false, lazyPages: LazyDump? = nil,
+        whileFrozen: (() throws(FerryError) -> Void)? = nil
     ) throws(FerryError) -> Result {
+        if lazyPages != nil, !keepFrozen {
+            throw FerryError(.invalidArgument, "a post-copy dump needs the container kept frozen by Ferry")
+        }
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
         defer { withExtendedLifetime(lock) {} }
@@ -93,6 +99,7 @@ public struct Checkpointer {
             request.externals = plan.dumpExternals
             request.freezeCgroup = state.cgroup
             request.pageServer = pageServer
+            request.lazyPages = lazyPages?.server
             if whileFrozen != nil || keepFrozen {
                 try runtime.cgroup.freeze()
                 try whileFrozen?()
@@ -105,15 +112,29 @@ public struct Checkpointer {
                 // post-dump: CRIU has written everything and holds the tasks frozen until
                 // answered — the moment a fault "while CRIU dumps" strikes in the tests.
                 try CRIUClient(engine: engine).dump(request) { (notification) throws(FerryError) in
+                    if notification.script == "status-ready" { lazyPages?.serving() }
                     guard notification.script == "post-dump" else { return }
                     if shutsNetwork { try NetworkLock.engage(initPid: state.initPid) }
+                    if lazyPages != nil {
+                        // CRIU thawed the cgroup once it had seized the tasks: they stop
+                        // under ptrace only. Frozen again, they stay stopped whatever
+                        // becomes of CRIU (killed with a killed ferry, ptrace lets go)
+                        // while a copy may run on the target.
+                        try runtime.cgroup.freeze()
+                        // Every image but the lazy memory is written: the record is complete
+                        // now, for the target that restores before this dump returns.
+                        try manifest.fingerprint(imagesPath, fingerprint)
+                        try manifest.write(to: imagesPath)
+                    }
                     try FailurePoint.check("criu-post-dump")
                 }
             }
         } catch {
             try? FileManager.default.removeItem(atPath: imagesPath)
-            // A CRIU that failed or was killed mid-dump may leave the tasks frozen.
-            if state.initAlive {
+            // A CRIU that failed or was killed mid-dump may leave the tasks frozen. Not
+            // after a post-copy began: a copy may run on the target, and only the
+            // migration may say when this one runs again.
+            if state.initAlive, lazyPages == nil {
                 if keepFrozen, runtime.config.network != nil { try? NetworkLock.release(initPid: state.initPid) }
                 try? runtime.cgroup.thaw()
                 throw FerryError(error.code, "\(error.message); the container runs on", cause: error.cause)
@@ -160,5 +181,17 @@ public struct Checkpointer {
             return
         }
         try makeDirectories(path)
+    }
+}
+/// A post-copy dump: CRIU writes every image but the memory, then serves the memory from
+/// the frozen tasks on `server` until the target's lazy-pages daemon has it all.
+public struct LazyDump: Sendable {
+    public var server: LazyPagesServer
+    /// Called once CRIU listens for the daemon (its images are complete by then).
+    public var serving: @Sendable () -> Void
+
+    public init(server: LazyPagesServer, serving: @escaping @Sendable () -> Void) {
+        self.server = server
+        self.serving = serving
     }
 }

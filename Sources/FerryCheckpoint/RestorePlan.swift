@@ -28,6 +28,8 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     /// The dumped init's console pipes, which CRIU takes from the restoring monitor (see
     /// ConsolePipes); nil for a checkpoint from before the monitor owned them.
     public var console: ConsoleKeys?
+    /// Post-copy: the memory is not in the images; a `criu lazy-pages` daemon serves it.
+    public var lazyPages: Bool?
 
     public struct Destination: Sendable, Codable, Equatable {
         public var path: String

@@ -41,8 +41,10 @@ public struct Restorer {
 
     /// `lockHeld`: the caller (a migration) already holds the container's lock.
     /// `force`: restore images that already served (see CheckpointUse).
+    /// `lazyPages`: a post-copy's images, whose memory a running `criu lazy-pages` daemon
+    /// serves (see LazyPagesDaemon).
     public func restore(
-        _ name: ContainerName, from directory: String?, remap: Remap, force: Bool = false, lockHeld: Bool = false
+        _ name: ContainerName, from directory: String?, remap: Remap, force: Bool = false, lockHeld: Bool = false, lazyPages: Bool = false
     ) throws(FerryError) -> Result {
         let started = Monotonic.now
         let lock = lockHeld ? nil : try OperationLock(root: manager.root, name: name)
@@ -75,7 +77,8 @@ public struct Restorer {
         }
         if crashed { try runtime.teardown() }
         runtime = try apply(remap, to: runtime)
-        let plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config, layout: runtime.layout)
+        var plan = try RestorePlan(manifest: manifest, imagesDirectory: imagesPath, config: runtime.config, layout: runtime.layout)
+        if lazyPages { plan.lazyPages = true }
         try plan.write(for: runtime.layout)
         // On a migration's target the output so far comes with the images.
         try runtime.layout.consoleLog.adopt(from: imagesPath)
@@ -182,6 +185,7 @@ public struct RestoreLauncher: ContainerLauncher {
         var request = CRIUClient.RestoreRequest(
             imagesDirectory: images, workDirectory: work, logPath: "\(runtime.layout.directory)/restore.log", root: runtime.rootfs)
         request.externals = plan.externals
+        request.lazyPages = plan.lazyPages == true
         if let network = runtime.config.network {
             // The dumped eth0's peer comes back as the host end, on this host's bridge.
             let attachment = NetworkAttachment(network: network, container: runtime.config.name)

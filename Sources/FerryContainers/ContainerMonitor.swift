@@ -185,8 +185,7 @@ public struct ContainerMonitor {
     /// thawed so the kills land. The images stay for whoever decides next.
     private func fence(_ runtime: ContainerRuntime) {
         logger.warning("migration lease expired without a commit: fencing the copy", metadata: ["container": "\(name)"])
-        try? MigrationLease(state: .fenced, deadline: nil).write(runtime.layout)
-        runtime.cgroup.killAll()
+        MigrationLease.fence(runtime.layout, runtime.cgroup)
     }
 }
 

@@ -59,3 +59,12 @@ public struct MigrationLease: Codable, Sendable, Hashable {
         return now >= deadline
     }
 }
+
+extension MigrationLease {
+    /// A migrated copy that must never run (its lease ran out, its post-copy failed):
+    /// marked fenced first, so a commit arriving now is refused, then every task killed.
+    public static func fence(_ layout: ContainerLayout, _ cgroup: CgroupFreezer) {
+        try? MigrationLease(state: .fenced, deadline: nil).write(layout)
+        cgroup.killAll()
+    }
+}

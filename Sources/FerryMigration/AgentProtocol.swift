@@ -14,7 +14,8 @@ public enum AgentProtocol {
     /// 2: explicit wire payloads, features by name, errors with their causes.
     /// 3: the image stream (`openImageStream`): images cross on a TCP connection of their
     /// own, the memory as CRIU dumps it.
-    public static let version = 3
+    /// 4: post-copy (`awaitPages`, `postcopy` in `openImageStream` and `restore`).
+    public static let version = 4
 
     /// One message as one line: compact JSON and a newline.
     static func line<T: Encodable>(_ message: T) throws(FerryError) -> String {
@@ -54,6 +55,9 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case commit(container: String)
         /// What the target holds of the container, for a recovery that asks before it acts.
         case status(container: String)
+        /// Post-copy: answers once the lazy-pages daemon ended; ok only if it exited 0 (every
+        /// page is in). Otherwise the copy has been killed already.
+        case awaitPages(container: String)
         case bye
 
         /// How long the source waits for the answer: past it the target is taken as gone
@@ -68,6 +72,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
             case .abort: 300
             case .commit: 60
             case .status: 30
+            case .awaitPages: 600
             case .bye: 10
             }
         }
@@ -83,6 +88,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
             case .abort: "abort"
             case .commit: "commit"
             case .status: "status"
+            case .awaitPages: "awaitPages"
             case .bye: "bye"
             }
         }
@@ -117,6 +123,9 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         public var container: String
         /// The stream's 32-byte key, base64: it crosses only inside ssh.
         public var key: String
+        /// Post-copy: no page stream during the dump; after the images, the stream relays
+        /// CRIU's lazy-pages traffic (see PostcopyRelay).
+        public var postcopy: Bool?
     }
 
     public struct Restore: Codable, Sendable, Equatable {
@@ -126,12 +135,16 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         /// Seconds from the request's arrival within which the commit must come; past them
         /// the target's monitor fences (kills) its frozen copy by itself.
         public var lease: Double
+        /// Post-copy: restore with the memory still on the source (a `criu lazy-pages`
+        /// daemon fetches it over the image stream) and let the copy run at once.
+        public var postcopy: Bool?
 
-        public init(container: String, keepImages: Bool, dumpDevice: DumpLocation?, lease: Double = 60) {
+        public init(container: String, keepImages: Bool, dumpDevice: DumpLocation?, lease: Double = 60, postcopy: Bool? = nil) {
             self.container = container
             self.keepImages = keepImages
             self.dumpDevice = dumpDevice
             self.lease = lease
+            self.postcopy = postcopy
         }
     }
 
@@ -164,6 +177,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case "abort": operation = .abort(container: try values.decode(Container.self, forKey: .args).container)
         case "commit": operation = .commit(container: try values.decode(Container.self, forKey: .args).container)
         case "status": operation = .status(container: try values.decode(Container.self, forKey: .args).container)
+        case "awaitPages": operation = .awaitPages(container: try values.decode(Container.self, forKey: .args).container)
         case "bye": operation = .bye
         default:
             throw DecodingError.dataCorruptedError(forKey: .op, in: values, debugDescription: "unknown operation '\(op)'")
@@ -179,7 +193,7 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         case .prepare(let args): try values.encode(args, forKey: .args)
         case .openImageStream(let args): try values.encode(args, forKey: .args)
         case .restore(let args): try values.encode(args, forKey: .args)
-        case .register(let name), .abort(let name), .commit(let name), .status(let name):
+        case .register(let name), .abort(let name), .commit(let name), .status(let name), .awaitPages(let name):
             try values.encode(Container(container: name), forKey: .args)
         case .bye: break
         }

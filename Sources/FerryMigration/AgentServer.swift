@@ -16,6 +16,8 @@ public struct AgentServer {
     public let engine: CRIUEngine
     /// The image streams opened for staged containers, until their restore takes them.
     private let streams = ImageStreams()
+    /// The post-copies in progress, until the source asks for their verdict.
+    private let postcopies = PostcopyArrivals()
 
     public init(manager: ContainerManager, engine: CRIUEngine) {
         self.manager = manager
@@ -53,8 +55,10 @@ public struct AgentServer {
             if stop { return }
         }
         // The source is gone (its ssh closed, or silent past the lease): what it staged here
-        // and never moved into place is nobody's. An arrived copy is left to its lease.
+        // and never moved into place is nobody's. An arrived copy is left to its lease; one
+        // whose post-copy fails meanwhile is killed by its watcher, which this waits for.
         streams.cancelAll()
+        postcopies.settleAll(within: patience)
         for name in staged.compactMap({ try? ContainerName($0) }) where access(staging(name).directory, F_OK) == 0 {
             try? unmountStaged(name)
             try? removeTree(staging(name).directory)
@@ -148,7 +152,7 @@ public struct AgentServer {
             let address = Self.sshServerAddress ?? "::"
             let receiver = try ImageStreamReceiver(
                 address: address, key: key, imagesDirectory: "\(layout.directory)/images", workDirectory: layout.directory, engine: engine,
-                logger: manager.logger)
+                postcopy: open.postcopy == true, logger: manager.logger)
             streams.replace(name.value, with: receiver)
             var response = AgentResponse.success()
             response.imageStream = .init(address: address, port: receiver.port)
@@ -158,16 +162,18 @@ public struct AgentServer {
             let keepImages = restore.keepImages
             let dumpDevice = restore.dumpDevice?.value
             // Nothing is restored from a stream that was not whole and authentic.
-            if let stream = streams.take(name.value) {
-                try stream.verdict(within: ImageStream.idleSeconds)
-            }
+            let stream = streams.take(name.value)
+            try stream?.verdict(within: ImageStream.idleSeconds)
             // The lease runs from now: the source counts it from before it sent the request.
             try moveIntoPlace(name, lease: MigrationLease(state: .pending, deadline: BootClock.now + restore.lease))
             let started = Monotonic.now
             let directory = root.layout(of: name).directory
             let restorer = Restorer(manager: manager, engine: engine)
             let result: Restorer.Result
-            if let dumpDevice {
+            if restore.postcopy == true {
+                guard let stream else { throw FerryError(.invalidState, "a post-copy restore of \(name) needs its image stream") }
+                result = try restorePostcopy(name, stream: stream, lease: restore.lease, keepImages: keepImages)
+            } else if let dumpDevice {
                 result = try dumpDevice.withMounted(at: "\(directory)/dump-device") { (images) throws(FerryError) in
                     let result = try restorer.restore(name, from: images, remap: .init())
                     if !keepImages { try? FileManager.default.removeItem(atPath: images) }
@@ -176,7 +182,7 @@ public struct AgentServer {
             } else {
                 result = try restorer.restore(name, from: "\(directory)/images", remap: .init())
             }
-            if !keepImages { try? FileManager.default.removeItem(atPath: "\(directory)/images") }
+            if !keepImages, restore.postcopy != true { try? FileManager.default.removeItem(atPath: "\(directory)/images") }
             var response = AgentResponse.success()
             response.restored = .init(pid: result.pid, restoreSeconds: Monotonic.now - started)
             return response
@@ -188,6 +194,7 @@ public struct AgentServer {
         case .abort(let rawName):
             let name = try ContainerName(rawName)
             streams.take(name.value)?.cancel()
+            postcopies.take(name.value)?.cancel(try? manager.runtime(name))
             try abort(name)
             return .success()
         case .commit(let rawName):
@@ -198,8 +205,35 @@ public struct AgentServer {
             var response = AgentResponse.success()
             response.held = held(try ContainerName(rawName))
             return response
+        case .awaitPages(let rawName):
+            let name = try ContainerName(rawName)
+            guard let arrival = postcopies.take(name.value) else {
+                throw FerryError(.notFound, "no post-copy of container \(name) is in progress on the target")
+            }
+            try arrival.outcome(within: AgentRequest.Operation.awaitPages(container: rawName).deadline)
+            return .success()
         case .bye:
             return .success()
+        }
+    }
+
+    /// A post-copy restore: the daemon that fetches the memory starts first, the copy is
+    /// restored without its memory and runs at once (thawed, its network still shut until
+    /// the commit); a watcher kills it the moment the daemon fails.
+    private func restorePostcopy(_ name: ContainerName, stream: ImageStreamReceiver, lease: Double, keepImages: Bool) throws(FerryError) -> Restorer.Result {
+        let runtime = try manager.runtime(name)
+        let images = "\(runtime.layout.directory)/images"
+        let arrival = try PostcopyArrival(receiver: stream, engine: engine, imagesDirectory: images, workDirectory: runtime.layout.directory)
+        arrival.start(runtime: runtime, lease: lease, removingImages: keepImages ? nil : images, logger: manager.logger)
+        do throws(FerryError) {
+            let result = try Restorer(manager: manager, engine: engine).restore(name, from: images, remap: .init(), lazyPages: true)
+            // Downtime ends here: the copy runs and faults its memory in.
+            try runtime.cgroup.thaw()
+            postcopies.put(name.value, arrival)
+            return result
+        } catch {
+            arrival.cancel(runtime)
+            throw error
         }
     }
 

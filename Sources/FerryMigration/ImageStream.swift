@@ -20,6 +20,9 @@ import Glibc
 ///   a corrupted, truncated or forged stream never reaches CRIU's restore.
 /// - The target answers one verdict byte; CRIU's page server acknowledgements travel back
 ///   raw on the same socket while the pages flow.
+/// - Post-copy: no page stream during the dump; after an accepted verdict the connection
+///   carries CRIU's lazy-pages traffic both ways, each frame with its own MAC (see
+///   PostcopyRelay).
 enum ImageStream {
     static let keyBytes = 32
     static let nonceBytes = 16

@@ -13,18 +13,25 @@ import Logging
 final class ImageStreamReceiver: @unchecked Sendable {
     let port: UInt16
     private let listener: OwnedFileDescriptor
+    /// The stream's key: a post-copy's relay tags its frames with it too.
+    let key: [UInt8]
     private var connection: OwnedFileDescriptor?
     private var work: BackgroundTask<Void>?
 
     /// Listens on `address` and serves one authenticated source into `imagesDirectory`.
-    init(address: String, key: [UInt8], imagesDirectory: String, workDirectory: String, engine: CRIUEngine, logger: Logger) throws(FerryError) {
+    /// `postcopy`: no page stream comes (no page server is started), and the connection
+    /// stays open after the verdict for the post-copy relay (`postcopyStream`).
+    init(
+        address: String, key: [UInt8], imagesDirectory: String, workDirectory: String, engine: CRIUEngine, postcopy: Bool = false, logger: Logger
+    ) throws(FerryError) {
+        self.key = key
         (listener, port) = try TCPSocket.listen(on: address)
         let images = try OwnedFileDescriptor.open(imagesDirectory, O_RDONLY | O_DIRECTORY)
         let workFD = try OwnedFileDescriptor.open(workDirectory, O_RDONLY | O_DIRECTORY)
         let logPath = "\(workDirectory)/page-server.log"
         work = BackgroundTask("ferry image stream receiver") { [self] () throws(FerryError) in
             let (socket, nonce) = try acceptSource(key: key)
-            let pageServer = try startPageServer(images: images, work: workFD, logPath: logPath, engine: engine)
+            let pageServer = postcopy ? nil : try startPageServer(images: images, work: workFD, logPath: logPath, engine: engine)
             try receive(socket, key: key, nonce: nonce, images: images, imagesPath: imagesDirectory, pageServer: pageServer, logger: logger)
         }
     }
@@ -34,6 +41,9 @@ final class ImageStreamReceiver: @unchecked Sendable {
         guard let work else { throw FerryError(.invalidState, "no image stream was opened") }
         try work.value(within: seconds, what: "the image stream")
     }
+
+    /// The connection, once the verdict was given, for the post-copy relay.
+    var postcopyStream: Int32? { connection?.rawValue }
 
     /// Stops listening and breaks a stream in progress (an abort, a source gone).
     func cancel() {
@@ -78,7 +88,7 @@ final class ImageStreamReceiver: @unchecked Sendable {
 
     /// Reads frames until `end`, answers the verdict, and throws unless it is `accepted`.
     private func receive(
-        _ socket: OwnedFileDescriptor, key: [UInt8], nonce: [UInt8], images: OwnedFileDescriptor, imagesPath: String, pageServer: PageServer,
+        _ socket: OwnedFileDescriptor, key: [UInt8], nonce: [UInt8], images: OwnedFileDescriptor, imagesPath: String, pageServer: PageServer?,
         logger: Logger
     ) throws(FerryError) {
         let io = StreamIO(fd: socket.rawValue)
@@ -90,17 +100,17 @@ final class ImageStreamReceiver: @unchecked Sendable {
         var file: (name: String, fd: OwnedFileDescriptor, size: UInt64)?
         var verdict = ImageStream.Verdict.accepted
         var ackBuffer = [UInt8](repeating: 0, count: 4096)
-        var serverDone = false
+        var serverDone = pageServer == nil
         receiving: while true {
             // The page server's acknowledgements go back raw as they come.
             var entries = [
                 pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: serverDone ? -1 : pageServer.feed.rawValue, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: serverDone ? -1 : pageServer?.feed.rawValue ?? -1, events: Int16(POLLIN), revents: 0),
             ]
             guard case .success(let ready) = DescriptorIO.poll(&entries, timeout: ImageStream.idleSeconds), ready > 0 else {
                 throw FerryError(.timedOut, "the image stream went silent for \(Int(ImageStream.idleSeconds)) s")
             }
-            if entries[1].revents != 0 {
+            if entries[1].revents != 0, let pageServer {
                 if case .success(let count) = DescriptorIO.read(pageServer.feed.rawValue, into: &ackBuffer), count > 0 {
                     try io.write(Array(ackBuffer[..<count]))
                 } else {
@@ -124,6 +134,7 @@ final class ImageStreamReceiver: @unchecked Sendable {
             buffer.withUnsafeBytes { mac.update(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
             switch kind {
             case .pages:
+                guard let pageServer else { verdict = .badFile; continue }
                 if case .failure(let errno) = DescriptorIO.writeAll(pageServer.feed.rawValue, buffer[..<length]) {
                     // The page server is gone; the frames still count toward the MAC.
                     logger.warning("the page server stopped reading", metadata: ["error": "\(errno)"])
@@ -152,8 +163,8 @@ final class ImageStreamReceiver: @unchecked Sendable {
             }
         }
         // The page server has had its FORCE_CLOSE by now (or never will): its exit decides.
-        pageServer.feed.close()
-        if case .failure(let error)? = pageServer.task.wait(within: ImageStream.idleSeconds) ?? .failure(FerryError(.timedOut, "the page server did not end")) {
+        pageServer?.feed.close()
+        if let pageServer, case .failure(let error)? = pageServer.task.wait(within: ImageStream.idleSeconds) ?? .failure(FerryError(.timedOut, "the page server did not end")) {
             logger.warning("the page server failed", metadata: ["error": "\(error.message)"])
             if verdict == .accepted { verdict = .pageServerFailed }
         }

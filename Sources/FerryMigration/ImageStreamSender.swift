@@ -21,6 +21,8 @@ final class ImageStreamSender: @unchecked Sendable {
     private let spoolPath: String?
     private var spool: OwnedFileDescriptor?
     private var relay: BackgroundTask<UInt64>?
+    /// The connection, for the post-copy relay once `finish` has the target's verdict.
+    var streamDescriptor: Int32 { socket.rawValue }
     /// Bytes sent so far on the socket, frames included.
     private(set) var sentBytes: UInt64 = 0
     /// Hears the bytes sent (a few times a second), from the relay's thread and then the
@@ -65,8 +67,8 @@ final class ImageStreamSender: @unchecked Sendable {
     func finish(directory: String, files: [String]) throws(FerryError) -> UInt64 {
         criuEnd?.close()
         criuEnd = nil
-        guard let relay else { throw FerryError(.invalidState, "the image stream was never started") }
-        _ = try relay.value(within: ImageStream.idleSeconds, what: "the page stream")
+        // A post-copy dump sends no page stream: its memory follows the restore.
+        if let relay { _ = try relay.value(within: ImageStream.idleSeconds, what: "the page stream") }
         let io = StreamIO(fd: socket.rawValue)
         var buffer = [UInt8](repeating: 0, count: ImageStream.blockBytes)
         for name in files {

@@ -44,7 +44,11 @@ protocol ImageTransport: AnyObject {
 /// takes over the same device) the non-page images and a spool of the page stream.
 final class StreamImageTransport: ImageTransport {
     let directory: String
+    /// Post-copy: no page stream during the dump (the memory follows the restore, relayed
+    /// on the same connection by `LazyDumpSession`).
+    var postcopy = false
     private var sender: ImageStreamSender?
+    private var key: [UInt8] = []
     var name: String { "image stream" }
     var fingerprint: CheckpointManifest.Fingerprint { .streamedPages }
 
@@ -62,15 +66,17 @@ final class StreamImageTransport: ImageTransport {
         _ agent: any AgentCalling, container: ContainerName, spool: Bool, progress: (@Sendable (TransferProgress) -> Void)?
     ) throws(FerryError) -> OwnedFileDescriptor? {
         let key = try ImageStream.randomBytes(ImageStream.keyBytes)
-        let reply = try agent.call(.openImageStream(.init(container: container.value, key: Data(key).base64EncodedString())))
+        let reply = try agent.call(.openImageStream(.init(container: container.value, key: Data(key).base64EncodedString(), postcopy: postcopy ? true : nil)))
         guard let endpoint = reply.imageStream else {
             throw FerryError(.corrupt, "the target did not say where its image stream listens")
         }
         let sender = try ImageStreamSender(
             address: endpoint.address, port: endpoint.port, key: key, spoolPath: spool ? "\(directory)/\(ImageStream.spoolName)" : nil,
             progress: progress)
-        sender.start()
         self.sender = sender
+        self.key = key
+        if postcopy { return nil }
+        sender.start()
         return sender.criuEnd
     }
 
@@ -82,6 +88,12 @@ final class StreamImageTransport: ImageTransport {
     }
 
     var restoreLocation: AgentRequest.DumpLocation? { nil }
+
+    /// After `deliver`: the post-copy relay takes the stream over.
+    func relayPostcopy(_ session: LazyDumpSession, idleSeconds: Double) throws(FerryError) {
+        guard let sender else { throw FerryError(.invalidState, "the image stream was not opened before the dump") }
+        try session.startRelay(stream: sender.streamDescriptor, key: key, idleSeconds: idleSeconds)
+    }
 
     func cancel() {
         sender?.cancel()

@@ -39,6 +39,10 @@ struct MigrationRun {
     /// Set when an undo found the target unreachable and waited out its lease instead.
     var outwaitedLease = false
     var frozenSeconds: Double?
+    /// Post-copy: CRIU's lazy dump and its relay, from the freeze to the last page.
+    var lazyDump: LazyDumpSession?
+    /// Post-copy: fs.pipe-max-size, raised while the lazy dump serves pages.
+    var pipeLimit: PipeSizeLimit?
 
     var name: ContainerName { runtime.config.name }
     var root: StateRoot { manager.root }
@@ -57,6 +61,7 @@ struct MigrationRun {
         self.logger = logger
         imageTransport = MigrationPlan.ImagePath(journal.dumpDevice).transport(
             imagesDirectory: journal.imagesDirectory, dumpMountPoint: "\(runtime.layout.directory)/dump-device")
+        (imageTransport as? StreamImageTransport)?.postcopy = options.postcopy
     }
 
     typealias Row = StepRow<MigrationRun>
@@ -69,7 +74,7 @@ struct MigrationRun {
     static var probeRows: [Row] { [connect, checkTarget] }
 
     /// The table: every step of a migration, in order, with its undo.
-    static func rows(online: Bool) -> [Row] {
+    static func rows(online: Bool, postcopy: Bool = false) -> [Row] {
         let all: [MigrationStep: Row] = [
             .connect: connect, .checkTarget: checkTarget,
             .prepareTarget: Row(step: .prepareTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
@@ -97,6 +102,7 @@ struct MigrationRun {
                 }
             },
             .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
+                if run.options.postcopy { return try run.checkpointLazily() }
                 let checkpointer = Checkpointer(manager: run.manager, engine: run.engine)
                 let name = run.name
                 run.removeLocalImages()
@@ -148,6 +154,10 @@ struct MigrationRun {
             .sendImages: Row(step: .sendImages, undo: { _ in nil }) { (run) throws(FerryError) in
                 try run.checkDowntime(before: .sendImages)
                 run.imageBytes += try run.imageTransport.deliver(to: try run.staged(), target: run.options.target)
+                if let session = run.lazyDump, let stream = run.imageTransport as? StreamImageTransport {
+                    // The stream carries the memory from now on, as the target's copy asks.
+                    try stream.relayPostcopy(session, idleSeconds: run.options.lease)
+                }
             },
             // Undo in reverse order: the target's copy must stop before the source restarts
             // (with shared storage it holds the device).
@@ -157,7 +167,17 @@ struct MigrationRun {
                 try run.checkDowntime(before: .restoreTarget)
                 _ = try run.agent().call(.restore(.init(
                     container: run.name.value, keepImages: run.options.keepImages, dumpDevice: run.imageTransport.restoreLocation,
-                    lease: run.options.lease)), within: run.downtimeLeft)
+                    lease: run.options.lease, postcopy: run.options.postcopy ? true : nil)), within: run.downtimeLeft)
+                // Post-copy: the target's copy runs now, its memory on the way.
+                if run.options.postcopy, let frozenStart = run.frozenStart {
+                    let frozen = Monotonic.now - frozenStart
+                    run.frozenSeconds = frozen
+                    run.options.events?(.frozenEnded(seconds: frozen))
+                }
+            },
+            // Nothing to undo of its own: restore-target's undo kills the target's copy.
+            .awaitPages: Row(step: .awaitPages, undo: { _ in nil }) { (run) throws(FerryError) in
+                try run.awaitPages()
             },
             .registerTarget: Row(step: .registerTarget, undo: { _ in .abortTarget }) { (run) throws(FerryError) in
                 if run.runtime.config.storage.isInsulated { try run.runtime.privateArea.unmountPrivate() }
@@ -167,7 +187,7 @@ struct MigrationRun {
                 try run.finishSource()
             },
         ]
-        return (online ? MigrationStep.online : MigrationStep.offline).map { step in
+        return (online ? postcopy ? MigrationStep.postcopy : MigrationStep.online : MigrationStep.offline).map { step in
             guard let row = all[step] else { preconditionFailure("migration step \(step.rawValue) has no row in the table") }
             return row
         }
@@ -226,6 +246,16 @@ struct MigrationRun {
                 run.logger.notice("hosts differ", metadata: ["difference": "\(difference)"])
             }
             try plan.refuseIfBlocked(run.name, target: run.options.target.destination)
+            if run.options.postcopy, case .sharedDevice = plan.data {
+                throw FerryError(
+                    .invalidArgument,
+                    "--postcopy cannot move \(run.name): both hosts see its block device, and the source's frozen tasks keep it mounted while the target's copy runs; migrate it without --postcopy")
+            }
+            if run.options.postcopy, let share = run.runtime.config.declaredShares.first {
+                throw FerryError(
+                    .invalidArgument,
+                    "--postcopy cannot move \(run.name): its share \(share.source) keeps server-side state (locks) for the source's frozen tasks while the target's copy would take it again; migrate it without --postcopy")
+            }
             run.plan = plan
         }
     }
@@ -233,13 +263,16 @@ struct MigrationRun {
     /// The point of no return: the target keeps the container, the source lets it go.
     mutating func finishSource() throws(FerryError) {
         _ = try agent().call(.commit(container: name.value))
-        // Downtime ends here: the commit thawed the target's copy.
-        frozenSeconds = frozenStart.map { Monotonic.now - $0 }
-        if let frozenSeconds { options.events?(.frozenEnded(seconds: frozenSeconds)) }
+        // Downtime ends here: the commit thawed the target's copy (a post-copy's ran already).
+        if frozenSeconds == nil {
+            frozenSeconds = frozenStart.map { Monotonic.now - $0 }
+            if let frozenSeconds { options.events?(.frozenEnded(seconds: frozenSeconds)) }
+        }
         // A source kept frozen for a rollback dies now, behind its network lock.
         if case .running = try manager.runtime(name).loadState() {
             _ = try manager.stop(name, timeout: 0, locked: true)
         }
+        restorePipeLimit()
         if runtime.config.storage.isInsulated { try? runtime.privateArea.unmountPrivate() }
         if !options.keepImages { removeLocalImages() }
         MigrationJournal.remove(root: root, name: name)
@@ -263,6 +296,10 @@ struct MigrationRun {
         // it (its deinit waits for it, and its control socket goes with it), so that the
         // undos talk to the target over a fresh connection.
         if Interruption.signal != nil { channel = nil }
+        // A post-copy that failed: CRIU lets go of the (still frozen) tasks before any undo.
+        lazyDump?.end(within: CRIUClient.defaultWatchdogSeconds)
+        lazyDump = nil
+        restorePipeLimit()
         // The frozen-phase sync's rsync and the area's copy end before any undo touches
         // the target's staging or mounts the area again.
         (syncSource, tracker, pendingPush) = (nil, nil, nil)
@@ -367,7 +404,9 @@ struct MigrationRun {
             imageBytes: Int(clamping: imageBytes),
             phases: phases.map { phase in
                 var phase = phase
-                phase.frozen = online && !options.dryRun && (MigrationStep(rawValue: phase.step)?.runsFrozen ?? false)
+                // A post-copy's frozen window ends with the restore (its copy runs from then on).
+                let afterWindow = options.postcopy && phase.step == MigrationStep.finishSource.rawValue
+                phase.frozen = online && !options.dryRun && !afterWindow && (MigrationStep(rawValue: phase.step)?.runsFrozen ?? false)
                 return phase
             },
             dryRun: options.dryRun,
@@ -375,6 +414,67 @@ struct MigrationRun {
     }
 
     // MARK: Helpers of the rows
+
+    /// Post-copy's checkpoint: CRIU writes every image but the memory while the container
+    /// is frozen, then serves the memory from the frozen tasks (see LazyDumpSession); this
+    /// returns once it serves.
+    private mutating func checkpointLazily() throws(FerryError) {
+        guard let stream = imageTransport as? StreamImageTransport else {
+            throw FerryError(.invalidState, "a post-copy needs the image stream, not \(imageTransport.name)")
+        }
+        removeLocalImages()
+        _ = try stream.openPages(try agent(), container: name, spool: false, progress: nil)
+        pipeLimit = try PipeSizeLimit(record: pipeLimitRecord)
+        let session = try LazyDumpSession(configFile: "\(runtime.layout.directory)/lazy-dump.conf")
+        lazyDump = session
+        let sync = try finalSyncJob()
+        // The job owns the area's copy now, as in the checkpoint row.
+        (syncSource, tracker, pendingPush) = (nil, nil, nil)
+        do throws(FerryError) {
+            try session.start(
+                Checkpointer(manager: manager, engine: engine), name: name, images: journal.imagesDirectory, sync: sync,
+                events: options.events, within: CRIUClient.defaultWatchdogSeconds)
+        } catch {
+            frozenStart = session.frozenAt
+            stream.cancel()
+            session.end(within: CRIUClient.defaultWatchdogSeconds)
+            // The sync must not write into a staging an undo is about to remove.
+            _ = session.finalSync?.wait(within: ImageStream.idleSeconds)
+            throw error
+        }
+        frozenStart = session.frozenAt
+        finalSync = session.finalSync
+    }
+
+    /// Post-copy: the target's verdict (its lazy-pages daemon's exit) decides. A failure
+    /// there has killed the target's copy already; the undo confirms it before the source
+    /// thaws. The source's tasks stay frozen either way until the commit or that undo.
+    private mutating func awaitPages() throws(FerryError) {
+        _ = try agent().call(.awaitPages(container: name.value), within: options.lease + Self.leaseMargin)
+        // Every page is in: the lazy dump ends on its own now.
+        do throws(FerryError) {
+            try lazyDump?.finish(within: ImageStream.idleSeconds)
+        } catch {
+            logger.notice("the source's lazy dump ended uncleanly after the last page", metadata: ["error": "\(error.message)"])
+        }
+        lazyDump = nil
+        restorePipeLimit()
+    }
+
+    /// Where a raised fs.pipe-max-size's old value waits to be put back.
+    private var pipeLimitRecord: String { "\(root.migrationsDirectory)/\(name.value).pipe-max-size" }
+
+    /// Puts fs.pipe-max-size back if a post-copy raised it: this run, or a killed one
+    /// whose recovery this is.
+    mutating func restorePipeLimit() {
+        let limit = pipeLimit
+        pipeLimit = nil
+        do throws(FerryError) {
+            if let limit { try limit.restore() } else { try PipeSizeLimit.restoreRecorded(pipeLimitRecord) }
+        } catch {
+            logger.warning("could not put fs.pipe-max-size back", metadata: ["record": "\(pipeLimitRecord)", "error": "\(error.message)"])
+        }
+    }
 
     /// What is left of `--max-downtime` since the freeze (nil before it).
     var downtimeLeft: Double? {

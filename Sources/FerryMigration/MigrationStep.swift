@@ -13,6 +13,9 @@ public enum MigrationStep: String, CaseIterable, Codable, Sendable {
     case finalSync = "final-sync"
     case sendImages = "send-images"
     case restoreTarget = "restore-target"
+    /// Post-copy only: the target's copy runs; its memory follows until the target's
+    /// lazy-pages daemon has every page.
+    case awaitPages = "await-pages"
     case registerTarget = "register-target"
     case finishSource = "finish-source"
 
@@ -21,6 +24,8 @@ public enum MigrationStep: String, CaseIterable, Codable, Sendable {
         .connect, .checkTarget, .prepareTarget, .mountSource, .presync, .checkpoint, .finalSync, .sendImages, .restoreTarget,
         .finishSource,
     ]
+    /// The steps of a post-copy (`--postcopy`) migration.
+    public static let postcopy: [MigrationStep] = online.flatMap { $0 == .restoreTarget ? [$0, .awaitPages] : [$0] }
     /// The steps an offline migration (of a stopped container) runs.
     public static let offline: [MigrationStep] = [.connect, .checkTarget, .prepareTarget, .mountSource, .presync, .registerTarget, .finishSource]
 
@@ -36,6 +41,7 @@ public enum MigrationStep: String, CaseIterable, Codable, Sendable {
         case .finalSync: "copying the files changed since"
         case .sendImages: "sending the memory images"
         case .restoreTarget: "restoring on the target"
+        case .awaitPages: "the copy runs on the target; its memory follows"
         case .registerTarget: "registering on the target"
         case .finishSource: "committing: the target takes the container"
         }
@@ -46,7 +52,7 @@ public enum MigrationStep: String, CaseIterable, Codable, Sendable {
     public var runsFrozen: Bool {
         switch self {
         case .checkpoint, .finalSync, .sendImages, .restoreTarget, .finishSource: true
-        case .connect, .checkTarget, .prepareTarget, .mountSource, .presync, .registerTarget: false
+        case .connect, .checkTarget, .prepareTarget, .mountSource, .presync, .registerTarget, .awaitPages: false
         }
     }
 }

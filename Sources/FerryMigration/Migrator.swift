@@ -47,6 +47,9 @@ public struct Migrator {
         /// (`--max-downtime`, default 120 s): past it the migration is undone and the
         /// container resumes on the source.
         public var maxDowntime: Double = 120
+        /// `--postcopy`: the target's copy runs before its memory has arrived (see
+        /// LazyDumpSession and PostcopyArrival); implies an online migration.
+        public var postcopy = false
         /// Receives the migration's events as they happen (the CLI renders them in words or
         /// as JSON lines); nil for none, and then rsync is not asked for its progress.
         public var events: (@Sendable (MigrationEvent) -> Void)?
@@ -89,15 +92,17 @@ public struct Migrator {
             undo: [])
         var run = MigrationRun(
             manager: manager, engine: engine, runtime: runtime, options: options, online: online, journal: journal,
-            needs: Self.needs(runtime.config, checkpointPlan, online: online), logger: logger)
+            needs: Self.needs(runtime.config, checkpointPlan, online: online, postcopy: options.postcopy), logger: logger)
         let root = manager.root
         let dryRun = options.dryRun
         var executor = MigrationExecutor(journal: journal, logger: logger) { (journal) throws(FerryError) in
             if !dryRun { try journal.save(root: root) }
         }
         let started = Monotonic.now
+        // Raised only while a post-copy serves pages, and put back whatever happens.
+        defer { run.restorePipeLimit() }
         do throws(FerryError) {
-            let rows = dryRun ? MigrationRun.probeRows : MigrationRun.rows(online: online)
+            let rows = dryRun ? MigrationRun.probeRows : MigrationRun.rows(online: online, postcopy: options.postcopy)
             try executor.run(rows, on: &run) { event in options.events?(event) }
         } catch {
             // A target that answered "no" to the commit holds no running copy: undo.
@@ -189,9 +194,10 @@ public struct Migrator {
 
     /// The kernel features the target needs to run this container: the freezer for a live
     /// migration, overlayfs, FUSE or autofs when its root or its mounts use them.
-    static func needs(_ config: ContainerConfig, _ plan: CheckpointPlan?, online: Bool) -> Set<KernelFeatures.Feature> {
+    static func needs(_ config: ContainerConfig, _ plan: CheckpointPlan?, online: Bool, postcopy: Bool = false) -> Set<KernelFeatures.Feature> {
         var needs: Set<KernelFeatures.Feature> = [.openat2]
         if online { needs.insert(.cgroupFreezer) }
+        if postcopy { needs.insert(.userfaultfd) }
         if config.overlayTemplate != nil { needs.insert(.overlayfs) }
         for entry in plan?.report.entries ?? [] {
             switch entry.fsType {

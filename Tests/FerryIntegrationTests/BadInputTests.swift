@@ -36,6 +36,8 @@ extension Integration {
                 (["set", "good", "--pids", "1"], "--pids 1"),
                 (["set", "good", "--hostname", "a..b"], "a..b"),
                 (["set", "ghost", "--pids", "10"], "ghost"),
+                (["migrate", "good", "h2", "--postcopy", "--offline"], "--offline"),
+                (["migrate", "good", "h2", "--postcopy", "--dump-dir-device", "/dev/sdq"], "/dev/sdq"),
                 (["destroy", "ghost"], "ghost"),
             ]
             for (arguments, mention) in cases {

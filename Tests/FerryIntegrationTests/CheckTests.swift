@@ -15,12 +15,12 @@ extension Integration {
             #expect(criuCheck["ok"] as? Bool == true, "\(criuCheck)")
             #expect(report["ok"] as? Bool == true)
             #expect(result.succeeded)
-            // Only features Ferry uses are reported: no lazy pages, no pre-dumps.
+            // Only features Ferry uses are reported: lazy pages (--postcopy), no pre-dumps.
             let capabilities = verdicts.compactMap { $0["capability"] as? String }
             #expect(
                 Set(capabilities) == [
                     "mount API (fsopen, open_tree, move_mount)", "MOVE_MOUNT_SET_GROUP", "openat2", "pidfd", "cgroup freezer",
-                    "overlayfs", "loop devices", "autofs", "FUSE", "CRIU version", "criu check",
+                    "overlayfs", "loop devices", "autofs", "FUSE", "userfaultfd", "CRIU version", "criu check",
                 ], "\(capabilities)")
 
             let text = try scratch.ferry.run(["check"]).stdout

@@ -55,7 +55,7 @@ extension Integration {
             try Faults.scene(label, container: "churn", command: command, options: options, prepare: prepare) { scene in
                 #expect(try scene.a.plain.waitFor("churn", file: "/counter"))
                 let failAt = (faults + ["restore-target:hold"]).joined(separator: ",")
-                let (migrate, output) = try scene.startMigration(environment: ["FERRY_FAIL_AT": failAt], arguments: ["--verbose"])
+                let (migrate, output) = try scene.startMigration(["--verbose"], environment: ["FERRY_FAIL_AT": failAt])
                 defer { if Spawn.reapIfExited(migrate) == nil { kill(migrate, SIGKILL); _ = try? Spawn.wait(migrate) } }
                 let held = try eventually(120) { Faults.processState(migrate) == "T" || Spawn.reapIfExited(migrate) != nil }
                 try #require(held && Faults.processState(migrate) == "T", "the migration never reached the restore: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")

@@ -46,11 +46,11 @@ extension Integration {
             var a: HostFerry { hosts.ferry(1) }
             var b: HostFerry { hosts.ferry(2) }
 
-            /// Starts `ferry migrate NAME h2` on h1 in the background, its output into a file
+            /// Starts `ferry migrate NAME h2 ARGUMENTS` on h1 in the background, its output into a file
             /// of the scratch directory; returns the pid and that file.
             /// `ownGroup`: ferry leads a session and process group of its own, as a job a
             /// shell runs in the foreground, so `kill(-pid, …)` is what Ctrl-C does there.
-            func startMigration(environment extra: [String: String] = [:], ownGroup: Bool = false, arguments: [String] = []) throws -> (pid: pid_t, output: String) {
+            func startMigration(_ arguments: [String] = [], environment extra: [String: String] = [:], ownGroup: Bool = false) throws -> (pid: pid_t, output: String) {
                 let output = scratch.path("migrate.out")
                 FileManager.default.createFile(atPath: output, contents: nil)
                 let log = try OwnedFileDescriptor.open(output, O_WRONLY)

@@ -14,7 +14,9 @@ import Testing
         .prepare(.init(config: "{\"name\":\"web\"}")),
         .restore(.init(container: "web", keepImages: true, dumpDevice: .init(uuid: "u", directory: "ferry-images/web-1"))),
         .restore(.init(container: "web", keepImages: false, dumpDevice: nil)),
-        .register(container: "web"), .abort(container: "web"), .commit(container: "web"), .status(container: "web"), .bye,
+        .restore(.init(container: "web", keepImages: false, dumpDevice: nil, lease: 20, postcopy: true)),
+        .openImageStream(.init(container: "web", key: "a2V5", postcopy: true)),
+        .register(container: "web"), .abort(container: "web"), .commit(container: "web"), .status(container: "web"), .awaitPages(container: "web"), .bye,
     ]
 
     @Test(arguments: operations) func requestsRoundTrip(_ operation: AgentRequest.Operation) throws {
