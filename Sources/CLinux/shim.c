@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -379,3 +380,23 @@ int fy_signal_pipe_catch(int write_fd, int sig) {
     sigemptyset(&action.sa_mask);
     return sigaction(sig, &action, NULL);
 }
+
+int fy_fanotify_init(unsigned int flags, unsigned int event_flags) {
+    return fanotify_init(flags, event_flags);
+}
+int fy_fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd, const char *path) {
+    return fanotify_mark(fd, flags, mask, dirfd, path);
+}
+int fy_open_by_handle_at(int mount_fd, const void *handle, int flags) {
+    return open_by_handle_at(mount_fd, (struct file_handle *)handle, flags);
+}
+int fy_handle_of_descriptor(int fd, void *handle) {
+    int mount_id;
+    return name_to_handle_at(fd, "", (struct file_handle *)handle, &mount_id, AT_EMPTY_PATH);
+}
+const unsigned int FY_FAN_CLASS_NOTIF = FAN_CLASS_NOTIF, FY_FAN_CLOEXEC = FAN_CLOEXEC,
+    FY_FAN_NONBLOCK = FAN_NONBLOCK, FY_FAN_UNLIMITED_QUEUE = FAN_UNLIMITED_QUEUE,
+    FY_FAN_REPORT_FID = FAN_REPORT_FID, FY_FAN_REPORT_DFID_NAME = FAN_REPORT_DFID_NAME;
+const unsigned int FY_FAN_MARK_ADD = FAN_MARK_ADD, FY_FAN_MARK_FILESYSTEM = FAN_MARK_FILESYSTEM;
+_Static_assert(sizeof(struct fanotify_event_metadata) == 24, "fanotify_event_metadata layout");
+_Static_assert(sizeof(struct fanotify_event_info_fid) == 12, "fanotify_event_info_fid layout");

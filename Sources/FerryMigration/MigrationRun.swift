@@ -27,6 +27,13 @@ struct MigrationRun {
     var frozenStart: Double?
     /// The frozen-phase sync of the private area, started beside the dump.
     var finalSync: BackgroundTask<UInt64>?
+    /// Where the frozen-phase sync reads the private area (online, when it is copied).
+    var syncSource: SyncSource?
+    /// The frozen-phase sync's rsync, started after the live pre-sync, waiting for its list.
+    var pendingPush: Rsync.PendingPush?
+    /// What changes in the private area from before the live pre-sync until the freeze;
+    /// nil when there is no sync source or its filesystem cannot be tracked.
+    var tracker: ChangeTracker?
     /// How CRIU's images travel: the journal's choice, so a recovery finds them too.
     let imageTransport: any ImageTransport
     /// Set when an undo found the target unreachable and waited out its lease instead.
@@ -78,8 +85,21 @@ struct MigrationRun {
                 if run.mountsSource { try run.runtime.privateArea.mountPrivate() }
             },
             .presync: Row(step: .presync, undo: { _ in nil }) { (run) throws(FerryError) in
+                // Tracked from before the walk, so no change between the walk and the
+                // freeze goes unseen: the frozen sync then sends only what changed.
+                if run.online, try run.planned().data == .rsync {
+                    let source = try SyncSource(area: run.runtime.layout.privateArea, insulated: run.runtime.config.storage.isInsulated)
+                    run.syncSource = source
+                    run.tracker = ChangeTracker.start(source, logger: run.logger)
+                }
                 // Live: files may vanish under a running container; the frozen sync is exact.
                 try run.syncPrivateArea(exact: !run.online)
+                // Started now, so that ssh and rsync are up by the freeze: the frozen phase
+                // then pays only for the list of what changed.
+                if let source = run.syncSource {
+                    run.pendingPush = try Rsync.startChanged(
+                        source.path, to: try run.staged().privateArea, target: run.options.target, progress: run.transferProgress(.files))
+                }
             },
             .checkpoint: Row(step: .checkpoint, undo: { _ in .restoreSource }) { (run) throws(FerryError) in
                 if run.options.postcopy { return try run.checkpointLazily() }
@@ -97,6 +117,9 @@ struct MigrationRun {
                 let pages = try transport.openPages(try run.agent(), container: name, spool: !keepFrozen, progress: run.transferProgress(.images))
                 let started = StartedSync()
                 let sync = try run.finalSyncJob()
+                // The job owns the area's copy now: it goes with the job, before any undo
+                // mounts the area again.
+                (run.syncSource, run.tracker, run.pendingPush) = (nil, nil, nil)
                 let events = run.options.events
                 do throws(FerryError) {
                     _ = try transport.withSourceImages { (images) throws(FerryError) in
@@ -277,6 +300,9 @@ struct MigrationRun {
         lazyDump?.end(within: CRIUClient.defaultWatchdogSeconds)
         lazyDump = nil
         restorePipeLimit()
+        // The frozen-phase sync's rsync and the area's copy end before any undo touches
+        // the target's staging or mounts the area again.
+        (syncSource, tracker, pendingPush) = (nil, nil, nil)
         let problems = executor.rollBack { (action) throws(FerryError) in
             if forgettingTarget, let end = Self.targetFacing(action) {
                 try outwaitLease(until: end)
@@ -401,9 +427,12 @@ struct MigrationRun {
         pipeLimit = try PipeSizeLimit(record: pipeLimitRecord)
         let session = try LazyDumpSession(configFile: "\(runtime.layout.directory)/lazy-dump.conf")
         lazyDump = session
+        let sync = try finalSyncJob()
+        // The job owns the area's copy now, as in the checkpoint row.
+        (syncSource, tracker, pendingPush) = (nil, nil, nil)
         do throws(FerryError) {
             try session.start(
-                Checkpointer(manager: manager, engine: engine), name: name, images: journal.imagesDirectory, sync: try finalSyncJob(),
+                Checkpointer(manager: manager, engine: engine), name: name, images: journal.imagesDirectory, sync: sync,
                 events: options.events, within: CRIUClient.defaultWatchdogSeconds)
         } catch {
             frozenStart = session.frozenAt
@@ -484,14 +513,33 @@ struct MigrationRun {
     }
 
     /// The sync of the private area to the target as a job to run now or beside the dump;
-    /// nil when nothing is copied (shared storage).
+    /// nil when nothing is copied (shared storage). An exact sync with a tracker running
+    /// (the frozen one) sends only the paths that changed, once the tracker has drained.
     func finalSyncJob(exact: Bool = true) throws(FerryError) -> (@Sendable () throws(FerryError) -> UInt64)? {
         guard try planned().data == .rsync else { return nil }
         let (source, destination, target, logger, progress) = (
             runtime.layout.privateArea, try staged().privateArea, options.target, logger, transferProgress(.files)
         )
+        guard exact, let syncSource, let pending = pendingPush else {
+            return { () throws(FerryError) -> UInt64 in
+                try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
+            }
+        }
+        let (tracker, cgroup) = (tracker, runtime.cgroup)
         return { () throws(FerryError) -> UInt64 in
-            try Rsync.push(source, to: destination, target: target, exact: exact, logger: logger, progress: progress)
+            let started = Monotonic.now
+            switch tracker?.drain(processes: cgroup.pids) ?? .whole(reason: "the changes were not tracked") {
+            case .whole(let reason):
+                logger.notice("the frozen-phase sync copies the whole private area", metadata: ["reason": "\(reason)"])
+                return try Rsync.push(syncSource.path, to: destination, target: target, exact: true, logger: logger, progress: progress)
+            case .changed(let paths):
+                logger.info(
+                    "the frozen-phase sync sends the paths that changed",
+                    metadata: ["paths": "\(paths.count)", "drained in": "\(String(format: "%.3f", Monotonic.now - started))"])
+                let bytes = try pending.send(paths, logger: logger)
+                logger.info("the paths that changed were sent", metadata: ["seconds": "\(String(format: "%.3f", Monotonic.now - started))"])
+                return bytes
+            }
         }
     }
 

@@ -21,16 +21,20 @@ public func removeTree(_ path: String) throws(FerryError) {
 
 /// The names in a directory, without `.` and `..`.
 public func directoryEntries(_ path: String) throws(FerryError) -> [String] {
-    guard let dir = opendir(path) else {
-        throw FerryError.system("opendir", .init(rawValue: errno), path: path)
+    try directoryEntryNames(Array(path.utf8)).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The names in a directory as the kernel spells them (a name need not be UTF-8), without
+/// `.` and `..`.
+public func directoryEntryNames(_ path: [UInt8]) throws(FerryError) -> [[UInt8]] {
+    guard let dir = opendir((path + [0]).map { CChar(bitPattern: $0) }) else {
+        throw FerryError.system("opendir", .init(rawValue: errno), path: String(decoding: path, as: UTF8.self))
     }
     defer { closedir(dir) }
-    var names: [String] = []
+    var names: [[UInt8]] = []
     while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+        if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
     }
     return names
 }

@@ -6,10 +6,18 @@ import Glibc
 /// FERRY_FAIL_AT=<point>:kill makes it die there (kill -9 of itself), to prove what each
 /// undo and each recovery does. FERRY_FAIL_AT=<point>:hold stops ferry there (SIGSTOP) so
 /// that a test can inject a fault from outside at a moment too short to catch otherwise,
-/// then let it go on (SIGCONT). Unset, a point costs one environment lookup.
+/// then let it go on (SIGCONT). Several, comma-separated, strike each at its point (a fault
+/// and a hold to look at what it did). Unset, a point costs one environment lookup.
 public enum FailurePoint {
     public static func check(_ point: String) throws(FerryError) {
-        guard let value = ProcessInfo.processInfo.environment["FERRY_FAIL_AT"] else { return }
+        for value in values { try check(point, value) }
+    }
+
+    private static var values: [Substring] {
+        (ProcessInfo.processInfo.environment["FERRY_FAIL_AT"] ?? "").split(separator: ",")
+    }
+
+    private static func check(_ point: String, _ value: Substring) throws(FerryError) {
         if value == point {
             throw FerryError(.commandFailed, "\(point) failed (injected by FERRY_FAIL_AT)")
         }
@@ -31,6 +39,6 @@ extension FailurePoint {
     /// Whether FERRY_FAIL_AT names exactly `point:action`: a damage only the code itself can
     /// do at the right byte (the image stream's corruption after its MAC, its truncation).
     public static func asks(_ point: String, _ action: String) -> Bool {
-        ProcessInfo.processInfo.environment["FERRY_FAIL_AT"] == "\(point):\(action)"
+        values.contains { $0 == "\(point):\(action)" }
     }
 }

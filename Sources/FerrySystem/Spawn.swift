@@ -102,24 +102,8 @@ public enum Spawn {
         _ argv: [String], environment: [String]? = nil, input: String? = nil, onInterrupt: OnInterrupt = .sharesFerrysSignals,
         onOutput: ((String) -> Void)? = nil
     ) throws(FerryError) -> Output {
-        let out = try makePipe()
-        let err = try makePipe()
-        let stdinPipe = try input.map { (_) throws(FerryError) in try makePipe() }
-        let pid = try start(
-            argv, environment: environment, stdin: stdinPipe?.read.rawValue,
-            stdout: out.write.rawValue, stderr: err.write.rawValue, onInterrupt: onInterrupt)
-        out.write.close()
-        err.write.close()
-        if let stdinPipe, let input {
-            stdinPipe.read.close()
-            try? stdinPipe.write.write(input)
-            stdinPipe.write.close()
-        }
-        let (stdoutBytes, stderrBytes) = try drain(out.read, err.read, onFirst: onOutput)
-        let status = try wait(pid)
-        return Output(
-            status: status, stdout: String(decoding: stdoutBytes, as: UTF8.self),
-            stderr: String(decoding: stderrBytes, as: UTF8.self))
+        let helper = try AwaitingInput(argv, environment: environment, takesInput: input != nil, onInterrupt: onInterrupt)
+        return try helper.finish(input: Array((input ?? "").utf8), onOutput: onOutput)
     }
 
     /// Runs `argv` and throws, quoting its output, unless it exits 0.
@@ -185,7 +169,7 @@ public enum Spawn {
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
     ]
 
-    private static func drain(
+    static func drain(
         _ first: OwnedFileDescriptor, _ second: OwnedFileDescriptor, onFirst: ((String) -> Void)?
     ) throws(FerryError) -> ([UInt8], [UInt8]) {
         var results: [[UInt8]] = [[], []]

@@ -15,11 +15,12 @@ extension Integration {
             processes(mentioning: "agent", named: ["ferry"]).first { environ(of: $0).contains("FERRY_ROOT=\(hosts.root(host))") }
         }
 
-        /// Two test hosts and a busybox container running `command` on h1; `prepare` may add
-        /// files to the rootfs first. Everything is removed afterwards, whatever happens.
+        /// Two test hosts and a busybox container running `command` on h1, created with
+        /// `options`; `prepare` may add files to the rootfs first. Everything is removed
+        /// afterwards, whatever happens.
         static func scene(
-            _ label: String, container name: String, command: String = Migration.counter, prepare: (String) throws -> Void = { _ in },
-            _ body: (Scene) throws -> Void
+            _ label: String, container name: String, command: String = Migration.counter, options: [String] = [],
+            prepare: (String) throws -> Void = { _ in }, _ body: (Scene) throws -> Void
         ) throws {
             let scratch = try Scratch(label)
             defer { scratch.cleanUp() }
@@ -28,7 +29,7 @@ extension Integration {
             let rootfs = try Rootfs.busybox(in: scratch)
             try prepare(rootfs)
             let scene = Scene(scratch: scratch, hosts: hosts, name: name)
-            try scene.a.plain.ok(["create", name, "--rootfs", rootfs, "--", "/bin/sh", "-c", command])
+            try scene.a.plain.ok(["create", name, "--rootfs", rootfs] + options + ["--", "/bin/sh", "-c", command])
             try scene.a.plain.ok(["start", name])
             try body(scene)
         }

@@ -109,6 +109,20 @@ int fy_interface_up(const char *name);
 int fy_tcp_kick(int pidfd, int fd);
 int fy_announce_address(int netns_fd, const char *ifname, const unsigned char mac[6], const unsigned char *address, int family);
 
+// --- change tracking -------------------------------------------------------------------
+
+int fy_fanotify_init(unsigned int flags, unsigned int event_flags);
+int fy_fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd, const char *path);
+/// open_by_handle_at(2) on a `struct file_handle` laid out by the caller (handle_bytes,
+/// handle_type, then the bytes), as fanotify's info records carry it.
+int fy_open_by_handle_at(int mount_fd, const void *handle, int flags);
+/// name_to_handle_at(2) of the file `fd` is open on (AT_EMPTY_PATH), into `handle`
+/// (a `struct file_handle` whose handle_bytes the caller set to the room after it).
+int fy_handle_of_descriptor(int fd, void *handle);
+extern const unsigned int FY_FAN_CLASS_NOTIF, FY_FAN_CLOEXEC, FY_FAN_NONBLOCK,
+    FY_FAN_UNLIMITED_QUEUE, FY_FAN_REPORT_FID, FY_FAN_REPORT_DFID_NAME;
+extern const unsigned int FY_FAN_MARK_ADD, FY_FAN_MARK_FILESYSTEM;
+
 // --- interruption ----------------------------------------------------------------------
 
 /// Installs the handler of SIGINT, SIGTERM and SIGHUP (SA_RESTART): it records the first

@@ -7,6 +7,12 @@ enum Fixtures {
         try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/memhog", Repository.root + "/Tests/Fixtures/memhog.c"])
     }
 
+    /// Compiles mapwriter.c (writes through a shared mapping only) statically into
+    /// `rootfs/bin/mapwriter`.
+    static func installMapWriter(into rootfs: String) throws {
+        try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/mapwriter", Repository.root + "/Tests/Fixtures/mapwriter.c"])
+    }
+
     /// Compiles sharework.c (the open-files workload on network shares) statically into
     /// `rootfs/bin/sharework`.
     static func installShareWork(into rootfs: String) throws {
