@@ -52,7 +52,10 @@ enum Rsync {
     }
 
     /// rsync with the attributes every copy keeps (hard links, ACLs, xattrs, numeric ids,
-    /// holes) and `options`.
+    /// holes) and `options`. Times are compared to the nanosecond (`--modify-window=-1`):
+    /// with rsync's default whole seconds, a file the container rewrote at the same size
+    /// within the second the pre-sync copied it looked unchanged, and the frozen sync left
+    /// the target with the older contents.
     private static func run(
         _ options: [String], _ source: String, to destination: String, target: SSHTarget, exact: Bool, logger: Logger?,
         progress: (@Sendable (TransferProgress) -> Void)?
@@ -65,7 +68,8 @@ enum Rsync {
     }
 
     private static func command(_ options: [String], _ source: String, to destination: String, target: SSHTarget, progress: Bool) -> [String] {
-        ["rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--stats", "-e", target.rsyncShell] + options
+        ["rsync", "--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--modify-window=-1", "--stats", "-e", target.rsyncShell]
+            + options
             + (progress ? ["--info=progress2"] : []) + ["\(source)/", "\(target.destination):\(destination)/"]
     }
 
