@@ -91,6 +91,10 @@ public struct Checkpointer {
         manifest.console = state.console
         if pageServer != nil { manifest.streamedPages = true }
         try manifest.writePending(to: imagesPath)
+        // CRIU lifts its network lock after post-dump when the tasks live on; the frozen
+        // source must not answer its peers (an ACK for bytes its copy never sees), nor
+        // send a reset when it dies.
+        let shutsNetwork = keepFrozen && runtime.config.network != nil
         do throws(FerryError) {
             let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
             let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
@@ -104,10 +108,6 @@ public struct Checkpointer {
                 try runtime.cgroup.freeze()
                 try whileFrozen?()
             }
-            // CRIU lifts its network lock after post-dump when the tasks live on; the frozen
-            // source must not answer its peers (an ACK for bytes its copy never sees), nor
-            // send a reset when it dies.
-            let shutsNetwork = keepFrozen && runtime.config.network != nil
             try logger.timed("criu dump", metadata: step) { () throws(FerryError) in
                 // post-dump: CRIU has written everything and holds the tasks frozen until
                 // answered — the moment a fault "while CRIU dumps" strikes in the tests.
@@ -135,7 +135,7 @@ public struct Checkpointer {
             // after a post-copy began: a copy may run on the target, and only the
             // migration may say when this one runs again.
             if state.initAlive, lazyPages == nil {
-                if keepFrozen, runtime.config.network != nil { try? NetworkLock.release(initPid: state.initPid) }
+                if shutsNetwork { try? NetworkLock.release(initPid: state.initPid) }
                 try? runtime.cgroup.thaw()
                 throw FerryError(error.code, "\(error.message); the container runs on", cause: error.cause)
             }

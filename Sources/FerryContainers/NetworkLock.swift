@@ -41,4 +41,12 @@ public enum NetworkLock {
             }
         }
     }
+
+    /// Lifts the lock and kicks the TCP connections of `tasks`: what the closed network
+    /// dropped is resent now, not when the peers' backed-off timers say (seconds, after a
+    /// freeze of one). For a migrated copy at its commit and a frozen source that resumes.
+    public static func open(initPid: pid_t, tasks: [pid_t]) throws(FerryError) {
+        try release(initPid: initPid)
+        for pid in tasks { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
+    }
 }

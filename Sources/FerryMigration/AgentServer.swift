@@ -282,12 +282,7 @@ public struct AgentServer {
         let network = runtime.config.network
         let initPid: pid_t? = if case .running(let state) = runtime.loadState() { state.initPid } else { nil }
         // The copy's network opens first: a failure here leaves it pending, for an abort.
-        if network != nil, let initPid {
-            try NetworkLock.release(initPid: initPid)
-            // What the closed network dropped is resent now, not when the peers' backed-off
-            // timers say (seconds, after a freeze of one).
-            for pid in runtime.cgroup.pids { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
-        }
+        if network != nil, let initPid { try NetworkLock.open(initPid: initPid, tasks: runtime.cgroup.pids) }
         unlink(MigrationLease.path(layout))
         if runtime.cgroup.isFreezeRequested { try runtime.cgroup.thaw() }
         if let network, let initPid {

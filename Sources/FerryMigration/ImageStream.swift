@@ -123,6 +123,10 @@ struct StreamIO {
     }
 
     func write(_ bytes: [UInt8]) throws(FerryError) {
+        try write(bytes[...])
+    }
+
+    func write(_ bytes: ArraySlice<UInt8>) throws(FerryError) {
         let result = bytes.withUnsafeBytes { raw in Result { () throws(FerryError) in try write(raw) } }
         try result.get()
     }

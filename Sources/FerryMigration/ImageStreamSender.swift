@@ -167,8 +167,7 @@ final class ImageStreamSender: @unchecked Sendable {
             let middle = sent.startIndex + sent.count / 2
             sent[middle] ^= 0x01
         }
-        let result = sent.withUnsafeBytes { raw in Result { () throws(FerryError) in try io.write(raw) } }
-        try result.get()
+        try io.write(sent)
         sentBytes += UInt64(header.count + payload.count)
         report()
     }

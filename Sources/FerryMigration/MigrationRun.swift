@@ -363,13 +363,9 @@ struct MigrationRun {
             switch current.loadState() {
             case .running(let state):
                 // Kept frozen by the dump (or left so by a CRIU that died with a killed
-                // ferry): the network opens first, then the tasks run on, and what the
-                // closed network dropped is resent now.
-                if current.config.network != nil { try NetworkLock.release(initPid: state.initPid) }
+                // ferry): the network opens first, as at a commit, then the tasks run on.
+                if current.config.network != nil { try NetworkLock.open(initPid: state.initPid, tasks: current.cgroup.pids) }
                 if current.cgroup.isFreezeRequested { try current.cgroup.thaw() }
-                if current.config.network != nil {
-                    for pid in current.cgroup.pids { _ = (try? ProcessHandle(pid: pid))?.kickTCPConnections() }
-                }
                 return
             case .unreadable(let error): throw error
             case .stopped, .crashed: break

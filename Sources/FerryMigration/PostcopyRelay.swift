@@ -114,8 +114,7 @@ final class PostcopyRelay: @unchecked Sendable {
     private func sendFrame(_ kind: ImageStream.Kind, _ payload: ArraySlice<UInt8>, sequence: UInt64, _ io: StreamIO) throws(FerryError) {
         let header = ImageStream.header(kind, length: payload.count)
         try io.write(header)
-        let result = payload.withUnsafeBytes { raw in Result { () throws(FerryError) in try io.write(raw) } }
-        try result.get()
+        try io.write(payload)
         try io.write(try tag(side, sequence, header, payload))
     }
 
