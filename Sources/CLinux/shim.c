@@ -191,6 +191,15 @@ int fy_pty_peer(int master_fd, int flags) {
     return ioctl(master_fd, TIOCGPTPEER, flags);
 }
 
+int fy_pty_unread_input(int master_fd) {
+    int peer = fy_pty_peer(master_fd, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (peer < 0) return -1;
+    int count = 0;
+    int result = ioctl(peer, FIONREAD, &count);
+    close(peer);
+    return result == 0 ? count : -1;
+}
+
 int fy_set_controlling_terminal(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
 
 int fy_copy_window_size(int from, int to) {

@@ -48,6 +48,14 @@ public struct PseudoTerminal {
         return settings.c_lflag & tcflag_t(ICANON) != 0
     }
 
+    /// How many bytes given to the terminal its reader has not read yet, or nil. In
+    /// canonical mode an unread end-of-file mark counts as none (the kernel's own rule).
+    /// The corresponding C function is `ioctl` (TIOCGPTPEER, FIONREAD).
+    public var unreadInput: Int? {
+        let count = fy_pty_unread_input(master.rawValue)
+        return count < 0 ? nil : Int(count)
+    }
+
     /// In the command's process, after setsid: makes `fd` its controlling terminal.
     /// The corresponding C function is `ioctl` (TIOCSCTTY).
     public static func becomeControllingTerminal(_ fd: Int32) throws(FerryError) {

@@ -97,6 +97,9 @@ int fy_pty_unlock(int master_fd);
 /// Opens the slave of `master_fd` without a path lookup (TIOCGPTPEER): the peer of *this*
 /// master on *its* devpts instance, whatever the container did to /dev/pts.
 int fy_pty_peer(int master_fd, int flags);
+/// How many bytes written to `master_fd` its reader has not read yet (FIONREAD on a peer
+/// opened for the question and closed again), or -1.
+int fy_pty_unread_input(int master_fd);
 /// Makes `fd` (a terminal) the caller's controlling terminal (TIOCSCTTY).
 int fy_set_controlling_terminal(int fd);
 /// Copies the window size of terminal `from` to terminal `to` (TIOCGWINSZ, TIOCSWINSZ).
