@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
@@ -198,6 +200,26 @@ int fy_pty_unread_input(int master_fd) {
     int result = ioctl(peer, FIONREAD, &count);
     close(peer);
     return result == 0 ? count : -1;
+}
+
+int fy_become_root(void) {
+    if (setgroups(0, NULL) != 0) return -1;
+    if (setresgid(0, 0, 0) != 0) return -1;
+    return setresuid(0, 0, 0);
+}
+
+static unsigned long fy_shift_offset;
+static int fy_shift_entry(const char *path, const struct stat *info, int flag, struct FTW *ftw) {
+    (void)flag; (void)ftw;
+    if (lchown(path, info->st_uid + fy_shift_offset, info->st_gid + fy_shift_offset) != 0) return -1;
+    // chown clears set-user-id and set-group-id on files: put the mode back.
+    if (!S_ISLNK(info->st_mode) && (info->st_mode & (S_ISUID | S_ISGID)) != 0 && chmod(path, info->st_mode & 07777) != 0) return -1;
+    return 0;
+}
+
+int fy_shift_ownership(const char *path, unsigned long offset) {
+    fy_shift_offset = offset;
+    return nftw(path, fy_shift_entry, 64, FTW_PHYS | FTW_MOUNT);
 }
 
 int fy_set_controlling_terminal(int fd) { return ioctl(fd, TIOCSCTTY, 0); }

@@ -32,6 +32,7 @@ struct CreateCommand: FerrySubcommand {
     @Option(help: "Script run before the private area is mounted.", completion: .file()) var premountHook: String?
     @Option(help: "Script run after the private area is unmounted.", completion: .file()) var postumountHook: String?
     @Flag(help: "Dangerous: root inside is root on the host (no capability, device or /proc restrictions).") var privileged = false
+    @Flag(help: "Unprivileged: root inside is an ordinary id range on the host (its own user namespace; files shifted to the range).") var userns = false
     @Option(help: "Network: none (only lo, the default) or bridge:BRIDGE (eth0 on a veth joined to BRIDGE).") var net: String?
     @Option(name: .customLong("ip"), help: "ADDRESS/PREFIX on eth0, IPv6 or IPv4 (repeatable; needs --net bridge:…).") var addresses: [String] = []
     @Option(help: "eth0's MAC address (default: a random locally administered one, kept for good).") var mac: String?
@@ -51,9 +52,11 @@ struct CreateCommand: FerrySubcommand {
             network: try ContainerNetwork.parse(net: net, addresses: addresses, mac: mac, gateways: gateways),
             limits: try ResourceLimits().changing(memory: memory, cpus: cpus, pids: pids))
         request.autostart = autostart
+        request.userNamespace = userns
         request.shares = try shares.map { (text) throws(FerryError) in try NetworkShare(parsing: text) }
         let config = try global.manager().create(request)
-        printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : ""))")
+        let userns = config.userNamespace.map { ", user namespace \($0.summary)" } ?? ""
+        printLine("created \(config.name) (\(config.storage.summary)\(config.overlayTemplate != nil ? ", overlay" : "")\(userns))")
     }
 
     private func storageRequest() throws(FerryError) -> CreateRequest.StorageRequest {

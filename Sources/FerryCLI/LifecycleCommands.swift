@@ -197,6 +197,7 @@ struct StatusCommand: JSONCommand {
         printLine("limits:  \(summary.limits?.summary ?? "none")")
         printLine("checkpoint: \(summary.checkpoint.summary ?? "none")")
         printLine("security: \(SecurityProfile(rawValue: summary.security)?.summary ?? summary.security)")
+        if let map = summary.userNamespace { printLine("user namespace: \(map.summary)") }
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")
         }

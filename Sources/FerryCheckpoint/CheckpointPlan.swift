@@ -31,7 +31,11 @@ public struct CheckpointPlan: Sendable {
         let placeholders = Set(capture.namespaces.flatMap { $0.mounts.filter { $0.fsType == SharePlaceholder.fsType }.map(\.id) })
         let shareMounts = ShareHardCases.Shares(capture).mountIDs.subtracting(placeholders)
         let processes = capture.hostPids.compactMap { ProcessFacts.read(hostPid: $0, lookingInto: shareMounts) }
-        self.init(capture: capture, config: runtime.config, processes: processes, hostHasSysResource: ProcessRules.hostHasSysResource)
+        // In a `--userns` container the host's root owns the tasks' user namespace, which
+        // gives CRIU every capability over them whatever its bounding set (measured:
+        // docs/probes/userns.md, 4): their ids need no CAP_SYS_RESOURCE on the host.
+        let readsAnyRlimits = ProcessRules.hostHasSysResource || runtime.config.userNamespace != nil
+        self.init(capture: capture, config: runtime.config, processes: processes, hostHasSysResource: readsAnyRlimits)
     }
 
     public var blockers: [MountReport.Entry] { report.blocked }

@@ -29,6 +29,11 @@ public enum ExternalMountPlan {
                     key: Self.shareKey(shareIndex), containerPath: path, hostSource: "\(share.type.rawValue) \(share.source)", isDirectory: true))
                 continue
             }
+            if path == "/dev", config.userNamespace != nil {
+                result.append(CheckpointManifest.ExternalMount(
+                    key: Self.devicesKey, containerPath: path, hostSource: "tmpfs of the container's device nodes", isDirectory: true))
+                continue
+            }
             guard let bindIndex = config.binds.firstIndex(where: { $0.destination == path }) else { continue }
             result.append(CheckpointManifest.ExternalMount(
                 key: "ferry-bind-\(bindIndex)", containerPath: path, hostSource: config.binds[bindIndex].source,
@@ -36,6 +41,9 @@ public enum ExternalMountPlan {
         }
         return result
     }
+
+    /// A `--userns` container's /dev (UserNamespaceDevices): made by each host's monitor.
+    static let devicesKey = "ferry-dev"
 
     /// A share's key names its place in the config, which travels with the checkpoint.
     static let shareKeyPrefix = "ferry-share-"
@@ -53,6 +61,10 @@ public enum ExternalMountPlan {
     ) throws(FerryError) -> [String] {
         var result: [String] = []
         for external in externals {
+            if external.key == devicesKey {
+                result.append("mnt[\(external.key)]:\(layout.deviceDirectory)")
+                continue
+            }
             if external.key.hasPrefix(shareKeyPrefix) {
                 guard let index = config.declaredShares.firstIndex(where: { $0.target == external.containerPath }) else {
                     throw FerryError(.invalidState, "checkpoint needs a share at \(external.containerPath), but container \(config.name) has none")

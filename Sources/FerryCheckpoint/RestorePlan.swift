@@ -18,6 +18,9 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     /// Mount points in the container's root filesystem, with the type of what is mounted
     /// there: on another host the rootfs may lack one, and a file bind needs a *file*.
     public var destinations: [Destination]
+    /// Mount points inside a `--userns` container's /dev (its devpts, its shm), relative to
+    /// it: the host makes that /dev afresh (UserNamespaceDevices), and CRIU mounts on them.
+    public var deviceDestinations: [Destination]?
     /// The tree as it was checkpointed, for the check after the restore.
     public var expectedMounts: MountTreeCapture
     /// The container's cgroups below its own, recreated before CRIU runs.
@@ -42,6 +45,7 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         expectedMounts = manifest.mounts
         cgroups = manifest.cgroups ?? [:]
         destinations = Self.destinations(of: manifest)
+        if config.userNamespace != nil { deviceDestinations = Self.deviceDestinations(of: manifest) }
         console = manifest.console
         if !config.declaredShares.isEmpty, let files = try? FilesImage(directory: imagesDirectory) {
             shareInventories = ShareInventories.from(files, capture: manifest.mounts, config: config)
@@ -64,6 +68,21 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         return result
     }
 
+    /// Every mount point on the container's /dev mount, once, relative to /dev.
+    static func deviceDestinations(of manifest: CheckpointManifest) -> [Destination] {
+        var seen: Set<String> = []
+        var result: [Destination] = []
+        let capture = manifest.mounts
+        for (namespace, analysis) in zip(capture.namespaces, capture.analyses()) {
+            for mount in namespace.mounts where mount.mountPoint.hasPrefix("/dev/") && analysis.parent(of: mount)?.mountPoint == "/dev" {
+                let path = String(mount.mountPoint.dropFirst("/dev".count))
+                guard seen.insert(path).inserted else { continue }
+                result.append(Destination(path: path, isFile: namespace.fileMounts.contains(mount.id)))
+            }
+        }
+        return result
+    }
+
     static func path(for layout: ContainerLayout) -> String { "\(layout.directory)/restore-plan.json" }
 
     func write(for layout: ContainerLayout) throws(FerryError) {
@@ -80,6 +99,15 @@ public struct RestorePlan: Sendable, Codable, Equatable {
 
     /// Creates the missing mount points inside the rootfs, never outside it.
     func createDestinations(in rootfs: String) throws(FerryError) {
+        try Self.create(destinations, in: rootfs)
+    }
+
+    /// Creates the mount points inside a `--userns` container's fresh /dev.
+    func createDeviceDestinations(in devices: String) throws(FerryError) {
+        try Self.create(deviceDestinations ?? [], in: devices)
+    }
+
+    private static func create(_ destinations: [Destination], in rootfs: String) throws(FerryError) {
         let tree = try ContainedPath(root: rootfs)
         for destination in destinations {
             _ = try tree.openCreating(destination.path, as: destination.isFile ? .file : .directory)

@@ -179,6 +179,7 @@ public struct RestoreLauncher: ContainerLauncher {
             throw FerryError(.invalidState, "restore plan of container \(runtime.config.name) is for \(plan.imagesDirectory), not \(imagesPath)")
         }
         try plan.createDestinations(in: runtime.rootfs)
+        if let devices = runtime.userNamespaceDevices { try plan.createDeviceDestinations(in: devices.path) }
         try runtime.cgroups.createTree(plan.cgroups)
         let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
         let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)

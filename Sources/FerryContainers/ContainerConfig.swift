@@ -26,6 +26,9 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var limits: ResourceLimits?
     /// nil in a config written before shares existed, and when there are none.
     public var shares: [NetworkShare]?
+    /// Set: the container runs in a user namespace of its own with this id range (`--userns`);
+    /// its private area's files are owned by the range. nil: no user namespace.
+    public var userNamespace: UserNamespaceMap?
     /// `ferry autostart` (the host's boot unit) brings it back; nil in a config written
     /// before autostart existed, and when it is off.
     public var autostart: Bool?
@@ -33,7 +36,8 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public init(
         name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
         binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened,
-        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil, shares: [NetworkShare] = [], autostart: Bool = false
+        network: ContainerNetwork? = nil, limits: ResourceLimits? = nil, shares: [NetworkShare] = [], autostart: Bool = false,
+        userNamespace: UserNamespaceMap? = nil
     ) {
         self.name = name
         self.hostname = hostname ?? name.value
@@ -47,6 +51,7 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         self.limits = limits.flatMap { $0.isEmpty ? nil : $0 }
         self.shares = shares.isEmpty ? nil : shares
         self.autostart = autostart ? true : nil
+        self.userNamespace = userNamespace
     }
 
     public var startsAtBoot: Bool { autostart ?? false }
@@ -55,7 +60,11 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var declaredShares: [NetworkShare] { shares ?? [] }
 
     /// The container paths Ferry binds in from the host: `--bind`s and `--share`s.
-    public var hostMountDestinations: [String] { binds.map(\.destination) + declaredShares.map(\.target) }
+    /// A `--userns` container's /dev is one too: a tmpfs whose nodes the host made (nobody
+    /// can make a device node inside a user namespace, CRIU's restore included).
+    public var hostMountDestinations: [String] {
+        binds.map(\.destination) + declaredShares.map(\.target) + (userNamespace == nil ? [] : ["/dev"])
+    }
 
     public var profile: SecurityProfile { security ?? .hardened }
 

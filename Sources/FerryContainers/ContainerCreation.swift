@@ -26,6 +26,8 @@ public struct CreateRequest: Sendable {
     public var limits: ResourceLimits?
     public var shares: [NetworkShare] = []
     public var autostart = false
+    /// `--userns`: a user namespace with a range of its own, allocated at create.
+    public var userNamespace = false
 
     public init(
         name: ContainerName, rootfs: String, storage: StorageRequest = .shared, overlay: Bool = false,
@@ -64,6 +66,7 @@ struct ContainerCreation {
         try validateBinds()
         try validateHooks()
         if let hostname = request.hostname { try Hostname.validate(hostname) }
+        let userNamespace = try allocateUserNamespace()
         if case .insulatedDevice(let path, let format) = request.storage {
             try PrivateArea.refuseIfMounted(device: path)
             let existing = try Spawn.run(["blkid", "-p", "-o", "value", "-s", "TYPE", path]).stdout.trimmingNewline
@@ -79,7 +82,7 @@ struct ContainerCreation {
         try? removeTree(staging.directory)
         try makeDirectories(staging.directory)
         do throws(FerryError) {
-            let config = try build(in: staging, source: source)
+            let config = try build(in: staging, source: source, userNamespace: userNamespace)
             try JSONFile.write(config, to: staging.config)
             try syscall("rename", path: final.directory) { rename(staging.directory, final.directory) }
             logger.info("container created", metadata: ["container": "\(name)", "storage": "\(config.storage.summary)"])
@@ -137,7 +140,22 @@ struct ContainerCreation {
         }
     }
 
-    private func build(in layout: ContainerLayout, source: RootfsSource) throws(FerryError) -> ContainerConfig {
+    /// Checks that `--userns` goes with the rest of the request and picks the lowest range
+    /// no container under this root has.
+    private func allocateUserNamespace() throws(FerryError) -> UserNamespaceMap? {
+        guard request.userNamespace else { return nil }
+        if request.security == .privileged {
+            throw FerryError(.invalidArgument, "--userns and --privileged contradict each other (a user namespace takes root's host powers away); give one")
+        }
+        if request.overlay {
+            throw FerryError(
+                .invalidArgument,
+                "--userns with --overlay is not supported yet: the shared template would need an idmapped lower layer; drop --overlay (the rootfs is then copied and shifted)")
+        }
+        return try UserNamespaceMap.allocate(avoiding: root.userNamespaceMaps())
+    }
+
+    private func build(in layout: ContainerLayout, source: RootfsSource, userNamespace: UserNamespaceMap?) throws(FerryError) -> ContainerConfig {
         var template: String?
         if request.overlay {
             template = try overlayTemplate(for: source)
@@ -145,7 +163,8 @@ struct ContainerCreation {
         let config = ContainerConfig(
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
             binds: request.binds, command: request.command, hooks: request.hooks, security: request.security,
-            network: request.network, limits: request.limits, shares: request.shares, autostart: request.autostart)
+            network: request.network, limits: request.limits, shares: request.shares, autostart: request.autostart,
+            userNamespace: userNamespace)
         try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break
@@ -160,6 +179,8 @@ struct ContainerCreation {
         if template == nil {
             try makeDirectories(layout.privateRootfs)
             try populate(layout.privateRootfs, from: source)
+            // Shifted once, here: the container's root (the range's first id) owns its files.
+            if let userNamespace { try UserNamespace.shiftOwnership(of: layout.privateRootfs, by: userNamespace.base) }
         } else {
             try makeDirectories(layout.overlayUpper)
             try makeDirectories(layout.overlayWork)

@@ -167,11 +167,13 @@ public struct ContainerExec {
             // (CRIU: "Can't restore sub-task in NS").
             try runtime.cgroups.add(getpid())
             var namespaces: NamespaceSet = [.ipc, .uts, .network, .pid, .mount]
-            for (name, namespace) in [("cgroup", NamespaceSet.cgroup), ("time", .time)]
+            for (name, namespace) in [("cgroup", NamespaceSet.cgroup), ("time", .time), ("user", .user)]
             where Namespaces.identity(pid: initProcess.pid, name) != Namespaces.identity(pid: getpid(), name) {
                 namespaces.insert(namespace)
             }
             try Namespaces.enter(namespaces, of: initProcess.fd.rawValue)
+            // In a `--userns` container, as its root: the range's first id, not the host's 0.
+            if namespaces.contains(.user) { try UserNamespace.becomeRoot() }
             let forked = ProcessControl.fork()
             if case .success(0) = forked {
                 do throws(FerryError) {

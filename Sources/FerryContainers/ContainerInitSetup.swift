@@ -44,8 +44,32 @@ struct ContainerInitSetup {
         "HOME=/root", "TERM=linux", "container=ferry",
     ]
 
+    /// A `--userns` container's /dev, filled by the monitor on the host (UserNamespaceDevices);
+    /// nil: a tmpfs made and filled here.
+    var hostDevices: String? = nil
+
+    /// Makes the nodes and links every distro expects in `directory` (an open /dev),
+    /// owned by `owner` (a `--userns` container's root) or by whoever makes them.
+    static func populateDevices(_ directory: OwnedFileDescriptor, console: Bool, owner: UInt32? = nil) throws(FerryError) {
+        for node in deviceNodes + (console ? [consoleNode] : []) {
+            let device = DeviceNumber(major: node.major, minor: node.minor).rawValue
+            try syscall("mknodat", path: "/dev/\(node.name)") { mknodat(directory.rawValue, node.name, S_IFCHR | node.mode, device) }
+            try syscall("fchmodat", path: "/dev/\(node.name)") { fchmodat(directory.rawValue, node.name, node.mode, 0) }
+        }
+        for link in deviceLinks {
+            try syscall("symlinkat", path: "/dev/\(link.name)") { symlinkat(link.target, directory.rawValue, link.name) }
+        }
+        guard let owner else { return }
+        for name in (deviceNodes + (console ? [consoleNode] : [])).map(\.name) + deviceLinks.map(\.name) {
+            try syscall("fchownat", path: "/dev/\(name)") { fchownat(directory.rawValue, name, owner, owner, AT_SYMLINK_NOFOLLOW) }
+        }
+    }
+
     /// Runs every step; on success it never returns (the init is exec'd).
     func run() throws(FerryError) -> Never {
+        // Born in its user namespace, the process is nobody until it takes the root the
+        // monitor mapped (before "go"); everything below is done as that root.
+        if config.userNamespace != nil { try UserNamespace.becomeRoot() }
         guard setsid() >= 0 else { throw FerryError.system("setsid", .init(rawValue: errno)) }
         // Nothing we mount from here on may propagate back to the host.
         try Mounts.mount(source: nil, target: "/", type: nil, flags: [.recursive, .private])
@@ -76,21 +100,16 @@ struct ContainerInitSetup {
         let hardened: MountAttributes = [.noSetuid, .noDevices, .noExec]
         try attach(DetachedMount.filesystem("proc", source: "proc", attributes: hardened), at: "/proc", in: tree)
         try attach(DetachedMount.filesystem("sysfs", source: "sysfs", attributes: hardened.union(.readOnly)), at: "/sys", in: tree)
-        try attach(
-            DetachedMount.filesystem("tmpfs", source: "tmpfs", options: [("mode", "755"), ("size", "65536k")], attributes: [.noSetuid]),
-            at: "/dev", in: tree)
-        let dev = try tree.openCreating("/dev", as: .directory)
-        // O_PATH descriptors cannot be used for mknodat; reopen /dev for real.
-        let devDirectory = try OwnedFileDescriptor.open(dev.procPath, O_RDONLY | O_DIRECTORY)
-        for node in Self.deviceNodes + (systemd ? [Self.consoleNode] : []) {
-            let device = DeviceNumber(major: node.major, minor: node.minor).rawValue
-            try syscall("mknodat", path: "/dev/\(node.name)") {
-                mknodat(devDirectory.rawValue, node.name, S_IFCHR | node.mode, device)
-            }
-            try syscall("fchmodat", path: "/dev/\(node.name)") { fchmodat(devDirectory.rawValue, node.name, node.mode, 0) }
-        }
-        for link in Self.deviceLinks {
-            try syscall("symlinkat", path: "/dev/\(link.name)") { symlinkat(link.target, devDirectory.rawValue, link.name) }
+        if let hostDevices {
+            // Made by the monitor: no one can make a device node inside a user namespace.
+            try attach(try DetachedMount.bind(hostDevices, recursive: false), at: "/dev", in: tree)
+        } else {
+            try attach(
+                DetachedMount.filesystem("tmpfs", source: "tmpfs", options: [("mode", "755"), ("size", "65536k")], attributes: [.noSetuid]),
+                at: "/dev", in: tree)
+            let dev = try tree.openCreating("/dev", as: .directory)
+            // O_PATH descriptors cannot be used for mknodat; reopen /dev for real.
+            try Self.populateDevices(try OwnedFileDescriptor.open(dev.procPath, O_RDONLY | O_DIRECTORY), console: systemd)
         }
         try attach(
             DetachedMount.filesystem("devpts", source: "devpts", options: [("newinstance", nil), ("ptmxmode", "0666"), ("mode", "0620")],

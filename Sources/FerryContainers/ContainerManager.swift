@@ -219,6 +219,8 @@ public struct ContainerManager {
         public var migration: String?
         /// `SecurityProfile`: hardened or privileged.
         public var security: String
+        /// A `--userns` container's id range; absent for the others.
+        public var userNamespace: UserNamespaceMap? = nil
         /// The container's network identity; absent for a container with only `lo`.
         public var network: ContainerNetwork?
         /// The host end of its veth pair; absent without a network.
@@ -264,7 +266,7 @@ public struct ContainerManager {
             name: name.value, status: state.label, pid: pid, startedAt: startedAt, hostname: runtime.config.hostname, problem: problem,
             storage: runtime.config.storage, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
-            migration: migration(of: runtime), security: runtime.config.profile.rawValue,
+            migration: migration(of: runtime), security: runtime.config.profile.rawValue, userNamespace: runtime.config.userNamespace,
             network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },
             limits: runtime.config.limits, checkpoint: CheckpointUse.state(of: runtime.layout.checkpoint),
             shares: runtime.config.declaredShares.indices.map { index in

@@ -95,6 +95,7 @@ public struct ContainerMonitor {
         try runtime.privateArea.mount()
         do throws(FerryError) {
             try runtime.shares.mount(placeholder: { launcher.placeholderInventory(for: $0, of: runtime) })
+            try runtime.userNamespaceDevices?.mount()
             try runtime.cgroups.create()
             // Before the first task: a restored tree must land inside its limits too (but
             // for the task limit, which a restore's helpers would exceed; set right after).
@@ -223,7 +224,10 @@ public struct FreshStart: ContainerLauncher {
         let membership = CgroupSet.membership(of: getpid())
         try runtime.cgroups.add(getpid())
         let ownCgroupNamespace = systemd || runtime.config.profile == .hardened
-        let namespaces: NamespaceSet = ownCgroupNamespace ? NamespaceSet.container.union(.cgroup) : NamespaceSet.container
+        var namespaces: NamespaceSet = ownCgroupNamespace ? NamespaceSet.container.union(.cgroup) : NamespaceSet.container
+        // Born together, the other namespaces belong to the user namespace: its root
+        // administers its own mounts, network and hostname, and nothing of the host's.
+        if runtime.config.userNamespace != nil { namespaces.insert(.user) }
         let forked = ProcessControl.fork(into: namespaces)
         if case .success(0) = forked {
             failure.read.close()
@@ -234,7 +238,8 @@ public struct FreshStart: ContainerLauncher {
                 try ContainerInitSetup(
                     config: runtime.config, rootfs: runtime.rootfs, systemd: systemd,
                     shareSources: runtime.config.declaredShares.indices.map(runtime.shares.mountPoint),
-                    stdio: (input: console.input.read.rawValue, output: console.output.write.rawValue)
+                    stdio: (input: console.input.read.rawValue, output: console.output.write.rawValue),
+                    hostDevices: runtime.userNamespaceDevices?.path
                 ).run()
             } catch {
                 try? failure.write.write(error.message)
@@ -247,6 +252,7 @@ public struct FreshStart: ContainerLauncher {
         do throws(FerryError) {
             try CgroupSet.restore(getpid(), to: membership)
             if case .failure(let errno) = forked { throw FerryError.system("clone", errno) }
+            if let map = runtime.config.userNamespace { try UserNamespace.writeMaps(of: pid, base: map.base, count: map.count) }
             // The init waits for "go": its eth0 is in place before anything inside runs.
             if let network = runtime.config.network {
                 try NetworkAttachment(network: network, container: runtime.config.name).attach(initPid: pid)

@@ -40,6 +40,11 @@ public struct ContainerRuntime {
         ShareMounts(config: config, layout: layout, logger: logger)
     }
 
+    /// A `--userns` container's host-made /dev; nil for the others.
+    public var userNamespaceDevices: UserNamespaceDevices? {
+        config.userNamespace.map { UserNamespaceDevices(layout: layout, map: $0) }
+    }
+
     public var cgroup: CgroupFreezer {
         // The hierarchy exists on every host Ferry runs on (`ferry check` says so); fall
         // back to a path that simply will not exist if it does not.
@@ -79,6 +84,7 @@ public struct ContainerRuntime {
     /// Undoes everything `start` did on the host. Safe to call twice.
     public func teardown() throws(FerryError) {
         try detachCRIUYards()
+        try userNamespaceDevices?.unmount()
         try privateArea.unmount()
         if cgroup.exists, !cgroup.pids.isEmpty {
             throw FerryError(.busy, "cgroup \(cgroup.path) of container \(config.name) still has processes \(cgroup.pids)")

@@ -57,6 +57,14 @@ public struct StateRoot: Sendable {
         return entries.compactMap { try? ContainerName($0) }.sorted { $0.value < $1.value }
     }
 
+    /// The id ranges of this root's `--userns` containers (a config that cannot be read
+    /// counts for nothing here; `ferry list` reports it).
+    public func userNamespaceMaps(except excluded: ContainerName? = nil) -> [UserNamespaceMap] {
+        containerNames().filter { $0 != excluded }.compactMap { name in
+            (try? JSONFile.read(ContainerConfig.self, from: layout(of: name).config, what: "config"))?.userNamespace
+        }
+    }
+
     /// A short tag for this root, so cgroups of different simulated hosts do not collide.
     public var tag: String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -87,6 +95,8 @@ public struct ContainerLayout: Sendable {
     /// Where an overlay root is mounted.
     public var overlayMountPoint: String { "\(directory)/rootfs" }
     public var runtimeState: String { "\(directory)/run.json" }
+    /// A `--userns` container's /dev while it runs: a tmpfs the monitor fills with nodes.
+    public var deviceDirectory: String { "\(directory)/dev" }
     public var monitorLog: String { "\(directory)/monitor.log" }
     /// The init's output (see ConsoleLog), and where `ferry console` reaches its monitor.
     public var consoleLog: ConsoleLog { ConsoleLog(directory: directory) }

@@ -143,7 +143,10 @@ final class ImageStreamReceiver: @unchecked Sendable {
             case .open:
                 let name = String(decoding: buffer[..<length], as: UTF8.self)
                 guard file == nil, ImageStream.isSafeFileName(name) else { verdict = .badFile; continue }
-                let fd = try syscall("openat", path: name) { openat(images.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+                // CRIU's own mode for images (CR_FD_PERM): a `--userns` restore reads some of
+                // them from inside the user namespace, where the host's root is nobody. (The
+                // staging directory above them lists nothing to the host's other users.)
+                let fd = try syscall("openat", path: name) { openat(images.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
                 file = (name, OwnedFileDescriptor(taking: fd), 0)
             case .data:
                 guard let open = file else { verdict = .badFile; continue }

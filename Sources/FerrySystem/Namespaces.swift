@@ -13,6 +13,8 @@ public struct NamespaceSet: OptionSet, Sendable, Hashable {
     public static let ipc = NamespaceSet(rawValue: FY_CLONE_NEWIPC)
     public static let network = NamespaceSet(rawValue: FY_CLONE_NEWNET)
     public static let cgroup = NamespaceSet(rawValue: FY_CLONE_NEWCGROUP)
+    /// A `--userns` container's: its root is an unprivileged id range on the host.
+    public static let user = NamespaceSet(rawValue: FY_CLONE_NEWUSER)
     /// CRIU gives every restored tree a time namespace of its own (clocks continue).
     public static let time = NamespaceSet(rawValue: FY_CLONE_NEWTIME)
 

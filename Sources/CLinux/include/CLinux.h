@@ -100,6 +100,12 @@ int fy_pty_peer(int master_fd, int flags);
 /// How many bytes written to `master_fd` its reader has not read yet (FIONREAD on a peer
 /// opened for the question and closed again), or -1.
 int fy_pty_unread_input(int master_fd);
+/// In a user namespace whose map the parent wrote: become its root (no supplementary
+/// groups, gid 0, uid 0), so that files and processes belong to the mapped range.
+int fy_become_root(void);
+/// Adds `offset` to the owner and group of every entry under `path` (not following
+/// symlinks, not crossing mounts), keeping set-id bits. Not thread-safe (nftw callback).
+int fy_shift_ownership(const char *path, unsigned long offset);
 /// Makes `fd` (a terminal) the caller's controlling terminal (TIOCSCTTY).
 int fy_set_controlling_terminal(int fd);
 /// Copies the window size of terminal `from` to terminal `to` (TIOCGWINSZ, TIOCSWINSZ).

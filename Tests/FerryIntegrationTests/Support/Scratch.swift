@@ -144,6 +144,22 @@ enum HostProcesses {
         return result
     }
 
+    /// The real uids (as the host sees them) of live processes whose command line is `command`.
+    static func uids(of command: String) -> Set<UInt32> {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
+        var result = Set<UInt32>()
+        for pid in pids {
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                String(decoding: cmdline, as: UTF8.self).split(separator: "\0").joined(separator: " ") == command,
+                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+                let uid = line.split(separator: "\t").dropFirst().first.flatMap({ UInt32($0) })
+            else { continue }
+            result.insert(uid)
+        }
+        return result
+    }
+
     /// Pids whose pid namespace is the given one (by inode of /proc/PID/ns/pid).
     static func inPidNamespace(_ inode: String) -> [Int32] {
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
