@@ -150,6 +150,7 @@ extension Restorer {
             throw FerryError(.notFound, "hook \(hook) of the archived container is not an executable file on this host; install it there first")
         }
         if let network = config.network { try NetworkAttachment.requireBridge(network.bridge) }
+        try root.refuseTakenUserNamespace(of: config)
         return config
     }
 

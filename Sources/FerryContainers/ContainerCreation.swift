@@ -147,7 +147,7 @@ struct ContainerCreation {
         if request.security == .privileged {
             throw FerryError(.invalidArgument, "--userns and --privileged contradict each other (a user namespace takes root's host powers away); give one")
         }
-        return try UserNamespaceMap.allocate(avoiding: root.userNamespaceMaps())
+        return try UserNamespaceMap.allocate(avoiding: root.userNamespaceMaps().map(\.map))
     }
 
     private func build(in layout: ContainerLayout, source: RootfsSource, userNamespace: UserNamespaceMap?) throws(FerryError) -> ContainerConfig {

@@ -57,12 +57,24 @@ public struct StateRoot: Sendable {
         return entries.compactMap { try? ContainerName($0) }.sorted { $0.value < $1.value }
     }
 
-    /// The id ranges of this root's `--userns` containers (a config that cannot be read
-    /// counts for nothing here; `ferry list` reports it).
-    public func userNamespaceMaps(except excluded: ContainerName? = nil) -> [UserNamespaceMap] {
+    /// The id ranges of this root's `--userns` containers, by container (a config that
+    /// cannot be read counts for nothing here; `ferry list` reports it).
+    public func userNamespaceMaps(except excluded: ContainerName? = nil) -> [(name: ContainerName, map: UserNamespaceMap)] {
         containerNames().filter { $0 != excluded }.compactMap { name in
-            (try? JSONFile.read(ContainerConfig.self, from: layout(of: name).config, what: "config"))?.userNamespace
+            (try? JSONFile.read(ContainerConfig.self, from: layout(of: name).config, what: "config"))?.userNamespace.map { (name, $0) }
         }
+    }
+
+    /// Refuses a `--userns` container arriving here (a migration, an import) whose range a
+    /// container under this root holds: CRIU restores the map it dumped and cannot remap
+    /// it, and two containers on one range could reach each other's files.
+    public func refuseTakenUserNamespace(of config: ContainerConfig) throws(FerryError) {
+        guard let map = config.userNamespace,
+            let holder = userNamespaceMaps(except: config.name).first(where: { $0.map.overlaps(map) })
+        else { return }
+        throw FerryError(
+            .busy,
+            "uid range \(map.base)-\(map.last) of --userns container \(config.name) is taken by container \(holder.name) under \(path) (CRIU cannot remap it); destroy that container or choose another host")
     }
 
     /// A short tag for this root, so cgroups of different simulated hosts do not collide.

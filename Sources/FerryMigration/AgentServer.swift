@@ -123,12 +123,7 @@ public struct AgentServer {
             for bind in config.binds where access(bind.source, F_OK) != 0 {
                 throw FerryError(.notFound, "bind source \(bind.source) is missing on the target")
             }
-            // CRIU restores the user namespace's map from the images and cannot remap it.
-            if let map = config.userNamespace, root.userNamespaceMaps(except: name).contains(where: map.overlaps) {
-                throw FerryError(
-                    .busy,
-                    "uid range \(map.base)-\(map.last) of --userns container \(name) is taken by another container on the target (CRIU cannot remap it); migrate to another host or destroy that container there")
-            }
+            try root.refuseTakenUserNamespace(of: config)
             let layout = staging(name)
             // Searchable by all, readable by none: a `--userns` restore opens its /dev
             // (UserNamespaceDevices) from inside the user namespace, by path.

@@ -122,7 +122,7 @@ extension Integration.MigrationFaults {
             // The hosts talk again; a journal left is recovered.
             if cell.fault == .linkCut {
                 try Shell.run(["ip", "-n", target, "link", "set", "eth0", "up"])
-                #expect(try Self.linkIsBack(target), "the target's link did not come back")
+                #expect(try Self.linkIsBack(target, hosts: hosts), "the target's link did not come back")
             }
             if FileManager.default.fileExists(atPath: hosts.root(1) + "/migrations/\(name).json") {
                 let recovered = try a.run(["recover", name])
@@ -255,11 +255,14 @@ extension Integration.MigrationFaults {
         return found
     }
 
-    static func linkIsBack(_ namespace: String) throws -> Bool {
+    /// The healed host's address is usable and every host reaches every other's sshd: an
+    /// address alone was not enough (the source's neighbour entry for the target, failed
+    /// during the cut, made the next ssh fail with "No route to host").
+    static func linkIsBack(_ namespace: String, hosts: TestHosts) throws -> Bool {
         try eventually(30) {
             let addresses = try Shell.run(["ip", "-n", namespace, "-6", "addr", "show", "dev", "br0", "scope", "global"])
             return addresses.contains("fd00:") && !addresses.contains("tentative")
-        }
+        } && eventually(30) { try hosts.allReachEachOther() }
     }
 
     /// The CRIU a moment chose for the strike (restoreUnderWay).

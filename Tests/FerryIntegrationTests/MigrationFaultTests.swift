@@ -264,7 +264,7 @@ extension Integration {
 
                 // The target comes back: its lease fenced its copy; the next contact cleans up.
                 try Shell.run(["ip", "-n", target, "link", "set", "eth0", "up"])
-                #expect(try Self.linkIsBack(target), "the target's link did not come back")
+                #expect(try Self.linkIsBack(target, hosts: hosts), "the target's link did not come back")
                 #expect(!(try b.plain.run(["status", "fg"])).stdout.contains("status:  running"), "the forgotten target runs a copy")
                 let again = try a.migrate("fg", to: 2)
                 #expect(again.succeeded, "\(again.stderr)")

@@ -155,7 +155,7 @@ extension Integration {
                 #expect(try a.plain.read("pf", "/memsum") == sum, "the source's memory changed")
                 // The staging the target could not be told to remove goes at the next contact.
                 try Shell.run(["ip", "-n", source, "link", "set", "eth0", "up"])
-                #expect(try MigrationFaults.linkIsBack(source), "the source's link did not come back")
+                #expect(try MigrationFaults.linkIsBack(source, hosts: scene.hosts), "the source's link did not come back")
                 #expect(try eventually(30) { try a.run(["recover", "pf"]).succeeded }, "recover could not clean the target")
                 try scene.expectRunsOnSourceAgain(countedAtLeast: 0)
             }

@@ -32,8 +32,16 @@ extension Ferry {
         try exec(name, "cat \(path)").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The number a counter loop last wrote; -1 if none came within a few seconds. The
+    /// loop's `echo $i > FILE` truncates before it writes, so one read in a while finds
+    /// the file empty: that is not a reset, and is read again.
     func counter(_ name: String, _ path: String = "/counter") throws -> Int {
-        Int(try read(name, path)) ?? -1
+        var value = -1
+        _ = try eventually(5) {
+            value = Int(try read(name, path)) ?? -1
+            return value >= 0
+        }
+        return value
     }
 
     /// Waits until a file exists inside the container (set-up scripts touch /ready).

@@ -21,6 +21,18 @@ final class TestHosts {
         try String(contentsOfFile: "\(directory)/h\(host)/netns", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Whether each host opens a TCP connection to every other host's sshd now.
+    func allReachEachOther() throws -> Bool {
+        for from in 1...count {
+            for to in 1...count where to != from {
+                let probe = "exec 3<>/dev/tcp/fd00:fe::\(to)/22"
+                let result = try Spawn.run(["ip", "netns", "exec", try namespace(from), "timeout", "2", "bash", "-c", probe])
+                if result.status != 0 { return false }
+            }
+        }
+        return true
+    }
+
     /// ferry on host N (its network namespace and state root).
     func ferry(_ host: Int) -> HostFerry { HostFerry(hosts: self, host: host) }
 
