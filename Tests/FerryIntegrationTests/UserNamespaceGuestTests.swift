@@ -66,19 +66,22 @@ extension Integration.UserNamespaces {
     /// systemd as init in a `--userns` container: it boots to running with every unit up,
     /// runs as the range on the host in cgroups delegated to it (its limits stay root's),
     /// and a PrivateTmp service and one of another user live on through a checkpoint and
-    /// a restore.
-    @Test func systemdBootsAndItsServicesSurviveCheckpointAndRestore() throws {
+    /// a restore, and a live migration to another host (fresh cgroups, delegated again).
+    @Test func systemdBootsAndItsServicesSurviveCheckpointRestoreAndMigration() throws {
         let scratch = try Scratch("userns-systemd")
         defer { scratch.cleanUp() }
-        let ferry = scratch.ferry
+        let hosts = try TestHosts(scratch)
+        defer { hosts.tearDown() }
+        let a = hosts.ferry(1).plain
+        let b = hosts.ferry(2).plain
         let rootfs = try Integration.Systemd.rootfs(in: scratch, units: ["writer.service": Integration.Systemd.writer, "sleeper.service": Self.sleeper])
-        try ferry.ok(["create", "sys", "--userns", "--rootfs", rootfs])
-        let base = try Self.rangeBase(ferry, "sys")
-        try ferry.ok(["start", "sys"])
-        #expect(try Integration.Systemd.booted(ferry, "sys") == "running")
-        #expect(try ferry.exec("sys", "systemctl --failed --no-legend --plain") == "")
-        #expect(try ferry.exec("sys", "cat /proc/1/comm") == "systemd\n")
-        let check = { (moment: String) throws in
+        try a.ok(["create", "sys", "--userns", "--rootfs", rootfs])
+        let base = try Self.rangeBase(a, "sys")
+        try a.ok(["start", "sys"])
+        #expect(try Integration.Systemd.booted(a, "sys") == "running")
+        #expect(try a.exec("sys", "cat /proc/1/comm") == "systemd\n")
+        let check = { (ferry: Ferry, moment: String) throws in
+            #expect(try ferry.exec("sys", "systemctl --failed --no-legend --plain") == "", "\(moment)")
             let pid = try statusPid(ferry, "sys")
             #expect(try Self.hostUids(of: pid) == [base, base, base, base], "\(moment): the init is not the range's root on the host")
             #expect(try Self.cgroupOwner(of: pid, in: "systemd", ".") == base, "\(moment): init.scope is not the container's")
@@ -86,18 +89,22 @@ extension Integration.UserNamespaces {
             #expect(try Self.cgroupOwner(of: pid, in: "memory", "../memory.limit_in_bytes") == 0, "\(moment): the container could change its own limit")
             #expect(HostProcesses.uids(of: "/bin/sleep 100065") == [base + 65534], "\(moment): the nobody service is not base + 65534 on the host")
         }
-        try check("after boot")
-        let first = try Integration.Systemd.writerState(ferry, "sys")
+        try check(a, "after boot")
+        let first = try Integration.Systemd.writerState(a, "sys")
         #expect(first.state == "written-before" && first.ownNamespace, "\(first)")
 
-        try ferry.ok(["checkpoint", "sys"])
-        try ferry.ok(["restore", "sys"])
-        try Integration.Systemd.expectAlive(ferry, "sys", after: first.ticks)
-        try check("after checkpoint and restore")
-        #expect(try ferry.exec("sys", "systemctl --failed --no-legend --plain") == "")
+        try a.ok(["checkpoint", "sys"])
+        try a.ok(["restore", "sys"])
+        try Integration.Systemd.expectAlive(a, "sys", after: first.ticks)
+        try check(a, "after checkpoint and restore")
 
-        let stop = try ferry.ok(["stop", "sys", "--timeout", "30"])
+        let moved = try hosts.ferry(1).migrate("sys", to: 2, ["--online"])
+        #expect(moved.succeeded, "\(moved.stderr)")
+        try Integration.Systemd.expectAlive(b, "sys", after: first.ticks)
+        try check(b, "after migration")
+
+        let stop = try b.ok(["stop", "sys", "--timeout", "30"])
         #expect(stop.stdout.contains("shut down cleanly"), "\(stop.stdout)")
-        try ferry.ok(["destroy", "sys"])
+        try b.ok(["destroy", "sys"])
     }
 }
