@@ -12,6 +12,27 @@ extension Integration.UserNamespaces {
         return try #require((map["base"] as? Int).map(UInt32.init))
     }
 
+    /// The ids named in a file's access ACL (the kernel's xattr: a version, then entries of
+    /// tag, permissions and id), read by python3 (Glibc's module has no xattr calls).
+    static func aclIds(_ path: String) throws -> [UInt32] {
+        let script = """
+            import os, struct, sys
+            v = os.getxattr(sys.argv[1], "system.posix_acl_access", follow_symlinks=False)
+            print(" ".join(str(struct.unpack_from("<I", v, i + 4)[0]) for i in range(4, len(v), 8)))
+            """
+        return try Shell.run(["/usr/bin/python3", "-c", script, path]).split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) }
+    }
+
+    /// Gives a file CAP_NET_RAW, permitted and effective, as ping has it (a version 2
+    /// security.capability, which holds in every user namespace).
+    static func giveRawCapability(_ path: String) throws {
+        let script = """
+            import os, struct, sys
+            os.setxattr(sys.argv[1], "security.capability", struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0), follow_symlinks=False)
+            """
+        try Shell.run(["/usr/bin/python3", "-c", script, path])
+    }
+
     /// The host's view of a process: its real, effective, saved and filesystem uids.
     static func hostUids(of pid: Int) throws -> [UInt32] {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
@@ -38,6 +59,10 @@ extension Integration.UserNamespaces {
         let ferry = scratch.ferry
         let rootfs = scratch.path("debian")
         try Shell.run([Repository.root + "/scripts/make-rootfs", "debian", rootfs])
+        // A program with a file capability (CAP_NET_RAW, as ping has one): the shift's chown
+        // would drop it.
+        try Shell.run(["cp", rootfs + "/bin/cat", rootfs + "/usr/local/bin/rawcat"])
+        try Self.giveRawCapability(rootfs + "/usr/local/bin/rawcat")
         try ferry.ok(["create", "deb", "--userns", "--rootfs", rootfs])
         let base = try Self.rangeBase(ferry, "deb")
         try ferry.ok(["start", "deb"])
@@ -54,6 +79,8 @@ extension Integration.UserNamespaces {
             #expect(try ferry.exec("deb", "stat -c %U:%G /tmp/by-apt") == "_apt:nogroup\n", "\(moment)")
             #expect(fileStatus(scratch.stateRoot + "/containers/deb/private/rootfs/tmp/by-apt")?.st_uid == base + 42, "\(moment)")
             #expect(try ferry.exec("deb", "id -u; dpkg-query -W -f '${Status}' apt; apt-get -q check > /dev/null && echo ok") == "0\ninstall ok installedok\n", "\(moment)")
+            let capabilities = try ferry.exec("deb", "setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/local/bin/rawcat /proc/self/status | grep CapEff")
+            #expect(capabilities == "CapEff:\t0000000000002000\n", "\(moment): the file capability is lost")
         }
         try check("after start")
         try ferry.ok(["checkpoint", "deb"])
@@ -90,6 +117,11 @@ extension Integration.UserNamespaces {
             #expect(HostProcesses.uids(of: "/bin/sleep 100065") == [base + 65534], "\(moment): the nobody service is not base + 65534 on the host")
         }
         try check(a, "after boot")
+        // The rootfs's ACL on /var/log/journal names group adm (4): shifted with the owners,
+        // systemd-tmpfiles can merge its own into it.
+        let acl = try Self.aclIds(hosts.root(1) + "/containers/sys/private/rootfs/var/log/journal")
+        #expect(acl.contains(base + 4) && !acl.contains(4), "\(acl)")
+        #expect(try a.exec("sys", "journalctl -b -q --no-pager | grep -c 'ACL' || true") == "0\n")
         let first = try Integration.Systemd.writerState(a, "sys")
         #expect(first.state == "written-before" && first.ownNamespace, "\(first)")
 
