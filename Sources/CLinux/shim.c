@@ -27,6 +27,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <endian.h>
+#include <stdint.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -272,9 +275,38 @@ int fy_become_root(void) {
 }
 
 static unsigned long fy_shift_offset;
+
+// A POSIX ACL as the kernel stores it in its xattr: a version, then entries; those of a
+// named user or group carry an id, which a shift must move with the owners.
+enum { FY_ACL_HEADER = 4, FY_ACL_ENTRY = 8, FY_ACL_USER = 0x02, FY_ACL_GROUP = 0x08, FY_ACL_MAX = 4 + 8 * 1024 };
+
+static int fy_shift_acl(const char *path, const char *name) {
+    unsigned char acl[FY_ACL_MAX];
+    ssize_t size = lgetxattr(path, name, acl, sizeof acl);
+    if (size < 0) return (errno == ENODATA || errno == ENOTSUP) ? 0 : -1;
+    if (size < FY_ACL_HEADER || (size - FY_ACL_HEADER) % FY_ACL_ENTRY != 0) { errno = EINVAL; return -1; }
+    for (ssize_t at = FY_ACL_HEADER; at < size; at += FY_ACL_ENTRY) {
+        uint16_t tag;
+        uint32_t id;
+        memcpy(&tag, acl + at, sizeof tag);
+        memcpy(&id, acl + at + 4, sizeof id);
+        if (le16toh(tag) != FY_ACL_USER && le16toh(tag) != FY_ACL_GROUP) continue;
+        id = htole32(le32toh(id) + (uint32_t)fy_shift_offset);
+        memcpy(acl + at + 4, &id, sizeof id);
+    }
+    return lsetxattr(path, name, acl, (size_t)size, XATTR_REPLACE);
+}
+
 static int fy_shift_entry(const char *path, const struct stat *info, int flag, struct FTW *ftw) {
     (void)flag; (void)ftw;
+    // chown drops a file's capabilities: keep them (as the host's root writes them, they
+    // hold in every user namespace).
+    unsigned char capability[64];
+    ssize_t capabilitySize = S_ISREG(info->st_mode) ? lgetxattr(path, "security.capability", capability, sizeof capability) : -1;
     if (lchown(path, info->st_uid + fy_shift_offset, info->st_gid + fy_shift_offset) != 0) return -1;
+    if (capabilitySize > 0 && lsetxattr(path, "security.capability", capability, (size_t)capabilitySize, 0) != 0) return -1;
+    if (!S_ISLNK(info->st_mode) && fy_shift_acl(path, "system.posix_acl_access") != 0) return -1;
+    if (S_ISDIR(info->st_mode) && fy_shift_acl(path, "system.posix_acl_default") != 0) return -1;
     // chown clears set-user-id and set-group-id on files: put the mode back.
     if (!S_ISLNK(info->st_mode) && (info->st_mode & (S_ISUID | S_ISGID)) != 0 && chmod(path, info->st_mode & 07777) != 0) return -1;
     return 0;

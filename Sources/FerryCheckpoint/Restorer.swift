@@ -181,6 +181,7 @@ public struct RestoreLauncher: ContainerLauncher {
         try plan.createDestinations(in: runtime.rootfs)
         if let devices = runtime.userNamespaceDevices { try plan.createDeviceDestinations(in: devices.path) }
         try runtime.cgroups.createTree(plan.cgroups)
+        try runtime.delegateCgroups()
         let images = try OwnedFileDescriptor.open(imagesPath, O_RDONLY | O_DIRECTORY)
         let work = try OwnedFileDescriptor.open(runtime.layout.directory, O_RDONLY | O_DIRECTORY)
         var request = CRIUClient.RestoreRequest(

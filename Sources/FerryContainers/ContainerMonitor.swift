@@ -97,6 +97,7 @@ public struct ContainerMonitor {
             try runtime.shares.mount(placeholder: { launcher.placeholderInventory(for: $0, of: runtime) })
             try runtime.userNamespaceDevices?.mount()
             try runtime.cgroups.create()
+            try runtime.delegateCgroups()
             // Before the first task: a restored tree must land inside its limits too (but
             // for the task limit, which a restore's helpers would exceed; set right after).
             let limits = runtime.config.limits

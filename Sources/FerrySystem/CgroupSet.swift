@@ -70,6 +70,28 @@ public struct CgroupSet: Sendable, Equatable {
         }
     }
 
+    /// The files of a cgroup that its delegate writes to manage the processes and cgroups
+    /// below it; its limits stay the host's (LXC delegates the same set).
+    static let delegationFiles = ["cgroup.procs", "tasks", "cgroup.subtree_control", "cgroup.threads"]
+
+    /// Hands the container's cgroups to `owner` (a `--userns` container's root on the host)
+    /// as LXC does: in every hierarchy the directory and its delegation files, and all of
+    /// every cgroup below it (which the kernel gives its maker, as a restore must too), so
+    /// its systemd can make and fill its own. Its own limits' files stay root's.
+    /// The corresponding C function is `lchown`.
+    public func delegate(to owner: UInt32) throws(FerryError) {
+        for member in members where access(member.path, F_OK) == 0 {
+            let files: [String] = Self.delegationFiles.map { "\(member.path)/\($0)" }
+            var paths = [member.path] + files.filter { access($0, F_OK) == 0 }
+            for directory in Self.subdirectories(of: member.path) {
+                paths.append(directory)
+                let files = try directoryEntries(directory).map { "\(directory)/\($0)" }
+                paths += files.filter { fileStatus($0).map(isDirectory) == false }
+            }
+            for path in paths { try syscall("lchown", path: path) { lchown(path, owner, owner) } }
+        }
+    }
+
     /// Denies every device, then allows `rules` ("c 1:3 rwm"…), in the cgroup v1 devices
     /// hierarchy when the host has one (the only device control without a BPF program).
     public func restrictDevices(to rules: [String]) throws(FerryError) {

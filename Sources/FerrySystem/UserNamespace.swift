@@ -32,8 +32,11 @@ public enum UserNamespace {
     }
 
     /// Adds `offset` to the owner and group of every file under `path` (one filesystem,
-    /// symlinks themselves, set-id bits kept): a rootfs made for the host becomes one that
-    /// the range's ids own. The corresponding C functions are `nftw`, `lchown` and `chmod`.
+    /// symlinks themselves, set-id bits and file capabilities kept), and to the users and
+    /// groups its POSIX ACLs name (else they are unmapped inside, and a guest that merges
+    /// an ACL, as systemd-tmpfiles does on /var/log/journal, fails with EINVAL): a rootfs
+    /// made for the host becomes one that the range's ids own. The corresponding C
+    /// functions are `nftw`, `lchown`, `chmod`, `lgetxattr` and `lsetxattr`.
     public static func shiftOwnership(of path: String, by offset: UInt32) throws(FerryError) {
         try syscall("lchown", path: path) { fy_shift_ownership(path, UInt(offset)) }
     }

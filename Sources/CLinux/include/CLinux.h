@@ -111,7 +111,8 @@ int fy_pty_unread_input(int master_fd);
 /// groups, gid 0, uid 0), so that files and processes belong to the mapped range.
 int fy_become_root(void);
 /// Adds `offset` to the owner and group of every entry under `path` (not following
-/// symlinks, not crossing mounts), keeping set-id bits. Not thread-safe (nftw callback).
+/// symlinks, not crossing mounts) and to the ids named in its POSIX ACLs, keeping set-id
+/// bits and file capabilities. Not thread-safe (nftw callback).
 int fy_shift_ownership(const char *path, unsigned long offset);
 /// Makes `fd` (a terminal) the caller's controlling terminal (TIOCSCTTY).
 int fy_set_controlling_terminal(int fd);
