@@ -43,6 +43,13 @@ extension Integration {
                     what: "mount the host's freezer hierarchy",
                     script: "mkdir -p /tmp/cg && mount -t cgroup -o freezer cgroup /tmp/cg || exit 1; test -d /tmp/cg/ferry; r=$?; umount /tmp/cg; exit $r",
                     triedPrivileged: true),
+                // A new v1 hierarchy has a release_agent at its root, which the kernel runs as
+                // the host's root in the host's namespaces (CVE-2022-0492's way out). Root keeps
+                // CAP_SYS_ADMIN here; its cgroup namespace is what refuses a new hierarchy.
+                .init(
+                    what: "mount a new cgroup hierarchy with a release_agent",
+                    script: "mkdir -p /tmp/ch && mount -t cgroup -o none,name=ferry-probe cgroup /tmp/ch || exit 1; test -e /tmp/ch/release_agent; r=$?; umount /tmp/ch; exit $r",
+                    triedPrivileged: true),
                 // Every profile has its own pid namespace, the privileged one too, so no
                 // container sees or signals a host process; `findsItsOwnProcess` shows the
                 // same commands find and signal a process where one is in reach.
