@@ -115,9 +115,10 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         let tree = try ContainedPath(root: rootfs)
         for destination in destinations {
             if let symlink = try tree.firstSymlink(on: destination.path) {
+                let kind = symlink == destination.path && destination.isFile ? "file" : "directory"
                 throw FerryError(
                     .unsafePath,
-                    "mount point \(destination.path) of the checkpoint goes through the symlink \(symlink) in \(rootfs), which CRIU would follow; make \(symlink) a directory again (as when it was checkpointed) and restore again")
+                    "mount point \(destination.path) of the checkpoint goes through the symlink \(symlink) in \(rootfs), which CRIU would follow; make \(symlink) a \(kind) again (as when it was checkpointed) and restore again")
             }
         }
         for destination in destinations {
