@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 // Glibc's <sys/mount.h> clashes with <linux/mount.h>; declare the classic calls here.
 extern int mount(const char *, const char *, const char *, unsigned long, const void *);
@@ -83,6 +84,68 @@ int fy_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t a
     attr.propagation = propagation;
     return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof attr);
 }
+int fy_mount_set_idmap(int mount_fd, int userns_fd) {
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (uint64_t)userns_fd;
+    return (int)syscall(SYS_mount_setattr, mount_fd, "", AT_EMPTY_PATH, &attr, sizeof attr);
+}
+
+static int fy_write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t length = (ssize_t)strlen(text);
+    ssize_t written = write(fd, text, (size_t)length);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return written == length ? 0 : -1;
+}
+
+int fy_mapped_userns(unsigned int base, unsigned int count) {
+    int ready[2], hold[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return -1;
+    if (pipe2(hold, O_CLOEXEC) != 0) { close(ready[0]); close(ready[1]); return -1; }
+    pid_t child = fork();
+    if (child < 0) { int saved = errno; close(ready[0]); close(ready[1]); close(hold[0]); close(hold[1]); errno = saved; return -1; }
+    if (child == 0) {
+        // Only async-signal-safe calls from here: the parent may have threads.
+        close(ready[0]);
+        close(hold[1]);  // or the read below would never see the parent's end close
+        char byte = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+        (void)!write(ready[1], &byte, 1);
+        (void)!read(hold[0], &byte, 1);  // until the parent has the namespace open
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    char byte = 'n', path[64], map[64];
+    int result = -1, saved = 0;
+    if (read(ready[0], &byte, 1) == 1 && byte == 'y') {
+        snprintf(map, sizeof map, "0 %u %u\n", base, count);
+        snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
+        if (fy_write_file(path, map) == 0) {
+            snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
+            if (fy_write_file(path, map) == 0) {
+                snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
+                result = open(path, O_RDONLY | O_CLOEXEC);
+            }
+        }
+    } else {
+        errno = EPERM;
+    }
+    saved = errno;
+    close(hold[1]);  // the child ends
+    close(ready[0]);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
+    errno = saved;
+    return result;
+}
+
 int fy_fsopen(const char *fsname, unsigned int flags) {
     return (int)syscall(SYS_fsopen, fsname, flags);
 }

@@ -147,11 +147,6 @@ struct ContainerCreation {
         if request.security == .privileged {
             throw FerryError(.invalidArgument, "--userns and --privileged contradict each other (a user namespace takes root's host powers away); give one")
         }
-        if request.overlay {
-            throw FerryError(
-                .invalidArgument,
-                "--userns with --overlay is not supported yet: the shared template would need an idmapped lower layer; drop --overlay (the rootfs is then copied and shifted)")
-        }
         return try UserNamespaceMap.allocate(avoiding: root.userNamespaceMaps())
     }
 
@@ -184,6 +179,11 @@ struct ContainerCreation {
         } else {
             try makeDirectories(layout.overlayUpper)
             try makeDirectories(layout.overlayWork)
+            // The upper layer's root is the container's "/": its root owns it. (The template
+            // below is left as it is and idmapped at each mount: PrivateArea.)
+            if let userNamespace {
+                try syscall("chown", path: layout.overlayUpper) { chown(layout.overlayUpper, userNamespace.base, userNamespace.base) }
+            }
         }
         try area.unmountPrivate()
         return config

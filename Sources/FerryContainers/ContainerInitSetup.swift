@@ -27,6 +27,9 @@ struct ContainerInitSetup {
         ("random", 1, 8, 0o666), ("urandom", 1, 9, 0o666), ("tty", 5, 0, 0o666),
         // The automount daemon and systemd's .automount units talk to autofs through it.
         ("autofs", 10, 235, 0o600),
+        // FUSE filesystems mounted inside (sshfs, a user's own); a `--userns` container
+        // could not make the node itself.
+        ("fuse", 10, 229, 0o666),
     ]
 
     /// systemd writes to /dev/console and needs it to be a node (a file bound there makes

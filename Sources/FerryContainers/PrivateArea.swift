@@ -88,15 +88,47 @@ public struct PrivateArea {
         for directory in [layout.overlayMountPoint, layout.overlayUpper, layout.overlayWork] {
             try makeDirectories(directory)
         }
-        let overlay = try DetachedMount.filesystem(
-            "overlay", source: "overlay",
-            options: [("lowerdir", template), ("upperdir", layout.overlayUpper), ("workdir", layout.overlayWork)])
-        try overlay.attach(at: layout.overlayMountPoint)
+        let lower = try mountIdmappedTemplate(template)
+        let overlay: DetachedMount
+        do throws(FerryError) {
+            overlay = try DetachedMount.filesystem(
+                "overlay", source: "overlay",
+                options: [("lowerdir", lower), ("upperdir", layout.overlayUpper), ("workdir", layout.overlayWork)])
+            try overlay.attach(at: layout.overlayMountPoint)
+        } catch {
+            try? unmountIdmappedTemplate()
+            throw error
+        }
+    }
+
+    /// A `--userns` container sees the shared template through an idmapped bind, so its
+    /// root owns the template's root files without a copy or a chown of the template (an
+    /// overlay cannot be idmapped itself, and an idmapped upper turns it read-only:
+    /// docs/probes/userns.md, 2). The upper layer holds the range's own ids (its root is
+    /// chowned at create). Returns the lower directory to use.
+    private func mountIdmappedTemplate(_ template: String) throws(FerryError) -> String {
+        guard let map = config.userNamespace else { return template }
+        let path = layout.idmappedTemplate
+        if try MountTable.isMountPoint(path) { return path }
+        try makeDirectories(path)
+        let bind = try DetachedMount.bind(template, recursive: false)
+        try bind.idmap(through: try UserNamespace.mapped(base: map.base, count: map.count))
+        try bind.set(.readOnly)
+        try bind.attach(at: path)
+        return path
+    }
+
+    private func unmountIdmappedTemplate() throws(FerryError) {
+        guard config.userNamespace != nil, access(layout.idmappedTemplate, F_OK) == 0,
+            try MountTable.isMountPoint(layout.idmappedTemplate)
+        else { return }
+        try Mounts.unmount(layout.idmappedTemplate)
     }
 
     func unmountOverlay() throws(FerryError) {
-        guard config.overlayTemplate != nil, try MountTable.isMountPoint(layout.overlayMountPoint) else { return }
-        try Mounts.unmount(layout.overlayMountPoint)
+        guard config.overlayTemplate != nil else { return }
+        if try MountTable.isMountPoint(layout.overlayMountPoint) { try Mounts.unmount(layout.overlayMountPoint) }
+        try unmountIdmappedTemplate()
     }
 
     func runHook(_ path: String?, _ name: String) throws(FerryError) {

@@ -92,6 +92,8 @@ public struct ContainerLayout: Sendable {
     public var privateRootfs: String { "\(privateArea)/rootfs" }
     public var overlayUpper: String { "\(privateArea)/upper" }
     public var overlayWork: String { "\(privateArea)/work" }
+    /// A `--userns` overlay's lower layer: the template, idmapped to the container's range.
+    public var idmappedTemplate: String { "\(directory)/template" }
     /// Where an overlay root is mounted.
     public var overlayMountPoint: String { "\(directory)/rootfs" }
     public var runtimeState: String { "\(directory)/run.json" }

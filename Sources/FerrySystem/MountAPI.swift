@@ -67,6 +67,13 @@ public struct DetachedMount: Sendable {
         }
     }
 
+    /// Makes the detached mount show files through `userNamespace`'s map: what is owned
+    /// by id N on disk is seen as the map's N (a shared template seen as a range's own).
+    /// The corresponding C function is `mount_setattr` (MOUNT_ATTR_IDMAP).
+    public func idmap(through userNamespace: OwnedFileDescriptor) throws(FerryError) {
+        try syscall("mount_setattr(MOUNT_ATTR_IDMAP)") { fy_mount_set_idmap(fd.rawValue, userNamespace.rawValue) }
+    }
+
     /// Attaches the mount on top of the file or directory open as `target`.
     /// The corresponding C function is `move_mount`.
     public func attach(to target: OwnedFileDescriptor, describing path: String) throws(FerryError) {

@@ -24,6 +24,13 @@ public enum UserNamespace {
         try syscall("setresuid") { fy_become_root() }
     }
 
+    /// A user namespace of its own with the map `0 base count`, open, for idmapping a mount
+    /// (`DetachedMount.idmap`); the process that made it is gone when this returns.
+    /// The corresponding C functions are `unshare` (in a child) and `open` of /proc/PID/ns/user.
+    public static func mapped(base: UInt32, count: UInt32) throws(FerryError) -> OwnedFileDescriptor {
+        OwnedFileDescriptor(taking: try syscall("unshare(CLONE_NEWUSER)") { fy_mapped_userns(base, count) })
+    }
+
     /// Adds `offset` to the owner and group of every file under `path` (one filesystem,
     /// symlinks themselves, set-id bits kept): a rootfs made for the host becomes one that
     /// the range's ids own. The corresponding C functions are `nftw`, `lchown` and `chmod`.

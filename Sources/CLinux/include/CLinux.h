@@ -44,6 +44,13 @@ int fy_pivot_root(const char *new_root, const char *put_old);
 int fy_open_tree(int dirfd, const char *path, unsigned int flags);
 int fy_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
                   unsigned int flags);
+/// Makes the detached mount `mount_fd` idmapped through user namespace `userns_fd`
+/// (mount_setattr with MOUNT_ATTR_IDMAP).
+int fy_mount_set_idmap(int mount_fd, int userns_fd);
+/// A user namespace with `0 base count` as uid and gid map, as an open /proc/PID/ns/user
+/// descriptor (its short-lived process is gone on return), or -1 with errno. Safe to call
+/// from a process with threads (the child calls only async-signal-safe functions).
+int fy_mapped_userns(unsigned int base, unsigned int count);
 int fy_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
                      uint64_t attr_clr, uint64_t propagation);
 int fy_fsopen(const char *fsname, unsigned int flags);
