@@ -107,8 +107,20 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         try Self.create(deviceDestinations ?? [], in: devices)
     }
 
+    /// A mount point the kernel recorded at the checkpoint is a plain path, but the rootfs
+    /// may have changed since (a restore elsewhere, a planted symlink): CRIU opens and moves
+    /// its mounts by path and follows a symlink, out of the rootfs too, so one on the way
+    /// is refused here, before anything is created.
     private static func create(_ destinations: [Destination], in rootfs: String) throws(FerryError) {
         let tree = try ContainedPath(root: rootfs)
+        for destination in destinations {
+            if let symlink = try tree.firstSymlink(on: destination.path) {
+                let kind = symlink == destination.path && destination.isFile ? "file" : "directory"
+                throw FerryError(
+                    .unsafePath,
+                    "mount point \(destination.path) of the checkpoint goes through the symlink \(symlink) in \(rootfs), which CRIU would follow; make \(symlink) a \(kind) again (as when it was checkpointed) and restore again")
+            }
+        }
         for destination in destinations {
             _ = try tree.openCreating(destination.path, as: destination.isFile ? .file : .directory)
         }

@@ -132,6 +132,21 @@ public struct ContainedPath {
         return try open(components: resolved, display: path, directory: true)
     }
 
+    /// The first component of `path` that is a symlink in the root, as a container path;
+    /// nil when every component that exists is a plain one. For callers that hand the path
+    /// to a tool that follows symlinks by path (CRIU mounts at ROOT/PATH), where a symlink
+    /// would lead outside the root. A missing component ends the walk: what is created
+    /// there is a plain directory or file.
+    public func firstSymlink(on path: String) throws(FerryError) -> String? {
+        var walked: [String] = []
+        for part in try Self.components(of: path) {
+            guard let parent = try openIfExists(walked, display: path, directory: true) else { return nil }
+            if Self.symlinkTarget(part, in: parent) != nil { return "/" + (walked + [part]).joined(separator: "/") }
+            walked.append(part)
+        }
+        return nil
+    }
+
     /// What the symlink `name` in `directory` points at; nil when it is not a symlink.
     /// The corresponding C function is `readlinkat`.
     private static func symlinkTarget(_ name: String, in directory: OwnedFileDescriptor) -> String? {

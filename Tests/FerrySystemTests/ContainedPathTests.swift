@@ -144,6 +144,19 @@ import Testing
         #expect(throws: FerryError.self) { try tree.openCreating("/etc", as: .file) }
     }
 
+    /// For a tool that follows symlinks by path (CRIU): the first symlink on the way, as
+    /// the container names it; none on a plain path or where the rest is still missing.
+    @Test func findsTheFirstSymlinkOnAPath() throws {
+        defer { cleanUp() }
+        let tree = try ContainedPath(root: root)
+        #expect(try tree.firstSymlink(on: "/var/run/x") == "/var/run")
+        #expect(try tree.firstSymlink(on: "/escape/passwd") == "/escape")
+        #expect(try tree.firstSymlink(on: "/first") == "/first")
+        #expect(try tree.firstSymlink(on: "/etc/resolv.conf") == nil)
+        #expect(try tree.firstSymlink(on: "/srv/missing/escape") == nil)
+        #expect(try tree.firstSymlink(on: "/") == nil)
+    }
+
     @Test func refusesRelativePaths() throws {
         defer { cleanUp() }
         let tree = try ContainedPath(root: root)
