@@ -29,7 +29,7 @@ public enum ExternalMountPlan {
                     key: Self.shareKey(shareIndex), containerPath: path, hostSource: "\(share.type.rawValue) \(share.source)", isDirectory: true))
                 continue
             }
-            if path == "/dev", config.userNamespace != nil {
+            if path == UserNamespaceDevices.mountPoint, config.userNamespace != nil {
                 result.append(CheckpointManifest.ExternalMount(
                     key: Self.devicesKey, containerPath: path, hostSource: "tmpfs of the container's device nodes", isDirectory: true))
                 continue

@@ -73,9 +73,10 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         var seen: Set<String> = []
         var result: [Destination] = []
         let capture = manifest.mounts
+        let devices = UserNamespaceDevices.mountPoint
         for (namespace, analysis) in zip(capture.namespaces, capture.analyses()) {
-            for mount in namespace.mounts where mount.mountPoint.hasPrefix("/dev/") && analysis.parent(of: mount)?.mountPoint == "/dev" {
-                let path = String(mount.mountPoint.dropFirst("/dev".count))
+            for mount in namespace.mounts where mount.mountPoint.hasPrefix(devices + "/") && analysis.parent(of: mount)?.mountPoint == devices {
+                let path = String(mount.mountPoint.dropFirst(devices.count))
                 guard seen.insert(path).inserted else { continue }
                 result.append(Destination(path: path, isFile: namespace.fileMounts.contains(mount.id)))
             }

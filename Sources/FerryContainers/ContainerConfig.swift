@@ -63,7 +63,7 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     /// A `--userns` container's /dev is one too: a tmpfs whose nodes the host made (nobody
     /// can make a device node inside a user namespace, CRIU's restore included).
     public var hostMountDestinations: [String] {
-        binds.map(\.destination) + declaredShares.map(\.target) + (userNamespace == nil ? [] : ["/dev"])
+        binds.map(\.destination) + declaredShares.map(\.target) + (userNamespace == nil ? [] : [UserNamespaceDevices.mountPoint])
     }
 
     public var profile: SecurityProfile { security ?? .hardened }

@@ -54,17 +54,19 @@ struct ContainerInitSetup {
     /// Makes the nodes and links every distro expects in `directory` (an open /dev),
     /// owned by `owner` (a `--userns` container's root) or by whoever makes them.
     static func populateDevices(_ directory: OwnedFileDescriptor, console: Bool, owner: UInt32? = nil) throws(FerryError) {
+        func own(_ name: String) throws(FerryError) {
+            guard let owner else { return }
+            try syscall("fchownat", path: "/dev/\(name)") { fchownat(directory.rawValue, name, owner, owner, AT_SYMLINK_NOFOLLOW) }
+        }
         for node in deviceNodes + (console ? [consoleNode] : []) {
             let device = DeviceNumber(major: node.major, minor: node.minor).rawValue
             try syscall("mknodat", path: "/dev/\(node.name)") { mknodat(directory.rawValue, node.name, S_IFCHR | node.mode, device) }
             try syscall("fchmodat", path: "/dev/\(node.name)") { fchmodat(directory.rawValue, node.name, node.mode, 0) }
+            try own(node.name)
         }
         for link in deviceLinks {
             try syscall("symlinkat", path: "/dev/\(link.name)") { symlinkat(link.target, directory.rawValue, link.name) }
-        }
-        guard let owner else { return }
-        for name in (deviceNodes + (console ? [consoleNode] : [])).map(\.name) + deviceLinks.map(\.name) {
-            try syscall("fchownat", path: "/dev/\(name)") { fchownat(directory.rawValue, name, owner, owner, AT_SYMLINK_NOFOLLOW) }
+            try own(link.name)
         }
     }
 
@@ -105,7 +107,7 @@ struct ContainerInitSetup {
         try attach(DetachedMount.filesystem("sysfs", source: "sysfs", attributes: hardened.union(.readOnly)), at: "/sys", in: tree)
         if let hostDevices {
             // Made by the monitor: no one can make a device node inside a user namespace.
-            try attach(try DetachedMount.bind(hostDevices, recursive: false), at: "/dev", in: tree)
+            try attach(try DetachedMount.bind(hostDevices, recursive: false), at: UserNamespaceDevices.mountPoint, in: tree)
         } else {
             try attach(
                 DetachedMount.filesystem("tmpfs", source: "tmpfs", options: [("mode", "755"), ("size", "65536k")], attributes: [.noSetuid]),

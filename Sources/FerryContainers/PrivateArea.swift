@@ -89,12 +89,11 @@ public struct PrivateArea {
             try makeDirectories(directory)
         }
         let lower = try mountIdmappedTemplate(template)
-        let overlay: DetachedMount
         do throws(FerryError) {
-            overlay = try DetachedMount.filesystem(
+            try DetachedMount.filesystem(
                 "overlay", source: "overlay",
-                options: [("lowerdir", lower), ("upperdir", layout.overlayUpper), ("workdir", layout.overlayWork)])
-            try overlay.attach(at: layout.overlayMountPoint)
+                options: [("lowerdir", lower), ("upperdir", layout.overlayUpper), ("workdir", layout.overlayWork)]
+            ).attach(at: layout.overlayMountPoint)
         } catch {
             try? unmountIdmappedTemplate()
             throw error

@@ -20,6 +20,10 @@ public struct UserNamespaceDevices {
         self.map = map
     }
 
+    /// Where the container sees it: its /dev, an external mount to CRIU, with the mounts
+    /// made on it inside (devpts, shm) recreated on it before a restore.
+    public static let mountPoint = "/dev"
+
     public var path: String { layout.deviceDirectory }
 
     public func mount() throws(FerryError) {

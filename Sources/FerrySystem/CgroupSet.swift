@@ -81,12 +81,12 @@ public struct CgroupSet: Sendable, Equatable {
     /// The corresponding C function is `lchown`.
     public func delegate(to owner: UInt32) throws(FerryError) {
         for member in members where access(member.path, F_OK) == 0 {
-            let files: [String] = Self.delegationFiles.map { "\(member.path)/\($0)" }
-            var paths = [member.path] + files.filter { access($0, F_OK) == 0 }
+            let delegation = Self.delegationFiles.map { "\(member.path)/\($0)" }
+            var paths = [member.path] + delegation.filter { access($0, F_OK) == 0 }
             for directory in Self.subdirectories(of: member.path) {
                 paths.append(directory)
-                let files = try directoryEntries(directory).map { "\(directory)/\($0)" }
-                paths += files.filter { fileStatus($0).map(isDirectory) == false }
+                let entries = try directoryEntries(directory).map { "\(directory)/\($0)" }
+                paths += entries.filter { fileStatus($0).map(isDirectory) == false }
             }
             for path in paths { try syscall("lchown", path: path) { lchown(path, owner, owner) } }
         }
