@@ -8,6 +8,8 @@
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <netpacket/packet.h>
@@ -67,6 +69,15 @@ int fy_close_range(unsigned int first, unsigned int last, unsigned int flags) {
 }
 int fy_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 int fy_capbset_drop(int capability) { return prctl(PR_CAPBSET_DROP, capability, 0, 0, 0); }
+
+int fy_seccomp_filter(const uint16_t *code, const uint8_t *jt, const uint8_t *jf, const uint32_t *k, unsigned short count) {
+    struct sock_filter program[count > 0 ? count : 1];
+    for (unsigned short i = 0; i < count; i++) {
+        program[i] = (struct sock_filter){ .code = code[i], .jt = jt[i], .jf = jf[i], .k = k[i] };
+    }
+    struct sock_fprog filter = { .len = count, .filter = program };
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &filter);
+}
 
 int fy_pivot_root(const char *new_root, const char *put_old) {
     return (int)syscall(SYS_pivot_root, new_root, put_old);

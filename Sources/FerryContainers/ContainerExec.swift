@@ -213,8 +213,7 @@ public struct ContainerExec {
         var environment = ContainerInitSetup.environment + ["HOSTNAME=\(runtime.config.hostname)"]
         if controllingTerminal { environment.append("TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "xterm")") }
         environment += self.environment
-        // The same bounding set as the init's: an exec'd root shell must not get more.
-        if runtime.config.profile == .hardened { try ProcessControl.dropFromBoundingSet(SecurityProfile.droppedCapabilities.map(\.number)) }
+        try runtime.config.profile.confineBeforeExec()
         let error = ProcessControl.execute(arguments, environment: environment)
         throw FerryError.system("execve", error, path: arguments[0], "\(arguments[0]): \(String(cString: strerror(error.rawValue)))")
     }

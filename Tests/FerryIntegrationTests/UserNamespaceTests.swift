@@ -38,6 +38,7 @@ extension Integration {
             let hosts = try TestHosts(scratch)
             defer { hosts.tearDown() }
             let rootfs = try Rootfs.busybox(in: scratch)
+            try Fixtures.installHostReach(into: rootfs)
             let backing = scratch.path("disk.img")
             try Shell.run(["truncate", "-s", "1M", backing])
             let loop = try Shell.run(["losetup", "--find", "--show", backing]).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -22,6 +22,10 @@ int fy_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int fy_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int fy_set_child_subreaper(void);
 int fy_capbset_drop(int capability);
+/// seccomp(SECCOMP_SET_MODE_FILTER) with a classic-BPF program given as four parallel
+/// arrays (struct sock_filter's fields), so no kernel type crosses into Swift. Without
+/// no_new_privs: the caller holds CAP_SYS_ADMIN in its user namespace.
+int fy_seccomp_filter(const uint16_t *code, const uint8_t *jt, const uint8_t *jf, const uint32_t *k, unsigned short count);
 
 // --- GNU extensions (Swift imports Glibc without _GNU_SOURCE) ---------------------------
 

@@ -19,6 +19,12 @@ enum Fixtures {
         try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/sharework", Repository.root + "/Tests/Fixtures/sharework.c"])
     }
 
+    /// Compiles hostreach.c (the isolation tests' probes of host-wide kernel interfaces)
+    /// statically into `rootfs/bin/hostreach`.
+    static func installHostReach(into rootfs: String) throws {
+        try Shell.run(["gcc", "-static", "-O2", "-o", rootfs + "/bin/hostreach", Repository.root + "/Tests/Fixtures/hostreach.c"])
+    }
+
     /// Compiles tcpstream.c (echo server, checking client, ping, NA watcher) statically
     /// into `rootfs/bin/tcpstream`; the tests run the same binary on the hosts.
     static func installTCPStream(into rootfs: String) throws {
