@@ -46,33 +46,53 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
         .init(number: 39, name: "CAP_BPF", reason: "loads BPF programs and maps into the host's kernel"),
     ]
 
-    /// A system call the hardened profile answers with EPERM, and why. These are reached
-    /// through CAP_SYS_ADMIN or CAP_SYS_BOOT, which the container keeps, and act on the
-    /// whole host rather than on a namespace.
+    /// A system call the hardened profile answers with EPERM (all of it, or only with one
+    /// argument), and why. These are reached through CAP_SYS_ADMIN or CAP_SYS_BOOT, which
+    /// the container keeps, and act on the whole host rather than on a namespace.
     public struct DeniedSyscall: Sendable {
         public let name: String
-        public let call: SeccompFilter.Call
+        public let rule: SeccompFilter.Rule
         public let reason: String
+
+        init(_ name: String, _ x86_64: UInt32, _ i386: UInt32?, when argument: SeccompFilter.Argument? = nil, _ reason: String) {
+            self.name = name
+            self.rule = .init(.init(x86_64: x86_64, i386: i386), when: argument)
+            self.reason = reason
+        }
     }
 
+    /// mount(2)'s MS_REMOUNT and MS_BIND (linux/mount.h).
+    static let remount: UInt32 = 0x20, bind: UInt32 = 0x1000
+    /// ioctl requests that act on a whole filesystem (linux/fs.h): FIFREEZE, FITHAW and
+    /// FS_IOC_SHUTDOWN (ext4's and XFS's "going down").
+    static let freeze: UInt32 = 0xC004_5877, thaw: UInt32 = 0xC004_5878, shutdown: UInt32 = 0x8004_587D
+
     public static let deniedSyscalls: [DeniedSyscall] = [
-        .init(name: "bpf", call: .init(x86_64: 321, i386: 357), reason: "BPF programs see and change the host's kernel (CAP_SYS_ADMIN allows them)"),
-        .init(name: "perf_event_open", call: .init(x86_64: 298, i386: 336), reason: "watches the host's processes and kernel (CAP_SYS_ADMIN allows it)"),
-        .init(name: "kexec_load", call: .init(x86_64: 246, i386: 283), reason: "loads a new kernel for the host (CAP_SYS_BOOT allows it)"),
-        .init(name: "kexec_file_load", call: .init(x86_64: 320, i386: nil), reason: "loads a new kernel for the host (CAP_SYS_BOOT allows it)"),
-        .init(name: "open_by_handle_at", call: .init(x86_64: 304, i386: 342), reason: "opens host files by number, outside the rootfs (also gone with CAP_DAC_READ_SEARCH)"),
-        .init(name: "add_key", call: .init(x86_64: 248, i386: 286), reason: "kernel keyrings are the host's, not namespaced: root inside would share the host root's"),
-        .init(name: "request_key", call: .init(x86_64: 249, i386: 287), reason: "kernel keyrings are the host's, not namespaced"),
-        .init(name: "keyctl", call: .init(x86_64: 250, i386: 288), reason: "kernel keyrings are the host's, not namespaced"),
-        .init(name: "swapon", call: .init(x86_64: 167, i386: 87), reason: "adds swap to the host"),
-        .init(name: "swapoff", call: .init(x86_64: 168, i386: 115), reason: "takes the host's swap away"),
-        .init(name: "init_module", call: .init(x86_64: 175, i386: 128), reason: "loads code into the host's kernel (also gone with CAP_SYS_MODULE)"),
-        .init(name: "finit_module", call: .init(x86_64: 313, i386: 350), reason: "loads code into the host's kernel (also gone with CAP_SYS_MODULE)"),
-        .init(name: "delete_module", call: .init(x86_64: 176, i386: 129), reason: "unloads the host's kernel modules (also gone with CAP_SYS_MODULE)"),
+        .init("bpf", 321, 357, "BPF programs see and change the host's kernel (CAP_SYS_ADMIN allows them)"),
+        .init("perf_event_open", 298, 336, "watches the host's processes and kernel (CAP_SYS_ADMIN allows it)"),
+        .init("kexec_load", 246, 283, "loads a new kernel for the host (CAP_SYS_BOOT allows it)"),
+        .init("kexec_file_load", 320, nil, "loads a new kernel for the host (CAP_SYS_BOOT allows it)"),
+        .init("open_by_handle_at", 304, 342, "opens host files by number, outside the rootfs (also gone with CAP_DAC_READ_SEARCH)"),
+        .init("add_key", 248, 286, "kernel keyrings are the host's, not namespaced: root inside would share the host root's"),
+        .init("request_key", 249, 287, "kernel keyrings are the host's, not namespaced"),
+        .init("keyctl", 250, 288, "kernel keyrings are the host's, not namespaced"),
+        .init("swapon", 167, 87, "adds swap to the host"),
+        .init("swapoff", 168, 115, "takes the host's swap away"),
+        .init("init_module", 175, 128, "loads code into the host's kernel (also gone with CAP_SYS_MODULE)"),
+        .init("finit_module", 313, 350, "loads code into the host's kernel (also gone with CAP_SYS_MODULE)"),
+        .init("delete_module", 176, 129, "unloads the host's kernel modules (also gone with CAP_SYS_MODULE)"),
+        .init("mount (superblock remount)", 165, 21, when: .init(index: 3, mask: remount | bind, value: remount),
+              "reconfigures the filesystem under every mount of it, the host's too: `mount -o remount,ro /` inside made the host's filesystem read-only (a bind remount, which changes only the container's mount, stays allowed)"),
+        .init("fspick", 433, 433, "opens a filesystem for reconfiguration: the superblock remount of the new mount API"),
+        .init("quotactl", 179, 131, "switches quotas of the host's filesystems (a block device node it may make names them)"),
+        .init("quotactl_fd", 443, 443, "switches quotas of the filesystem a file is on: the host's, for a rootfs in a directory"),
+        .init("ioctl (FIFREEZE)", 16, 54, when: .init(index: 1, value: freeze), "freezes the whole filesystem a file is on: the host's"),
+        .init("ioctl (FITHAW)", 16, 54, when: .init(index: 1, value: thaw), "thaws the host's filesystem behind its admin's back"),
+        .init("ioctl (FS_IOC_SHUTDOWN)", 16, 54, when: .init(index: 1, value: shutdown), "shuts the whole filesystem a file is on down: the host's"),
     ]
 
     /// The hardened profile's seccomp program, built once.
-    public static let syscallFilter = SeccompFilter(denying: deniedSyscalls.map(\.call), errno: EPERM)
+    public static let syscallFilter = SeccompFilter(denying: deniedSyscalls.map(\.rule), errno: EPERM)
 
     /// The device cgroup's allow-list (everything else denied): any node may be made
     /// (a distro's packages make them), only these opened — the nodes Ferry creates in
@@ -105,7 +125,7 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
     /// `ferry status`'s one line.
     public var summary: String {
         switch self {
-        case .hardened: "hardened (no \(Self.droppedCapabilities.map(\.name).joined(separator: ", ")); no \(Self.deniedSyscalls.map(\.name).joined(separator: ", ")); device allow-list; read-only /proc/sys)"
+        case .hardened: "hardened (no \(Self.droppedCapabilities.map(\.name).joined(separator: ", ")); seccomp denies \(Self.deniedSyscalls.count) host-wide calls; device allow-list; read-only /proc/sys)"
         case .privileged: "privileged (root inside is root on the host)"
         }
     }

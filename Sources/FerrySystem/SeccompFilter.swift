@@ -1,11 +1,12 @@
 internal import CLinux
 import FerryErrors
 
-/// A seccomp program that answers `errno` to a set of system calls and lets every other
-/// one through: a deny list, as Docker's and LXC's default profiles are, because a system
-/// container runs a whole distro whose needs no allow list can foresee.
+/// A seccomp program that answers `errno` to a set of system calls — all of a call, or
+/// only when one argument matches — and lets every other one through: a deny list, as
+/// Docker's and LXC's default profiles are, because a system container runs a whole
+/// distro whose needs no allow list can foresee.
 ///
-/// It is classic BPF, built here once from the numbers and installed by the container's
+/// It is classic BPF, built here once from the rules and installed by the container's
 /// init and `ferry exec` before they exec; children inherit it, and CRIU dumps and
 /// restores it with each task. Both x86 ABIs a 64-bit kernel runs are covered: a call
 /// through the 32-bit entry (`int $0x80`) has other numbers, and an x32 call is the 64-bit
@@ -19,6 +20,31 @@ public struct SeccompFilter: Equatable, Sendable {
         public init(x86_64: UInt32, i386: UInt32?) {
             self.x86_64 = x86_64
             self.i386 = i386
+        }
+    }
+
+    /// A condition on one argument: its low 32 bits, masked, equal `value` (a flag word
+    /// or an ioctl request; the kernel reads both as 32-bit ints).
+    public struct Argument: Equatable, Sendable {
+        public let index: UInt32
+        public let mask: UInt32
+        public let value: UInt32
+
+        public init(index: UInt32, mask: UInt32 = .max, value: UInt32) {
+            self.index = index
+            self.mask = mask
+            self.value = value
+        }
+    }
+
+    /// A denied call: always, or only when `argument` matches.
+    public struct Rule: Equatable, Sendable {
+        public let call: Call
+        public let argument: Argument?
+
+        public init(_ call: Call, when argument: Argument? = nil) {
+            self.call = call
+            self.argument = argument
         }
     }
 
@@ -39,45 +65,42 @@ public struct SeccompFilter: Equatable, Sendable {
     public static let x32Bit: UInt32 = 0x4000_0000
 
     // Classic BPF opcodes (linux/bpf_common.h) and seccomp's verdicts (linux/seccomp.h).
-    static let loadWord: UInt16 = 0x20  // BPF_LD | BPF_W | BPF_ABS
-    static let andConstant: UInt16 = 0x54  // BPF_ALU | BPF_AND | BPF_K
-    static let jumpIfEqual: UInt16 = 0x15  // BPF_JMP | BPF_JEQ | BPF_K
-    static let returnConstant: UInt16 = 0x06  // BPF_RET | BPF_K
-    static let allow: UInt32 = 0x7FFF_0000  // SECCOMP_RET_ALLOW
-    static let errorReturn: UInt32 = 0x0005_0000  // SECCOMP_RET_ERRNO
-    /// struct seccomp_data's offsets: the call's number, then the ABI it came through.
-    static let numberOffset: UInt32 = 0
-    static let architectureOffset: UInt32 = 4
+    public static let loadWord: UInt16 = 0x20  // BPF_LD | BPF_W | BPF_ABS
+    public static let andConstant: UInt16 = 0x54  // BPF_ALU | BPF_AND | BPF_K
+    public static let jumpIfEqual: UInt16 = 0x15  // BPF_JMP | BPF_JEQ | BPF_K
+    public static let jump: UInt16 = 0x05  // BPF_JMP | BPF_JA
+    public static let returnConstant: UInt16 = 0x06  // BPF_RET | BPF_K
+    public static let allow: UInt32 = 0x7FFF_0000  // SECCOMP_RET_ALLOW
+    public static let errorReturn: UInt32 = 0x0005_0000  // SECCOMP_RET_ERRNO
+    /// struct seccomp_data's offsets: the call's number, the ABI it came through, and the
+    /// arguments (64 bits each; the low half first on this little-endian machine).
+    public static let numberOffset: UInt32 = 0
+    public static let architectureOffset: UInt32 = 4
+    public static func argumentOffset(_ index: UInt32) -> UInt32 { 16 + 8 * index }
 
-    /// Every call in `denied` fails with `errno`; anything else, from any ABI, is allowed.
-    public init(denying denied: [Call], errno: Int32) {
-        let deny = Self.errorReturn | UInt32(errno & 0xFFFF)
-        let wide = denied.map(\.x86_64)
-        let narrow = denied.compactMap(\.i386)
-        var program: [Instruction] = []
-        func add(_ code: UInt16, _ operand: UInt32, _ jumpIfTrue: Int = 0, _ jumpIfFalse: Int = 0) {
-            program.append(.init(code: code, jumpIfTrue: UInt8(jumpIfTrue), jumpIfFalse: UInt8(jumpIfFalse), operand: operand))
-        }
-        // A list of numbers to match: each test jumps, when equal, over the tests after it
-        // and the "allow" below them to the "deny" that ends the list.
-        func list(_ numbers: [UInt32]) {
-            for (index, number) in numbers.enumerated() { add(Self.jumpIfEqual, number, numbers.count - index, 0) }
-            add(Self.returnConstant, Self.allow)
-            add(Self.returnConstant, deny)
-        }
-        // Jumps count the instructions skipped. The 64-bit block is a load, the x32 mask
-        // and its list (the numbers, allow, deny); the i386 block a load and its list.
-        add(Self.loadWord, Self.architectureOffset)
-        add(Self.jumpIfEqual, Self.x86_64Architecture, 1, 0)
-        add(Self.jumpIfEqual, Self.i386Architecture, wide.count + 4, wide.count + 4 + 1 + narrow.count + 2)
-        add(Self.loadWord, Self.numberOffset)
-        add(Self.andConstant, ~Self.x32Bit)
-        list(wide)
-        add(Self.loadWord, Self.numberOffset)
-        list(narrow)
+    /// Every rule's call fails with `errno`; anything else, from any ABI, is allowed.
+    public init(denying rules: [Rule], errno: Int32) {
+        var assembler = Assembler()
+        let x86_64Block = assembler.newLabel()
+        let i386Block = assembler.newLabel()
+        let allowed = assembler.newLabel()
+        let denied = assembler.newLabel()
+        assembler.load(Self.architectureOffset)
+        assembler.jumpIfEqual(Self.x86_64Architecture, then: x86_64Block)
         // Neither x86 ABI: no such task on an x86_64 host.
-        add(Self.returnConstant, Self.allow)
-        instructions = program
+        assembler.jumpIfEqual(Self.i386Architecture, then: i386Block, else: allowed)
+        assembler.place(x86_64Block)
+        assembler.loadNumber(masking: Self.x32Bit)
+        assembler.rules(rules.map { ($0.call.x86_64, $0.argument) }, masking: Self.x32Bit, denied: denied)
+        assembler.jump(to: allowed)
+        assembler.place(i386Block)
+        assembler.loadNumber(masking: nil)
+        assembler.rules(rules.compactMap { rule in rule.call.i386.map { ($0, rule.argument) } }, masking: nil, denied: denied)
+        assembler.place(allowed)
+        assembler.ret(Self.allow)
+        assembler.place(denied)
+        assembler.ret(Self.errorReturn | UInt32(errno & 0xFFFF))
+        instructions = assembler.resolved()
     }
 
     /// Installs the program on the calling thread; it stays for the process and its
@@ -91,5 +114,84 @@ public struct SeccompFilter: Equatable, Sendable {
         let operands = instructions.map(\.operand)
         let count = UInt16(instructions.count)
         try syscall("seccomp(SECCOMP_SET_MODE_FILTER)") { fy_seccomp_filter(codes, trues, falses, operands, count) }
+    }
+}
+
+/// Lays out instructions whose jumps name labels, then turns the labels into the
+/// forward offsets classic BPF counts (instructions skipped; at most 255, which a list
+/// of a few dozen rules never nears).
+private struct Assembler {
+    typealias Label = Int
+
+    private struct Pending {
+        let code: UInt16
+        let operand: UInt32
+        /// Where each branch goes: nil falls through to the next instruction.
+        let whenTrue: Label?
+        let whenFalse: Label?
+    }
+
+    private var pending: [Pending] = []
+    private var labels: [Int?] = []
+
+    mutating func newLabel() -> Label {
+        labels.append(nil)
+        return labels.count - 1
+    }
+
+    mutating func place(_ label: Label) { labels[label] = pending.count }
+
+    mutating func load(_ offset: UInt32) { emit(SeccompFilter.loadWord, offset) }
+    mutating func and(_ mask: UInt32) { emit(SeccompFilter.andConstant, mask) }
+    mutating func ret(_ verdict: UInt32) { emit(SeccompFilter.returnConstant, verdict) }
+    mutating func jump(to label: Label) { emit(SeccompFilter.jump, 0, whenTrue: label) }
+
+    /// A test of the accumulator; an omitted branch falls through.
+    mutating func jumpIfEqual(_ value: UInt32, then: Label? = nil, else otherwise: Label? = nil) {
+        emit(SeccompFilter.jumpIfEqual, value, whenTrue: then, whenFalse: otherwise)
+    }
+
+    /// The call's number into the accumulator, without the bit `mark` (x32's) if given.
+    mutating func loadNumber(masking mark: UInt32?) {
+        load(SeccompFilter.numberOffset)
+        if let mark { and(~mark) }
+    }
+
+    /// With the call's number (loaded by `loadNumber(masking: mark)`) in the accumulator:
+    /// each rule jumps to `denied` when its call (and argument) match; a rule with an
+    /// argument loads it, then puts the number back the same way.
+    mutating func rules(_ rules: [(number: UInt32, argument: SeccompFilter.Argument?)], masking mark: UInt32?, denied: Label) {
+        for rule in rules {
+            guard let argument = rule.argument else {
+                jumpIfEqual(rule.number, then: denied)
+                continue
+            }
+            let next = newLabel()
+            jumpIfEqual(rule.number, else: next)
+            load(SeccompFilter.argumentOffset(argument.index))
+            if argument.mask != .max { and(argument.mask) }
+            jumpIfEqual(argument.value, then: denied)
+            loadNumber(masking: mark)
+            place(next)
+        }
+    }
+
+    private mutating func emit(_ code: UInt16, _ operand: UInt32, whenTrue: Label? = nil, whenFalse: Label? = nil) {
+        pending.append(Pending(code: code, operand: operand, whenTrue: whenTrue, whenFalse: whenFalse))
+    }
+
+    func resolved() -> [SeccompFilter.Instruction] {
+        pending.enumerated().map { index, instruction in
+            func offset(_ label: Label?) -> UInt8 {
+                guard let label, let target = labels[label] else { return 0 }
+                precondition(target > index && target - index - 1 <= 255, "a seccomp jump must go forward by at most 255")
+                return UInt8(target - index - 1)
+            }
+            // BPF_JA keeps its offset in the operand.
+            if instruction.code == SeccompFilter.jump {
+                return .init(code: instruction.code, jumpIfTrue: 0, jumpIfFalse: 0, operand: UInt32(offset(instruction.whenTrue)))
+            }
+            return .init(code: instruction.code, jumpIfTrue: offset(instruction.whenTrue), jumpIfFalse: offset(instruction.whenFalse), operand: instruction.operand)
+        }
     }
 }

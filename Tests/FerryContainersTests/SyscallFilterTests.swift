@@ -5,25 +5,37 @@ import Testing
 
 /// The hardened profile's seccomp program, run by a small classic-BPF interpreter (the
 /// kernel's semantics for the few opcodes the program uses): every denied call from every
-/// x86 ABI gets EPERM, everything else is allowed.
+/// x86 ABI gets EPERM — an argument-matched one only with that argument — and everything
+/// else is allowed.
 @Suite struct SyscallFilterTests {
     enum Verdict: Equatable { case allow, error(Int32), other(UInt32) }
 
-    static func run(_ filter: SeccompFilter, number: UInt32, architecture: UInt32) -> Verdict {
+    /// What the kernel would answer to call `number` through ABI `architecture` with
+    /// `arguments` (index: low 32 bits; the rest 0).
+    static func run(_ filter: SeccompFilter, number: UInt32, architecture: UInt32, arguments: [UInt32: UInt32] = [:]) -> Verdict {
+        func word(at offset: UInt32) -> UInt32 {
+            switch offset {
+            case SeccompFilter.numberOffset: return number
+            case SeccompFilter.architectureOffset: return architecture
+            default:
+                guard offset >= 16, (offset - 16) % 8 == 0 else { return 0 }
+                return arguments[(offset - 16) / 8] ?? 0
+            }
+        }
         var accumulator: UInt32 = 0
         var pc = 0
         while pc < filter.instructions.count {
             let instruction = filter.instructions[pc]
             switch instruction.code {
-            case 0x20:  // ld [k]
-                accumulator = instruction.operand == 0 ? number : instruction.operand == 4 ? architecture : 0
-            case 0x54: accumulator &= instruction.operand  // and #k
-            case 0x15:  // jeq #k
+            case SeccompFilter.loadWord: accumulator = word(at: instruction.operand)
+            case SeccompFilter.andConstant: accumulator &= instruction.operand
+            case SeccompFilter.jump: pc += Int(instruction.operand)
+            case SeccompFilter.jumpIfEqual:
                 pc += Int(accumulator == instruction.operand ? instruction.jumpIfTrue : instruction.jumpIfFalse)
-            case 0x06:  // ret #k
+            case SeccompFilter.returnConstant:
                 let value = instruction.operand
-                if value == 0x7FFF_0000 { return .allow }
-                if value & 0xFFFF_0000 == 0x0005_0000 { return .error(Int32(value & 0xFFFF)) }
+                if value == SeccompFilter.allow { return .allow }
+                if value & 0xFFFF_0000 == SeccompFilter.errorReturn { return .error(Int32(value & 0xFFFF)) }
                 return .other(value)
             default:
                 Issue.record("unexpected opcode \(instruction.code) at \(pc)")
@@ -38,20 +50,49 @@ import Testing
     let filter = SecurityProfile.syscallFilter
     let x86_64 = SeccompFilter.x86_64Architecture
     let i386 = SeccompFilter.i386Architecture
+    let rules = SecurityProfile.deniedSyscalls.map(\.rule)
+
+    /// The argument values a rule matches, and one it does not.
+    static func matching(_ argument: SeccompFilter.Argument?) -> (match: [UInt32: UInt32], miss: [UInt32: UInt32])? {
+        guard let argument else { return nil }
+        // Bits outside the mask do not matter; a value with a masked bit flipped misses.
+        let flip = argument.mask & ~(argument.mask - 1)
+        return ([argument.index: argument.value | ~argument.mask], [argument.index: argument.value ^ flip])
+    }
 
     @Test func everyDeniedCallFailsWithEPERMFromEveryABI() {
         for denied in SecurityProfile.deniedSyscalls {
-            #expect(Self.run(filter, number: denied.call.x86_64, architecture: x86_64) == .error(EPERM), "\(denied.name), 64-bit")
-            #expect(Self.run(filter, number: denied.call.x86_64 | SeccompFilter.x32Bit, architecture: x86_64) == .error(EPERM), "\(denied.name), x32")
-            if let number = denied.call.i386 {
-                #expect(Self.run(filter, number: number, architecture: i386) == .error(EPERM), "\(denied.name), 32-bit")
+            let arguments = Self.matching(denied.rule.argument)?.match ?? [:]
+            let call = denied.rule.call
+            #expect(Self.run(filter, number: call.x86_64, architecture: x86_64, arguments: arguments) == .error(EPERM), "\(denied.name), 64-bit")
+            #expect(Self.run(filter, number: call.x86_64 | SeccompFilter.x32Bit, architecture: x86_64, arguments: arguments) == .error(EPERM), "\(denied.name), x32")
+            if let number = call.i386 {
+                #expect(Self.run(filter, number: number, architecture: i386, arguments: arguments) == .error(EPERM), "\(denied.name), 32-bit")
             }
         }
     }
 
+    @Test func anArgumentMatchedCallIsAllowedWithOtherArguments() {
+        for denied in SecurityProfile.deniedSyscalls {
+            guard let miss = Self.matching(denied.rule.argument)?.miss else { continue }
+            // Another rule for the same call may match this value: only a value no rule of
+            // the call matches must pass.
+            let others = rules.filter { $0.call == denied.rule.call }
+            guard others.allSatisfy({ Self.matching($0.argument)?.match[$0.argument!.index] != miss[$0.argument!.index] }) else { continue }
+            #expect(Self.run(filter, number: denied.rule.call.x86_64, architecture: x86_64, arguments: miss) == .allow, "\(denied.name), other argument")
+        }
+        // The cases the rules are for, by name: a bind remount and an ordinary ioctl pass.
+        let mount = SeccompFilter.Call(x86_64: 165, i386: 21)
+        #expect(Self.run(filter, number: mount.x86_64, architecture: x86_64, arguments: [3: 0x20 | 0x1000 | 0x1]) == .allow, "a bind remount read-only")
+        #expect(Self.run(filter, number: mount.x86_64, architecture: x86_64, arguments: [3: 0x20 | 0x1]) == .error(EPERM), "a superblock remount")
+        #expect(Self.run(filter, number: 21, architecture: i386, arguments: [3: 0x20]) == .error(EPERM), "a 32-bit superblock remount")
+        #expect(Self.run(filter, number: mount.x86_64, architecture: x86_64, arguments: [3: 0]) == .allow, "a new mount")
+        #expect(Self.run(filter, number: 16, architecture: x86_64, arguments: [1: 0x5401]) == .allow, "TCGETS")
+    }
+
     @Test func everythingElseIsAllowed() {
-        let wide = Set(SecurityProfile.deniedSyscalls.map(\.call.x86_64))
-        let narrow = Set(SecurityProfile.deniedSyscalls.compactMap(\.call.i386))
+        let wide = Set(rules.map(\.call.x86_64))
+        let narrow = Set(rules.compactMap(\.call.i386))
         for number in UInt32(0)..<UInt32(600) {
             if !wide.contains(number) {
                 #expect(Self.run(filter, number: number, architecture: x86_64) == .allow, "64-bit \(number)")

@@ -67,6 +67,15 @@ extension Integration {
             ]
         }
 
+        /// Acting on the whole filesystem behind a bind at /mnt/data (the test's own, mounted
+        /// on the host): a superblock remount would make it read-only for the host too, a
+        /// freeze would stop every writer on the host. Harmless where it works: the test
+        /// remounts it read-write, the probe thaws at once.
+        static let filesystemProbes: [Probe] = [
+            .init(what: "remount the host's filesystem read-only", script: "mount -o remount,ro /mnt/data", triedPrivileged: true),
+            .init(what: "freeze the host's filesystem", script: "/bin/hostreach freeze /mnt/data", triedPrivileged: true),
+        ]
+
         /// A grep pattern for `marker` ('.' as '[.]') that the probe's own command line,
         /// which holds the pattern, does not match.
         static func pattern(_ marker: String) -> String { marker.replacingOccurrences(of: ".", with: "[.]") }
@@ -112,11 +121,22 @@ extension Integration {
                 kill(sleeper, SIGKILL)
                 _ = try? Spawn.wait(sleeper)
             }
-            let probes = Self.probes(device: (number.major, number.minor)) + Self.hostReachProbes(process: sleeper, marker: marker)
+            // A filesystem of the test's own on the host, bound into both containers.
+            let image = scratch.path("fs.img")
+            let hostFilesystem = scratch.path("fs")
+            try Shell.run(["truncate", "-s", "16M", image])
+            try Shell.run(["mkfs.ext4", "-q", image])
+            try FileManager.default.createDirectory(atPath: hostFilesystem, withIntermediateDirectories: true)
+            try Shell.run(["mount", "-o", "loop", image, hostFilesystem])
+            defer { _ = try? Shell.run(["umount", hostFilesystem]) }
+            try FileManager.default.createDirectory(atPath: hostFilesystem + "/data", withIntermediateDirectories: true)
+            let bind = ["--bind", "\(hostFilesystem)/data:/mnt/data"]
+            let hostCanWrite = { FileManager.default.createFile(atPath: hostFilesystem + "/written-by-the-host", contents: Data("x".utf8)) }
+            let probes = Self.probes(device: (number.major, number.minor)) + Self.hostReachProbes(process: sleeper, marker: marker) + Self.filesystemProbes
             let swappiness = try String(contentsOfFile: "/proc/sys/vm/swappiness", encoding: .utf8)
 
-            try a.plain.ok(["create", "hard", "--rootfs", rootfs, "--", "/bin/sh", "-c", ContainerLifecycle.counter])
-            try a.plain.ok(["create", "priv", "--privileged", "--rootfs", rootfs, "--", "/bin/sh", "-c", ContainerLifecycle.counter])
+            try a.plain.ok(["create", "hard", "--rootfs", rootfs] + bind + ["--", "/bin/sh", "-c", ContainerLifecycle.counter])
+            try a.plain.ok(["create", "priv", "--privileged", "--rootfs", rootfs] + bind + ["--", "/bin/sh", "-c", ContainerLifecycle.counter])
             try a.plain.ok(["start", "hard"])
             try a.plain.ok(["start", "priv"])
             #expect(try a.plain.ok(["status", "hard"]).stdout.contains("security: hardened"))
@@ -127,6 +147,7 @@ extension Integration {
                     let hardened = try ferry.run(["exec", "hard", "--", "/bin/sh", "-c", probe.script])
                     #expect(!hardened.succeeded, "\(moment): a hardened container could \(probe.what)")
                 }
+                #expect(hostCanWrite(), "\(moment): the host's filesystem is no longer writable")
                 for pid in ["1", "self"] {
                     let status = try ferry.exec("hard", "cat /proc/\(pid)/status")
                     // The init's own filter, restored by CRIU (exec installs one anew).
@@ -148,6 +169,9 @@ extension Integration {
                 let privileged = try a.plain.run(["exec", "priv", "--", "/bin/sh", "-c", probe.script])
                 #expect(privileged.succeeded, "the probe '\(probe.what)' proves nothing: it fails in a privileged container too")
             }
+            // The privileged remount reached the host's filesystem: shown, then undone.
+            #expect(!hostCanWrite(), "a superblock remount inside a privileged container left the host's filesystem writable")
+            try Shell.run(["mount", "-o", "remount,rw", hostFilesystem])
             try a.plain.ok(["stop", "priv", "--timeout", "0"])
 
             // CRIU restores the bounding sets and mounts; the monitor re-applies the device

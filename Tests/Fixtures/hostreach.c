@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/fs.h>
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -67,13 +69,26 @@ static int swap(void) { return verdict("swapoff", syscall(SYS_swapoff, "/nonexis
 /* acct of a path that does not exist: ENOENT comes after the permission check. */
 static int accounting(void) { return verdict("acct", syscall(SYS_acct, "/nonexistent-ferry-probe"), ENOENT); }
 
+/* FIFREEZE on the filesystem PATH is on, thawed at once: it acts on the whole
+ * filesystem, every mount of it, the host's included. */
+static int freeze(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return verdict("open", -1, 0);
+    long result = ioctl(fd, FIFREEZE, 0);
+    int saved = errno;
+    if (result == 0) ioctl(fd, FITHAW, 0);
+    errno = saved;
+    return verdict("ioctl(FIFREEZE)", result, 0);
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "freeze") == 0) return freeze(argv[2]);
     const struct { const char *name; int (*probe)(void); } probes[] = {
         { "handle", handle }, { "bpf", bpf }, { "perf", perf }, { "keyring", keyring }, { "swap", swap }, { "acct", accounting },
     };
     for (size_t i = 0; argc == 2 && i < sizeof probes / sizeof probes[0]; i++) {
         if (strcmp(argv[1], probes[i].name) == 0) return probes[i].probe();
     }
-    fprintf(stderr, "usage: hostreach handle|bpf|perf|keyring|swap|acct\n");
+    fprintf(stderr, "usage: hostreach handle|bpf|perf|keyring|swap|acct | freeze PATH\n");
     return 2;
 }
