@@ -104,7 +104,14 @@ struct ContainerInitSetup {
     private func mountPseudoFilesystems(in tree: ContainedPath) throws(FerryError) {
         let hardened: MountAttributes = [.noSetuid, .noDevices, .noExec]
         try attach(DetachedMount.filesystem("proc", source: "proc", attributes: hardened), at: "/proc", in: tree)
-        try attach(DetachedMount.filesystem("sysfs", source: "sysfs", attributes: hardened.union(.readOnly)), at: "/sys", in: tree)
+        // Read-only in its superblock too, for the hardened profile: the sysfs of the
+        // container's network namespace is its own superblock, so a bind remount (or a
+        // fresh mount, which finds the same superblock) stays read-only, and a superblock
+        // remount is denied (SecurityProfile.deniedSyscalls).
+        let sysfsOptions: [(String, String?)] = config.profile == .hardened ? [("ro", nil)] : []
+        try attach(
+            DetachedMount.filesystem("sysfs", source: "sysfs", options: sysfsOptions, attributes: hardened.union(.readOnly)),
+            at: "/sys", in: tree)
         if let hostDevices {
             // Made by the monitor: no one can make a device node inside a user namespace.
             try attach(try DetachedMount.bind(hostDevices, recursive: false), at: UserNamespaceDevices.mountPoint, in: tree)
@@ -154,9 +161,20 @@ struct ContainerInitSetup {
             guard let source = try tree.openIfPresent("/proc/sys/\(entry)") else { continue }
             writable.append(("/proc/sys/\(entry)", try DetachedMount.bind(source.procPath, recursive: false)))
         }
+        // The host-wide entries come from a second proc of the same pid namespace, read-only
+        // in its superblock: a bind remount of /proc/sys read-write still writes nothing.
+        // Its root stays mounted (read-only, harmless) because CRIU dumps a bind only
+        // together with a mount of its superblock's root.
+        let staging = SecurityProfile.readOnlyProcMountPoint
+        try attach(
+            DetachedMount.filesystem("proc", source: "proc", options: [("ro", nil)], attributes: [.noSetuid, .noDevices, .noExec, .readOnly]),
+            at: staging, in: tree)
         for entry in SecurityProfile.readOnlyProc {
-            guard let source = try tree.openIfPresent("/proc/\(entry)") else { continue }
-            try makeReadOnly(source, describing: "/proc/\(entry)")
+            guard let target = try tree.openIfPresent("/proc/\(entry)") else { continue }
+            let source = try tree.open("\(staging)/\(entry)")
+            let mount = try DetachedMount.bind(source.procPath, recursive: false)
+            try mount.set(.readOnly)
+            try mount.attach(to: target, describing: "\(rootfs)/proc/\(entry)")
         }
         // By path again: /proc/sys is now the read-only bind, which net must go on top of.
         for (path, mount) in writable { try attach(mount, at: path, in: tree) }

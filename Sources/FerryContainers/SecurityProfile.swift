@@ -108,6 +108,8 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
     /// (except /proc/sys/net, which belongs to the container's network namespace),
     /// the magic SysRq trigger, and IRQ and bus settings.
     public static let readOnlyProc = ["sys", "sysrq-trigger", "irq", "bus"]
+    /// Where the read-only proc that `readOnlyProc` is bound from is mounted inside.
+    public static let readOnlyProcMountPoint = "/dev/.ferry-proc"
     /// /proc/sys subtrees that are the container's own namespace's, kept writable.
     public static let writableProcSys = ["net"]
     /// /proc files about the host hidden behind the container's /dev/null.

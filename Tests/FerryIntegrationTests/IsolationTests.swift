@@ -29,7 +29,22 @@ extension Integration {
                 .init(what: "see the host's cgroup paths", script: "grep -q ferry /proc/1/cgroup", triedPrivileged: true),
                 // busybox date reports a refused clock change but exits 0: read what it says.
                 .init(what: "set the clock", script: "! date -s \"$(date '+%Y-%m-%d %H:%M:%S')\" 2>&1 | grep -q 'not permitted'", triedPrivileged: false),
-            ] + kernelProbes
+            ] + kernelProbes + remountProbes
+        }
+
+        /// /proc/sys and /sys made writable again, by a superblock remount (denied) and by a
+        /// bind remount (allowed, but both come from read-only superblocks), and a fresh
+        /// sysfs (the same read-only superblock); each then writes back a host-wide value.
+        /// (A privileged container's /proc/sys is no mount of its own: the remount is
+        /// tried, the write is what counts.)
+        static let remountProbes: [Probe] = [
+            ("remount /proc/sys read-write", "mount -o remount,rw /proc/sys", "/proc/sys/vm/swappiness"),
+            ("bind-remount /proc/sys read-write", "mount -o remount,bind,rw /proc/sys", "/proc/sys/vm/swappiness"),
+            ("remount /sys read-write", "mount -o remount,rw /sys", "/sys/kernel/mm/ksm/run"),
+            ("bind-remount /sys read-write", "mount -o remount,bind,rw /sys", "/sys/kernel/mm/ksm/run"),
+            ("mount a fresh sysfs", "mkdir -p /tmp/s && mount -t sysfs sysfs /tmp/s", "/tmp/s/kernel/mm/ksm/run"),
+        ].map { what, remount, file in
+            Probe(what: "\(what) and write a host-wide setting", script: "\(remount) 2>/dev/null; v=$(cat \(file)) && echo $v > \(file)", triedPrivileged: true)
         }
 
         /// Kernel interfaces that act on the whole host, tried by /bin/hostreach (Fixtures;
