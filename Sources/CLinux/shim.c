@@ -8,6 +8,7 @@
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <linux/bpf.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <arpa/inet.h>
@@ -69,6 +70,39 @@ int fy_close_range(unsigned int first, unsigned int last, unsigned int flags) {
 }
 int fy_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 int fy_capbset_drop(int capability) { return prctl(PR_CAPBSET_DROP, capability, 0, 0, 0); }
+
+int fy_bpf_prog_load(uint32_t type, uint32_t expected_attach_type, const uint8_t *code, const uint8_t *registers,
+                     const int16_t *offset, const int32_t *immediate, uint32_t count, char *log, uint32_t log_size) {
+    struct bpf_insn program[count > 0 ? count : 1];
+    for (uint32_t i = 0; i < count; i++) {
+        program[i] = (struct bpf_insn){ .code = code[i], .dst_reg = registers[i] & 0xf, .src_reg = registers[i] >> 4,
+                                        .off = offset[i], .imm = immediate[i] };
+    }
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.prog_type = type;
+    attr.expected_attach_type = expected_attach_type;
+    attr.insns = (uint64_t)(uintptr_t)program;
+    attr.insn_cnt = count;
+    attr.license = (uint64_t)(uintptr_t)"GPL";
+    if (log && log_size) {
+        log[0] = 0;
+        attr.log_buf = (uint64_t)(uintptr_t)log;
+        attr.log_size = log_size;
+        attr.log_level = 1;
+    }
+    return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+}
+
+int fy_bpf_prog_attach(int prog_fd, int target_fd, uint32_t attach_type, uint32_t flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.target_fd = target_fd;
+    attr.attach_bpf_fd = prog_fd;
+    attr.attach_type = attach_type;
+    attr.attach_flags = flags;
+    return (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr);
+}
 
 int fy_seccomp_filter(const uint16_t *code, const uint8_t *jt, const uint8_t *jf, const uint32_t *k, unsigned short count) {
     struct sock_filter program[count > 0 ? count : 1];

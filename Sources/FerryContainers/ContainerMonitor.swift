@@ -102,7 +102,10 @@ public struct ContainerMonitor {
             // for the task limit, which a restore's helpers would exceed; set right after).
             let limits = runtime.config.limits
             try (launcher.recreatesTasks ? limits?.withoutTaskLimit : limits)?.apply(to: runtime.cgroups)
-            if runtime.config.profile == .hardened { try runtime.cgroups.restrictDevices(to: SecurityProfile.allowedDevices) }
+            if runtime.config.profile == .hardened {
+                try runtime.cgroups.restrictDevices(to: SecurityProfile.allowedDevices)
+                try runtime.cgroups.attach(SecurityProfile.sysctlGuard)
+            }
             let pid = try launcher.launch(runtime, console: console)
             console.closeInitSide()
             runtime.shares.restoreFinished()

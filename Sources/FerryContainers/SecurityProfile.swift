@@ -91,6 +91,21 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
         .init("ioctl (FS_IOC_SHUTDOWN)", 16, 54, when: .init(index: 1, value: shutdown), "shuts the whole filesystem a file is on down: the host's"),
     ]
 
+    /// The sysctls that belong to the container's own namespaces, which it may write however
+    /// it reaches them (CRIU's restore writes the ipc and uts ones back): its network
+    /// namespace's, its ipc namespace's (System V limits and next ids, POSIX message
+    /// queues), its uts namespace's names and its pid namespace's last pid. The rest of
+    /// /proc/sys is the host's: user.* too, since a hardened container shares the host's
+    /// user namespace.
+    public static let namespacedSysctls: [String] = writableProcSys.map { "\($0)/" } + ["fs/mqueue/"]
+        + ["hostname", "domainname", "ns_last_pid"].map { "kernel/\($0)" }
+        + ["shmmax", "shmall", "shmmni", "shm_rmid_forced", "msgmax", "msgmni", "msgmnb", "auto_msgmni", "sem",
+           "sem_next_id", "msg_next_id", "shm_next_id"].map { "kernel/\($0)" }
+
+    /// The hardened profile's sysctl rule, checked by the kernel on every write whatever
+    /// proc it goes through (a fresh one included).
+    public static let sysctlGuard = SysctlGuard(writable: namespacedSysctls)
+
     /// The hardened profile's seccomp program, built once.
     public static let syscallFilter = SeccompFilter(denying: deniedSyscalls.map(\.rule), errno: EPERM)
 

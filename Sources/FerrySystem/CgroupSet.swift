@@ -101,6 +101,17 @@ public struct CgroupSet: Sendable, Equatable {
         }
     }
 
+    /// Attaches `sysctlGuard` to the container's cgroup2 directory: it then applies to
+    /// every task in the container, and in any cgroup below it (systemd's).
+    public func attach(_ sysctlGuard: SysctlGuard) throws(FerryError) {
+        guard let member = members.first(where: \.isVersion2) else {
+            throw FerryError(
+                .kernelUnsupported,
+                "cannot keep a hardened container's root off the host's sysctls: this host has no cgroup2 hierarchy mounted (mount one, e.g. 'mount -t cgroup2 none /sys/fs/cgroup/unified', or create the container --privileged)")
+        }
+        try sysctlGuard.attach(to: member.path)
+    }
+
     /// Writes `value` into `file` of the container's cgroup in every hierarchy that has
     /// that file (a controller's knob exists only where the controller is); returns how
     /// many did.

@@ -32,19 +32,23 @@ extension Integration {
             ] + kernelProbes + remountProbes
         }
 
-        /// /proc/sys and /sys made writable again, by a superblock remount (denied) and by a
-        /// bind remount (allowed, but both come from read-only superblocks), and a fresh
-        /// sysfs (the same read-only superblock); each then writes back a host-wide value.
-        /// (A privileged container's /proc/sys is no mount of its own: the remount is
-        /// tried, the write is what counts.)
+        /// Host-wide settings written back through /proc/sys or /sys made writable again: by a
+        /// superblock remount (denied), a bind remount (allowed, but both come from read-only
+        /// superblocks), a fresh sysfs (the same read-only superblock), a fresh proc or a bind
+        /// of /proc without its submounts (writable, but the sysctl guard refuses the write).
+        /// Each leaves no mount behind. (A privileged container's /proc/sys is no mount of
+        /// its own: the remount is tried, the write is what counts.)
         static let remountProbes: [Probe] = [
-            ("remount /proc/sys read-write", "mount -o remount,rw /proc/sys", "/proc/sys/vm/swappiness"),
-            ("bind-remount /proc/sys read-write", "mount -o remount,bind,rw /proc/sys", "/proc/sys/vm/swappiness"),
-            ("remount /sys read-write", "mount -o remount,rw /sys", "/sys/kernel/mm/ksm/run"),
-            ("bind-remount /sys read-write", "mount -o remount,bind,rw /sys", "/sys/kernel/mm/ksm/run"),
-            ("mount a fresh sysfs", "mkdir -p /tmp/s && mount -t sysfs sysfs /tmp/s", "/tmp/s/kernel/mm/ksm/run"),
-        ].map { what, remount, file in
-            Probe(what: "\(what) and write a host-wide setting", script: "\(remount) 2>/dev/null; v=$(cat \(file)) && echo $v > \(file)", triedPrivileged: true)
+            ("remount /proc/sys read-write", "mount -o remount,rw /proc/sys", "/proc/sys/vm/swappiness", ""),
+            ("bind-remount /proc/sys read-write", "mount -o remount,bind,rw /proc/sys", "/proc/sys/vm/swappiness", ""),
+            ("mount a fresh proc", "mkdir -p /tmp/p && mount -t proc proc /tmp/p", "/tmp/p/sys/vm/swappiness", "umount /tmp/p"),
+            ("bind /proc without its submounts", "mkdir -p /tmp/b && mount --bind /proc /tmp/b", "/tmp/b/sys/vm/swappiness", "umount /tmp/b"),
+            ("remount /sys read-write", "mount -o remount,rw /sys", "/sys/kernel/mm/ksm/run", ""),
+            ("bind-remount /sys read-write", "mount -o remount,bind,rw /sys", "/sys/kernel/mm/ksm/run", ""),
+            ("mount a fresh sysfs", "mkdir -p /tmp/s && mount -t sysfs sysfs /tmp/s", "/tmp/s/kernel/mm/ksm/run", "umount /tmp/s"),
+        ].map { what, open, file, cleanup in
+            let write = "\(open) 2>/dev/null; v=$(cat \(file)) && echo $v > \(file)"
+            return Probe(what: "\(what) and write a host-wide setting", script: cleanup.isEmpty ? write : "\(write); r=$?; \(cleanup) 2>/dev/null; exit $r", triedPrivileged: true)
         }
 
         /// Kernel interfaces that act on the whole host, tried by /bin/hostreach (Fixtures;
