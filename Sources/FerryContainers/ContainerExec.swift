@@ -213,7 +213,7 @@ public struct ContainerExec {
         var environment = ContainerInitSetup.environment + ["HOSTNAME=\(runtime.config.hostname)"]
         if controllingTerminal { environment.append("TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "xterm")") }
         environment += self.environment
-        try runtime.config.profile.confineBeforeExec()
+        try runtime.config.profile.confineBeforeExec(userNamespace: runtime.config.userNamespace != nil)
         let error = ProcessControl.execute(arguments, environment: environment)
         throw FerryError.system("execve", error, path: arguments[0], "\(arguments[0]): \(String(cString: strerror(error.rawValue)))")
     }

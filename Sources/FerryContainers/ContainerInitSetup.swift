@@ -94,7 +94,7 @@ struct ContainerInitSetup {
         try redirectStandardStreams()
         // Every remaining descriptor (the error pipe included) closes at exec.
         try ProcessControl.closeOnExec(from: 3)
-        try config.profile.confineBeforeExec()
+        try config.profile.confineBeforeExec(userNamespace: config.userNamespace != nil)
         let arguments = config.initArguments
         let error = ProcessControl.execute(arguments, environment: Self.environment + ["HOSTNAME=\(config.hostname)"])
         throw FerryError.system("execve", error, path: arguments[0],

@@ -53,16 +53,25 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
         public let name: String
         public let rule: SeccompFilter.Rule
         public let reason: String
+        /// Only where the container shares the host's user namespace: in its own, what the
+        /// call makes is owned by that namespace and reaches nothing of the host's.
+        public let withoutUserNamespaceOnly: Bool
 
-        init(_ name: String, _ x86_64: UInt32, _ i386: UInt32?, when argument: SeccompFilter.Argument? = nil, _ reason: String) {
+        init(
+            _ name: String, _ x86_64: UInt32, _ i386: UInt32?, when argument: SeccompFilter.Argument? = nil, errno: Int32? = nil,
+            withoutUserNamespaceOnly: Bool = false, _ reason: String
+        ) {
             self.name = name
-            self.rule = .init(.init(x86_64: x86_64, i386: i386), when: argument)
+            self.rule = .init(.init(x86_64: x86_64, i386: i386), when: argument, errno: errno)
             self.reason = reason
+            self.withoutUserNamespaceOnly = withoutUserNamespaceOnly
         }
     }
 
     /// mount(2)'s MS_REMOUNT and MS_BIND (linux/mount.h).
     static let remount: UInt32 = 0x20, bind: UInt32 = 0x1000
+    /// CLONE_NEWNET (linux/sched.h): the flag in clone's and unshare's first argument.
+    static let newNetwork: UInt32 = 0x4000_0000
     /// ioctl requests that act on a whole filesystem (linux/fs.h): FIFREEZE, FITHAW and
     /// FS_IOC_SHUTDOWN (ext4's and XFS's "going down").
     static let freeze: UInt32 = 0xC004_5877, thaw: UInt32 = 0xC004_5878, shutdown: UInt32 = 0x8004_587D
@@ -89,6 +98,12 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
         .init("ioctl (FIFREEZE)", 16, 54, when: .init(index: 1, value: freeze), "freezes the whole filesystem a file is on: the host's"),
         .init("ioctl (FITHAW)", 16, 54, when: .init(index: 1, value: thaw), "thaws the host's filesystem behind its admin's back"),
         .init("ioctl (FS_IOC_SHUTDOWN)", 16, 54, when: .init(index: 1, value: shutdown), "shuts the whole filesystem a file is on down: the host's"),
+        .init("unshare (CLONE_NEWNET)", 272, 310, when: .init(index: 0, mask: newNetwork, value: newNetwork), withoutUserNamespaceOnly: true,
+              "a new network namespace has a new, writable sysfs whose global files (/sys/power/state, /sys/kernel/mm/…) are the host's; systemd's PrivateNetwork= then runs without one (it warns and goes on)"),
+        .init("clone (CLONE_NEWNET)", 56, 120, when: .init(index: 0, mask: newNetwork, value: newNetwork), withoutUserNamespaceOnly: true,
+              "the same network namespace as unshare's, made with a new process"),
+        .init("clone3", 435, 435, errno: ENOSYS, withoutUserNamespaceOnly: true,
+              "its flags are in memory a filter cannot read; ENOSYS makes the C library fall back to clone, which the rule above sees"),
     ]
 
     /// The sysctls that belong to the container's own namespaces, which it may write however
@@ -106,8 +121,11 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
     /// proc it goes through (a fresh one included).
     public static let sysctlGuard = SysctlGuard(writable: namespacedSysctls)
 
-    /// The hardened profile's seccomp program, built once.
+    /// The hardened profile's seccomp programs, built once: for a container in the host's
+    /// user namespace, and for one in its own.
     public static let syscallFilter = SeccompFilter(denying: deniedSyscalls.map(\.rule), errno: EPERM)
+    public static let userNamespaceSyscallFilter = SeccompFilter(
+        denying: deniedSyscalls.filter { !$0.withoutUserNamespaceOnly }.map(\.rule), errno: EPERM)
 
     /// The device cgroup's allow-list (everything else denied): any node may be made
     /// (a distro's packages make them), only these opened — the nodes Ferry creates in
@@ -133,10 +151,10 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
     /// What the calling process gives up before it execs a container's program (the init,
     /// or `ferry exec`'s command, which must get no more than the init: a task inside could
     /// ptrace it): the bounding set's dropped capabilities, and the seccomp program.
-    func confineBeforeExec() throws(FerryError) {
+    func confineBeforeExec(userNamespace: Bool) throws(FerryError) {
         guard self == .hardened else { return }
         try ProcessControl.dropFromBoundingSet(Self.droppedCapabilities.map(\.number))
-        try Self.syscallFilter.install()
+        try (userNamespace ? Self.userNamespaceSyscallFilter : Self.syscallFilter).install()
     }
 
     /// `ferry status`'s one line.

@@ -37,14 +37,17 @@ public struct SeccompFilter: Equatable, Sendable {
         }
     }
 
-    /// A denied call: always, or only when `argument` matches.
+    /// A denied call: always, or only when `argument` matches; answered with `errno`, or
+    /// with the filter's.
     public struct Rule: Equatable, Sendable {
         public let call: Call
         public let argument: Argument?
+        public let errno: Int32?
 
-        public init(_ call: Call, when argument: Argument? = nil) {
+        public init(_ call: Call, when argument: Argument? = nil, errno: Int32? = nil) {
             self.call = call
             self.argument = argument
+            self.errno = errno
         }
     }
 
@@ -78,28 +81,34 @@ public struct SeccompFilter: Equatable, Sendable {
     public static let architectureOffset: UInt32 = 4
     public static func argumentOffset(_ index: UInt32) -> UInt32 { 16 + 8 * index }
 
-    /// Every rule's call fails with `errno`; anything else, from any ABI, is allowed.
+    /// Every rule's call fails with its errno or `errno`; anything else, from any ABI, is
+    /// allowed.
     public init(denying rules: [Rule], errno: Int32) {
         var assembler = Assembler()
         let x86_64Block = assembler.newLabel()
         let i386Block = assembler.newLabel()
         let allowed = assembler.newLabel()
-        let denied = assembler.newLabel()
+        // One "deny" per errno the rules answer with.
+        let errnos = ([errno] + rules.compactMap(\.errno)).reduce(into: [Int32]()) { if !$0.contains($1) { $0.append($1) } }
+        let verdicts = Dictionary(uniqueKeysWithValues: errnos.map { ($0, assembler.newLabel()) })
+        let denied = { (rule: Rule) in verdicts[rule.errno ?? errno] ?? allowed }
         assembler.load(Self.architectureOffset)
         assembler.jumpIfEqual(Self.x86_64Architecture, then: x86_64Block)
         // Neither x86 ABI: no such task on an x86_64 host.
         assembler.jumpIfEqual(Self.i386Architecture, then: i386Block, else: allowed)
         assembler.place(x86_64Block)
         assembler.loadNumber(masking: Self.x32Bit)
-        assembler.rules(rules.map { ($0.call.x86_64, $0.argument) }, masking: Self.x32Bit, denied: denied)
+        assembler.rules(rules.map { ($0.call.x86_64, $0.argument, denied($0)) }, masking: Self.x32Bit)
         assembler.jump(to: allowed)
         assembler.place(i386Block)
         assembler.loadNumber(masking: nil)
-        assembler.rules(rules.compactMap { rule in rule.call.i386.map { ($0, rule.argument) } }, masking: nil, denied: denied)
+        assembler.rules(rules.compactMap { rule in rule.call.i386.map { ($0, rule.argument, denied(rule)) } }, masking: nil)
         assembler.place(allowed)
         assembler.ret(Self.allow)
-        assembler.place(denied)
-        assembler.ret(Self.errorReturn | UInt32(errno & 0xFFFF))
+        for code in errnos {
+            assembler.place(verdicts[code] ?? allowed)
+            assembler.ret(Self.errorReturn | UInt32(code & 0xFFFF))
+        }
         instructions = assembler.resolved()
     }
 
@@ -158,19 +167,19 @@ private struct Assembler {
     }
 
     /// With the call's number (loaded by `loadNumber(masking: mark)`) in the accumulator:
-    /// each rule jumps to `denied` when its call (and argument) match; a rule with an
-    /// argument loads it, then puts the number back the same way.
-    mutating func rules(_ rules: [(number: UInt32, argument: SeccompFilter.Argument?)], masking mark: UInt32?, denied: Label) {
+    /// each rule jumps to its `denied` verdict when its call (and argument) match; a rule
+    /// with an argument loads it, then puts the number back the same way.
+    mutating func rules(_ rules: [(number: UInt32, argument: SeccompFilter.Argument?, denied: Label)], masking mark: UInt32?) {
         for rule in rules {
             guard let argument = rule.argument else {
-                jumpIfEqual(rule.number, then: denied)
+                jumpIfEqual(rule.number, then: rule.denied)
                 continue
             }
             let next = newLabel()
             jumpIfEqual(rule.number, else: next)
             load(SeccompFilter.argumentOffset(argument.index))
             if argument.mask != .max { and(argument.mask) }
-            jumpIfEqual(argument.value, then: denied)
+            jumpIfEqual(argument.value, then: rule.denied)
             loadNumber(masking: mark)
             place(next)
         }

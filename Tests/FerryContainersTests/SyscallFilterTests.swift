@@ -60,16 +60,30 @@ import Testing
         return ([argument.index: argument.value | ~argument.mask], [argument.index: argument.value ^ flip])
     }
 
-    @Test func everyDeniedCallFailsWithEPERMFromEveryABI() {
+    @Test func everyDeniedCallFailsWithItsErrnoFromEveryABI() {
         for denied in SecurityProfile.deniedSyscalls {
             let arguments = Self.matching(denied.rule.argument)?.match ?? [:]
             let call = denied.rule.call
-            #expect(Self.run(filter, number: call.x86_64, architecture: x86_64, arguments: arguments) == .error(EPERM), "\(denied.name), 64-bit")
-            #expect(Self.run(filter, number: call.x86_64 | SeccompFilter.x32Bit, architecture: x86_64, arguments: arguments) == .error(EPERM), "\(denied.name), x32")
+            let answer = Verdict.error(denied.rule.errno ?? EPERM)
+            #expect(Self.run(filter, number: call.x86_64, architecture: x86_64, arguments: arguments) == answer, "\(denied.name), 64-bit")
+            #expect(Self.run(filter, number: call.x86_64 | SeccompFilter.x32Bit, architecture: x86_64, arguments: arguments) == answer, "\(denied.name), x32")
             if let number = call.i386 {
-                #expect(Self.run(filter, number: number, architecture: i386, arguments: arguments) == .error(EPERM), "\(denied.name), 32-bit")
+                #expect(Self.run(filter, number: number, architecture: i386, arguments: arguments) == answer, "\(denied.name), 32-bit")
             }
         }
+        #expect(Self.run(filter, number: 435, architecture: x86_64) == .error(ENOSYS), "clone3: the C library falls back to clone")
+    }
+
+    /// In its own user namespace a container may make network namespaces: they are its own.
+    @Test func aUserNamespaceContainerKeepsItsNamespaceCalls() {
+        let own = SecurityProfile.userNamespaceSyscallFilter
+        #expect(Self.run(own, number: 272, architecture: x86_64, arguments: [0: 0x4000_0000]) == .allow, "unshare(CLONE_NEWNET)")
+        #expect(Self.run(own, number: 56, architecture: x86_64, arguments: [0: 0x4000_0000 | 17]) == .allow, "clone(CLONE_NEWNET)")
+        #expect(Self.run(own, number: 435, architecture: x86_64) == .allow, "clone3")
+        #expect(Self.run(own, number: 321, architecture: x86_64) == .error(EPERM), "bpf")
+        #expect(Self.run(filter, number: 272, architecture: x86_64, arguments: [0: 0x4000_0000 | 0x20000]) == .error(EPERM), "unshare(CLONE_NEWNET|CLONE_NEWNS)")
+        #expect(Self.run(filter, number: 272, architecture: x86_64, arguments: [0: 0x20000]) == .allow, "unshare(CLONE_NEWNS)")
+        #expect(Self.run(filter, number: 56, architecture: x86_64, arguments: [0: 0x0111_0011]) == .allow, "fork's clone")
     }
 
     @Test func anArgumentMatchedCallIsAllowedWithOtherArguments() {

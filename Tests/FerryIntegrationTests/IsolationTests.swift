@@ -86,6 +86,12 @@ extension Integration {
             ]
         }
 
+        /// Making a network namespace, whose fresh sysfs would be a new, writable superblock
+        /// with the host's global files in it: refused where the container shares the host's
+        /// user namespace (in its own, that sysfs is no one's to write).
+        static let networkNamespaceProbe = Probe(
+            what: "make a network namespace (whose fresh sysfs would be writable)", script: "/bin/hostreach netns", triedPrivileged: true)
+
         /// Acting on the whole filesystem behind a bind at /mnt/data (the test's own, mounted
         /// on the host): a superblock remount would make it read-only for the host too, a
         /// freeze would stop every writer on the host. Harmless where it works: the test
@@ -151,7 +157,7 @@ extension Integration {
             try FileManager.default.createDirectory(atPath: hostFilesystem + "/data", withIntermediateDirectories: true)
             let bind = ["--bind", "\(hostFilesystem)/data:/mnt/data"]
             let hostCanWrite = { FileManager.default.createFile(atPath: hostFilesystem + "/written-by-the-host", contents: Data("x".utf8)) }
-            let probes = Self.probes(device: (number.major, number.minor)) + Self.hostReachProbes(process: sleeper, marker: marker) + Self.filesystemProbes
+            let probes = Self.probes(device: (number.major, number.minor)) + Self.hostReachProbes(process: sleeper, marker: marker) + Self.filesystemProbes + [Self.networkNamespaceProbe]
             let swappiness = try String(contentsOfFile: "/proc/sys/vm/swappiness", encoding: .utf8)
 
             try a.plain.ok(["create", "hard", "--rootfs", rootfs] + bind + ["--", "/bin/sh", "-c", ContainerLifecycle.counter])

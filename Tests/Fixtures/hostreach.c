@@ -4,6 +4,7 @@
  * interface answered, so the escape is open; 1: refused (EPERM/EACCES); 2: something
  * else went wrong, which the test counts as "not open" but prints. */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -81,14 +82,18 @@ static int freeze(const char *path) {
     return verdict("ioctl(FIFREEZE)", result, 0);
 }
 
+/* A network namespace of its own, whose fresh sysfs would be a new, writable superblock
+ * with the host's global files in it. Gone with the probe. */
+static int netns(void) { return verdict("unshare(CLONE_NEWNET)", unshare(CLONE_NEWNET), 0); }
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "freeze") == 0) return freeze(argv[2]);
     const struct { const char *name; int (*probe)(void); } probes[] = {
-        { "handle", handle }, { "bpf", bpf }, { "perf", perf }, { "keyring", keyring }, { "swap", swap }, { "acct", accounting },
+        { "handle", handle }, { "bpf", bpf }, { "perf", perf }, { "keyring", keyring }, { "swap", swap }, { "acct", accounting }, { "netns", netns },
     };
     for (size_t i = 0; argc == 2 && i < sizeof probes / sizeof probes[0]; i++) {
         if (strcmp(argv[1], probes[i].name) == 0) return probes[i].probe();
     }
-    fprintf(stderr, "usage: hostreach handle|bpf|perf|keyring|swap|acct | freeze PATH\n");
+    fprintf(stderr, "usage: hostreach handle|bpf|perf|keyring|swap|acct|netns | freeze PATH\n");
     return 2;
 }
