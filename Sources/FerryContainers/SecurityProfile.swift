@@ -160,7 +160,7 @@ public enum SecurityProfile: String, Codable, Sendable, CaseIterable {
     /// `ferry status`'s one line.
     public var summary: String {
         switch self {
-        case .hardened: "hardened (no \(Self.droppedCapabilities.map(\.name).joined(separator: ", ")); seccomp denies \(Self.deniedSyscalls.count) host-wide calls; device allow-list; read-only /proc/sys)"
+        case .hardened: "hardened (no \(Self.droppedCapabilities.map(\.name).joined(separator: ", ")); seccomp denies \(Self.deniedSyscalls.count) host-wide calls; device allow-list; read-only /proc/sys and /sys; host sysctls guarded)"
         case .privileged: "privileged (root inside is root on the host)"
         }
     }
