@@ -33,6 +33,8 @@ struct CreateCommand: FerrySubcommand {
     @Option(help: "Script run after the private area is unmounted.", completion: .file()) var postumountHook: String?
     @Flag(help: "Dangerous: root inside is root on the host (no capability, device or /proc restrictions).") var privileged = false
     @Flag(help: "Unprivileged: root inside is an ordinary id range on the host (its own user namespace; files shifted to the range).") var userns = false
+    @Option(name: .customLong("allow-device"), help: "A device beyond the usual ones, made in /dev and allowed by the device rules: tun (/dev/net/tun; repeatable).")
+    var allowedDevices: [String] = []
     @Option(help: "Network: none (only lo, the default) or bridge:BRIDGE (eth0 on a veth joined to BRIDGE).") var net: String?
     @Option(name: .customLong("ip"), help: "ADDRESS/PREFIX on eth0, IPv6 or IPv4 (repeatable; needs --net bridge:…).") var addresses: [String] = []
     @Option(help: "eth0's MAC address (default: a random locally administered one, kept for good).") var mac: String?
@@ -53,6 +55,7 @@ struct CreateCommand: FerrySubcommand {
             limits: try ResourceLimits().changing(memory: memory, cpus: cpus, pids: pids))
         request.autostart = autostart
         request.userNamespace = userns
+        request.devices = try allowedDevices.map { (text) throws(FerryError) in try OptionalDevice(parsing: text) }
         request.shares = try shares.map { (text) throws(FerryError) in try NetworkShare(parsing: text) }
         let config = try global.manager().create(request)
         let userns = config.userNamespace.map { ", user namespace \($0.summary)" } ?? ""

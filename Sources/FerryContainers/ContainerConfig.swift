@@ -32,12 +32,14 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     /// `ferry autostart` (the host's boot unit) brings it back; nil in a config written
     /// before autostart existed, and when it is off.
     public var autostart: Bool?
+    /// Devices beyond the usual ones (`--allow-device`); nil when none.
+    public var devices: [OptionalDevice]?
 
     public init(
         name: ContainerName, hostname: String? = nil, storage: Storage, overlayTemplate: String? = nil,
         binds: [BindMount] = [], command: [String]? = nil, hooks: Hooks = Hooks(), security: SecurityProfile = .hardened,
         network: ContainerNetwork? = nil, limits: ResourceLimits? = nil, shares: [NetworkShare] = [], autostart: Bool = false,
-        userNamespace: UserNamespaceMap? = nil
+        userNamespace: UserNamespaceMap? = nil, devices: [OptionalDevice] = []
     ) {
         self.name = name
         self.hostname = hostname ?? name.value
@@ -52,7 +54,14 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         self.shares = shares.isEmpty ? nil : shares
         self.autostart = autostart ? true : nil
         self.userNamespace = userNamespace
+        self.devices = devices.isEmpty ? nil : devices
     }
+
+    /// The `--allow-device`s.
+    public var optionalDevices: [OptionalDevice] { devices ?? [] }
+
+    /// Its device cgroup's allow-list.
+    public var allowedDevices: [String] { SecurityProfile.allowedDevices + optionalDevices.map(\.rule) }
 
     public var startsAtBoot: Bool { autostart ?? false }
 

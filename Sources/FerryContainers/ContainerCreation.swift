@@ -28,6 +28,8 @@ public struct CreateRequest: Sendable {
     public var autostart = false
     /// `--userns`: a user namespace with a range of its own, allocated at create.
     public var userNamespace = false
+    /// `--allow-device`s.
+    public var devices: [OptionalDevice] = []
 
     public init(
         name: ContainerName, rootfs: String, storage: StorageRequest = .shared, overlay: Bool = false,
@@ -159,7 +161,7 @@ struct ContainerCreation {
             name: request.name, hostname: request.hostname, storage: storage, overlayTemplate: template,
             binds: request.binds, command: request.command, hooks: request.hooks, security: request.security,
             network: request.network, limits: request.limits, shares: request.shares, autostart: request.autostart,
-            userNamespace: userNamespace)
+            userNamespace: userNamespace, devices: request.devices)
         try makeDirectories(layout.privateArea)
         switch config.storage {
         case .shared: break

@@ -53,7 +53,9 @@ struct ContainerInitSetup {
 
     /// Makes the nodes and links every distro expects in `directory` (an open /dev),
     /// owned by `owner` (a `--userns` container's root) or by whoever makes them.
-    static func populateDevices(_ directory: OwnedFileDescriptor, console: Bool, owner: UInt32? = nil) throws(FerryError) {
+    static func populateDevices(
+        _ directory: OwnedFileDescriptor, console: Bool, optional: [OptionalDevice] = [], owner: UInt32? = nil
+    ) throws(FerryError) {
         func own(_ name: String) throws(FerryError) {
             guard let owner else { return }
             try syscall("fchownat", path: "/dev/\(name)") { fchownat(directory.rawValue, name, owner, owner, AT_SYMLINK_NOFOLLOW) }
@@ -63,6 +65,21 @@ struct ContainerInitSetup {
             try syscall("mknodat", path: "/dev/\(node.name)") { mknodat(directory.rawValue, node.name, S_IFCHR | node.mode, device) }
             try syscall("fchmodat", path: "/dev/\(node.name)") { fchmodat(directory.rawValue, node.name, node.mode, 0) }
             try own(node.name)
+        }
+        for device in optional {
+            // Its directories first (net/ for net/tun), made here: the rootfs's /dev is hidden.
+            let parts = device.path.split(separator: "/").map(String.init)
+            var made = ""
+            for part in parts.dropLast() {
+                made += made.isEmpty ? part : "/\(part)"
+                let path = made
+                try syscall("mkdirat", path: "/dev/\(path)") { mkdirat(directory.rawValue, path, 0o755) == 0 || errno == EEXIST ? 0 : -1 }
+                try own(made)
+            }
+            let number = DeviceNumber(major: device.number.major, minor: device.number.minor).rawValue
+            try syscall("mknodat", path: "/dev/\(device.path)") { mknodat(directory.rawValue, device.path, S_IFCHR | device.mode, number) }
+            try syscall("fchmodat", path: "/dev/\(device.path)") { fchmodat(directory.rawValue, device.path, device.mode, 0) }
+            try own(device.path)
         }
         for link in deviceLinks {
             try syscall("symlinkat", path: "/dev/\(link.name)") { symlinkat(link.target, directory.rawValue, link.name) }
@@ -121,7 +138,8 @@ struct ContainerInitSetup {
                 at: "/dev", in: tree)
             let dev = try tree.openCreating("/dev", as: .directory)
             // O_PATH descriptors cannot be used for mknodat; reopen /dev for real.
-            try Self.populateDevices(try OwnedFileDescriptor.open(dev.procPath, O_RDONLY | O_DIRECTORY), console: systemd)
+            try Self.populateDevices(
+                try OwnedFileDescriptor.open(dev.procPath, O_RDONLY | O_DIRECTORY), console: systemd, optional: config.optionalDevices)
         }
         try attach(
             DetachedMount.filesystem("devpts", source: "devpts", options: [("newinstance", nil), ("ptmxmode", "0666"), ("mode", "0620")],

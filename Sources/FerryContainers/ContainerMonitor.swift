@@ -103,7 +103,7 @@ public struct ContainerMonitor {
             let limits = runtime.config.limits
             try (launcher.recreatesTasks ? limits?.withoutTaskLimit : limits)?.apply(to: runtime.cgroups)
             if runtime.config.profile == .hardened {
-                try runtime.cgroups.restrictDevices(to: SecurityProfile.allowedDevices)
+                try runtime.cgroups.restrictDevices(to: runtime.config.allowedDevices)
                 try runtime.cgroups.attach(SecurityProfile.sysctlGuard)
             }
             let pid = try launcher.launch(runtime, console: console)

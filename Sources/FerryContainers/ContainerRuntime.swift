@@ -42,7 +42,7 @@ public struct ContainerRuntime {
 
     /// A `--userns` container's host-made /dev; nil for the others.
     public var userNamespaceDevices: UserNamespaceDevices? {
-        config.userNamespace.map { UserNamespaceDevices(layout: layout, map: $0) }
+        config.userNamespace.map { UserNamespaceDevices(layout: layout, map: $0, devices: config.optionalDevices) }
     }
 
     public var cgroup: CgroupFreezer {

@@ -3,7 +3,7 @@
 /// storage as an object. A field added to the summary is added here and to the schema.
 extension ContainerManager.Summary {
     private enum CodingKeys: String, CodingKey {
-        case name, status, pid, startedAt, hostname, problem, storage, overlay, rootfs, binds, command, migration, security, userNamespace, network
+        case name, status, pid, startedAt, hostname, problem, storage, overlay, rootfs, binds, command, migration, security, userNamespace, devices, network
         case hostInterface, limits, checkpoint, shares, autostart, lastExit
     }
 
@@ -23,6 +23,7 @@ extension ContainerManager.Summary {
         try container.encode(migration, forKey: .migration)
         try container.encode(security, forKey: .security)
         try container.encode(userNamespace, forKey: .userNamespace)
+        try container.encode(devices, forKey: .devices)
         try container.encode(network, forKey: .network)
         try container.encode(hostInterface, forKey: .hostInterface)
         try container.encode(limits.map(LimitsJSON.init), forKey: .limits)

@@ -14,10 +14,13 @@ import Glibc
 public struct UserNamespaceDevices {
     public let layout: ContainerLayout
     public let map: UserNamespaceMap
+    /// The `--allow-device`s, made with the usual nodes.
+    public let devices: [OptionalDevice]
 
-    public init(layout: ContainerLayout, map: UserNamespaceMap) {
+    public init(layout: ContainerLayout, map: UserNamespaceMap, devices: [OptionalDevice] = []) {
         self.layout = layout
         self.map = map
+        self.devices = devices
     }
 
     /// Where the container sees it: its /dev, an external mount to CRIU, with the mounts
@@ -36,7 +39,7 @@ public struct UserNamespaceDevices {
         ).attach(at: path)
         do throws(FerryError) {
             let directory = try OwnedFileDescriptor.open(path, O_RDONLY | O_DIRECTORY)
-            try ContainerInitSetup.populateDevices(directory, console: true, owner: map.base)
+            try ContainerInitSetup.populateDevices(directory, console: true, optional: devices, owner: map.base)
         } catch {
             try? unmount()
             throw error

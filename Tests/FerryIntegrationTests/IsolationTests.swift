@@ -214,6 +214,38 @@ extension Integration {
             #expect(kill(sleeper, 0) == 0, "the host's process is gone")
         }
 
+        /// `--allow-device tun` makes /dev/net/tun and lets it open, before and after a
+        /// checkpoint and restore; a container without it has no node, and one it makes
+        /// itself does not open. A name Ferry does not know is refused in one line.
+        @Test func aTunDeviceOnlyWhereAsked() throws {
+            let scratch = try Scratch("isolation-tun")
+            defer { scratch.cleanUp() }
+            let ferry = scratch.ferry
+            let rootfs = try Rootfs.busybox(in: scratch)
+            let typo = try ferry.run(["create", "bad", "--rootfs", rootfs, "--allow-device", "kvm"])
+            #expect(!typo.succeeded && typo.stderr.contains("unknown device 'kvm' in --allow-device"), "\(typo.stderr)")
+            #expect(!(try ferry.run(["status", "bad"])).succeeded, "a refused create left a container")
+            try ferry.ok(["create", "vpn", "--rootfs", rootfs, "--allow-device", "tun", "--", "/bin/sh", "-c", ContainerLifecycle.counter])
+            try ferry.ok(["create", "plain", "--rootfs", rootfs, "--", "/bin/sh", "-c", ContainerLifecycle.counter])
+            try ferry.ok(["start", "vpn"])
+            defer { _ = try? ferry.run(["stop", "vpn", "--timeout", "0"]) }
+            try ferry.ok(["start", "plain"])
+            defer { _ = try? ferry.run(["stop", "plain", "--timeout", "0"]) }
+            #expect(try ferry.ok(["status", "vpn"]).stdout.contains("devices: /dev/net/tun"))
+            let check = { (moment: String) throws in
+                #expect(try ferry.run(["exec", "vpn", "--", "/bin/sh", "-c", "test -c /dev/net/tun && exec 3<>/dev/net/tun"]).succeeded, "\(moment): tun does not open")
+                #expect(!(try ferry.run(["exec", "plain", "--", "/bin/sh", "-c", "test -e /dev/net/tun"])).succeeded, "\(moment): tun is there unasked")
+                // The same hand-made node opens where tun is allowed: the device rule is what refuses.
+                let made = "mkdir -p /tmp/net && rm -f /tmp/net/tun && mknod /tmp/net/tun c 10 200 && exec 3<>/tmp/net/tun"
+                #expect(!(try ferry.run(["exec", "plain", "--", "/bin/sh", "-c", made])).succeeded, "\(moment): a tun node made inside opens unasked")
+                #expect(try ferry.run(["exec", "vpn", "--", "/bin/sh", "-c", made]).succeeded, "\(moment): a hand-made tun node does not open even where allowed")
+            }
+            try check("after start")
+            try ferry.ok(["checkpoint", "vpn"])
+            try ferry.ok(["restore", "vpn"])
+            try check("after checkpoint and restore")
+        }
+
         /// Symlinks planted in the rootfs where Ferry mounts /proc and /dev (and so the
         /// hardening binds and masks beneath them), one climbing out with '..', one absolute,
         /// and at a `--bind` destination: every mount lands inside the rootfs or is refused,
