@@ -198,7 +198,7 @@ struct StatusCommand: JSONCommand {
         printLine("checkpoint: \(summary.checkpoint.summary ?? "none")")
         printLine("security: \(SecurityProfile(rawValue: summary.security)?.summary ?? summary.security)")
         if let map = summary.userNamespace { printLine("user namespace: \(map.summary)") }
-        if !summary.devices.isEmpty { printLine("devices: \(summary.devices.map { "/dev/\(OptionalDevice(rawValue: $0)?.path ?? $0)" }.joined(separator: ", ")) (--allow-device)") }
+        if !summary.devices.isEmpty { printLine("devices: \(summary.devices.map { "/dev/\($0.path)" }.joined(separator: ", ")) (--allow-device)") }
         for bind in summary.binds {
             printLine("bind:    \(bind.source) -> \(bind.destination)\(bind.readOnly ? " (ro)" : "")")
         }

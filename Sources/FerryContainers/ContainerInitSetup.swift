@@ -60,26 +60,21 @@ struct ContainerInitSetup {
             guard let owner else { return }
             try syscall("fchownat", path: "/dev/\(name)") { fchownat(directory.rawValue, name, owner, owner, AT_SYMLINK_NOFOLLOW) }
         }
-        for node in deviceNodes + (console ? [consoleNode] : []) {
+        // The `--allow-device`s may sit in a directory (net/tun): made first, since the
+        // rootfs's own /dev is hidden below this one.
+        let extra = optional.map { (name: $0.path, major: $0.number.major, minor: $0.number.minor, mode: $0.mode) }
+        for node in deviceNodes + (console ? [consoleNode] : []) + extra {
+            var parent = ""
+            for part in node.name.split(separator: "/").dropLast() {
+                parent += parent.isEmpty ? String(part) : "/\(part)"
+                let path = parent
+                try syscall("mkdirat", path: "/dev/\(path)") { mkdirat(directory.rawValue, path, 0o755) == 0 || errno == EEXIST ? 0 : -1 }
+                try own(path)
+            }
             let device = DeviceNumber(major: node.major, minor: node.minor).rawValue
             try syscall("mknodat", path: "/dev/\(node.name)") { mknodat(directory.rawValue, node.name, S_IFCHR | node.mode, device) }
             try syscall("fchmodat", path: "/dev/\(node.name)") { fchmodat(directory.rawValue, node.name, node.mode, 0) }
             try own(node.name)
-        }
-        for device in optional {
-            // Its directories first (net/ for net/tun), made here: the rootfs's /dev is hidden.
-            let parts = device.path.split(separator: "/").map(String.init)
-            var made = ""
-            for part in parts.dropLast() {
-                made += made.isEmpty ? part : "/\(part)"
-                let path = made
-                try syscall("mkdirat", path: "/dev/\(path)") { mkdirat(directory.rawValue, path, 0o755) == 0 || errno == EEXIST ? 0 : -1 }
-                try own(made)
-            }
-            let number = DeviceNumber(major: device.number.major, minor: device.number.minor).rawValue
-            try syscall("mknodat", path: "/dev/\(device.path)") { mknodat(directory.rawValue, device.path, S_IFCHR | device.mode, number) }
-            try syscall("fchmodat", path: "/dev/\(device.path)") { fchmodat(directory.rawValue, device.path, device.mode, 0) }
-            try own(device.path)
         }
         for link in deviceLinks {
             try syscall("symlinkat", path: "/dev/\(link.name)") { symlinkat(link.target, directory.rawValue, link.name) }
@@ -189,10 +184,7 @@ struct ContainerInitSetup {
             at: staging, in: tree)
         for entry in SecurityProfile.readOnlyProc {
             guard let target = try tree.openIfPresent("/proc/\(entry)") else { continue }
-            let source = try tree.open("\(staging)/\(entry)")
-            let mount = try DetachedMount.bind(source.procPath, recursive: false)
-            try mount.set(.readOnly)
-            try mount.attach(to: target, describing: "\(rootfs)/proc/\(entry)")
+            try makeReadOnly(try tree.open("\(staging)/\(entry)"), onto: target, describing: "/proc/\(entry)")
         }
         // By path again: /proc/sys is now the read-only bind, which net must go on top of.
         for (path, mount) in writable { try attach(mount, at: path, in: tree) }
@@ -203,13 +195,15 @@ struct ContainerInitSetup {
         }
     }
 
-    /// Binds a /proc entry read-only onto itself, through the descriptor it was looked up
-    /// with inside the root (by host path, a rootfs whose /proc is a symlink would have a
-    /// host path bound).
-    private func makeReadOnly(_ source: OwnedFileDescriptor, describing path: String) throws(FerryError) {
+    /// Binds a /proc entry read-only onto itself, or onto `target`, through the descriptors
+    /// it was looked up with inside the root (by host path, a rootfs whose /proc is a
+    /// symlink would have a host path bound). `source` stays open until the bind is made.
+    private func makeReadOnly(
+        _ source: OwnedFileDescriptor, onto target: OwnedFileDescriptor? = nil, describing path: String
+    ) throws(FerryError) {
         let mount = try DetachedMount.bind(source.procPath, recursive: false)
         try mount.set(.readOnly)
-        try mount.attach(to: source, describing: "\(rootfs)\(path)")
+        try mount.attach(to: target ?? source, describing: "\(rootfs)\(path)")
     }
 
     private func mountBinds(in tree: ContainedPath) throws(FerryError) {

@@ -221,8 +221,8 @@ public struct ContainerManager {
         public var security: String
         /// A `--userns` container's id range; absent for the others.
         public var userNamespace: UserNamespaceMap? = nil
-        /// Its `--allow-device`s (OptionalDevice names).
-        public var devices: [String] = []
+        /// Its `--allow-device`s.
+        public var devices: [OptionalDevice] = []
         /// The container's network identity; absent for a container with only `lo`.
         public var network: ContainerNetwork?
         /// The host end of its veth pair; absent without a network.
@@ -269,7 +269,7 @@ public struct ContainerManager {
             storage: runtime.config.storage, overlay: runtime.config.overlayTemplate != nil,
             rootfs: runtime.rootfs, binds: runtime.config.binds, command: runtime.config.initArguments,
             migration: migration(of: runtime), security: runtime.config.profile.rawValue, userNamespace: runtime.config.userNamespace,
-            devices: runtime.config.optionalDevices.map(\.rawValue),
+            devices: runtime.config.optionalDevices,
             network: runtime.config.network, hostInterface: runtime.config.network.map { _ in ContainerNetwork.hostInterface(for: name) },
             limits: runtime.config.limits, checkpoint: CheckpointUse.state(of: runtime.layout.checkpoint),
             shares: runtime.config.declaredShares.indices.map { index in

@@ -22,15 +22,15 @@ int fy_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int fy_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int fy_set_child_subreaper(void);
 int fy_capbset_drop(int capability);
-/// seccomp(SECCOMP_SET_MODE_FILTER) with a classic-BPF program given as four parallel
-/// arrays (struct sock_filter's fields), so no kernel type crosses into Swift. Without
-/// no_new_privs: the caller holds CAP_SYS_ADMIN in its user namespace.
 /// bpf(BPF_PROG_LOAD) of a GPL program of `type` given as four parallel arrays (struct
 /// bpf_insn's fields, the registers packed dst | src << 4), the verifier's log into `log`.
 int fy_bpf_prog_load(uint32_t type, uint32_t expected_attach_type, const uint8_t *code, const uint8_t *registers,
                      const int16_t *offset, const int32_t *immediate, uint32_t count, char *log, uint32_t log_size);
 /// bpf(BPF_PROG_ATTACH) of a loaded program to a cgroup directory open as `target_fd`.
 int fy_bpf_prog_attach(int prog_fd, int target_fd, uint32_t attach_type, uint32_t flags);
+/// seccomp(SECCOMP_SET_MODE_FILTER) with a classic-BPF program given as four parallel
+/// arrays (struct sock_filter's fields), so no kernel type crosses into Swift. Without
+/// no_new_privs: the caller holds CAP_SYS_ADMIN in its user namespace.
 int fy_seccomp_filter(const uint16_t *code, const uint8_t *jt, const uint8_t *jf, const uint32_t *k, unsigned short count);
 
 // --- GNU extensions (Swift imports Glibc without _GNU_SOURCE) ---------------------------
